@@ -1,0 +1,32 @@
+import { parseArgs } from 'node:util'
+import { issueToken, parseDuration } from '../server/auth/tokens.ts'
+
+/** `npm run token -- --role ops|creator [--creator <id>] [--ttl 12h]`: prints a read token. */
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    creator: { type: 'string' },
+    ttl: { type: 'string', default: '12h' },
+  },
+})
+const secret = process.env.LIVEWALL_TOKEN_SECRET ?? ''
+function die(message: string): never {
+  console.error(`token: ${message}`)
+  console.error('usage: npm run token -- --role ops|creator [--creator <creator_id>] [--ttl 12h]')
+  process.exit(2)
+}
+if (secret.length < 16)
+  die('LIVEWALL_TOKEN_SECRET must be set (at least 16 characters), the same secret the server uses')
+if (values.role !== 'ops' && values.role !== 'creator') die('--role must be ops or creator')
+if (values.role === 'creator' && !values.creator) die('--role creator needs --creator <creator_id>')
+let ttlMs: number
+try {
+  ttlMs = parseDuration(values.ttl ?? '12h')
+} catch (error) {
+  die((error as Error).message)
+}
+const token = issueToken(secret, { role: values.role, creator_id: values.creator ?? null, ttlMs })
+console.error(
+  `token: ${values.role} token${values.creator ? ` for creator ${values.creator}` : ''}, valid until ${new Date(Date.now() + ttlMs).toISOString()}`,
+)
+console.log(token)

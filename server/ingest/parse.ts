@@ -1,0 +1,93 @@
+/** One event slot of a request body: parsed, or the reason it could not be. */
+export interface BodyItem {
+  index: number
+  value?: unknown
+  /** Why the slot could not be read as JSON at all. */
+  error?: string
+  /** The original text of the slot (NDJSON line), when we have it. */
+  raw?: string
+}
+
+export class BodyError extends Error {
+  constructor(
+    readonly statusCode: 400 | 413,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+const lenientUtf8 = new TextDecoder('utf-8')
+
+function describeJsonError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * NDJSON: one event per line; a line that is not JSON (or not UTF-8) is that event's
+ * rejection, never the request's. Blank lines are skipped but keep their line number.
+ */
+export function parseNdjson(body: Buffer, maxEvents: number): BodyItem[] {
+  const items: BodyItem[] = []
+  let start = 0
+  let index = 0
+  while (start <= body.length) {
+    let end = body.indexOf(0x0a, start)
+    if (end === -1) end = body.length
+    let lineEnd = end
+    if (lineEnd > start && body[lineEnd - 1] === 0x0d) lineEnd--
+    const bytes = body.subarray(start, lineEnd)
+    if (bytes.some((b) => b !== 0x20 && b !== 0x09)) {
+      if (items.length >= maxEvents) {
+        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
+      }
+      let line: string
+      try {
+        line = strictUtf8.decode(bytes)
+      } catch {
+        items.push({ index, error: 'line is not valid UTF-8', raw: lenientUtf8.decode(bytes) })
+        index++
+        start = end + 1
+        continue
+      }
+      try {
+        items.push({ index, value: JSON.parse(line), raw: line })
+      } catch (error) {
+        items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}`, raw: line })
+      }
+    }
+    index++
+    start = end + 1
+  }
+  return items
+}
+
+/** JSON: one event object or an array of them. A body that does not parse is a 400. */
+export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
+  let textBody: string
+  try {
+    textBody = strictUtf8.decode(body)
+  } catch {
+    throw new BodyError(400, 'invalid_body', 'body is not valid UTF-8')
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(textBody)
+  } catch (error) {
+    throw new BodyError(400, 'invalid_json', `body is not valid JSON: ${describeJsonError(error)}`)
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length > maxEvents) {
+      throw new BodyError(
+        413,
+        'too_many_events',
+        `a request holds at most ${maxEvents} events, got ${parsed.length}`,
+      )
+    }
+    return parsed.map((value, index) => ({ index, value }))
+  }
+  if (parsed !== null && typeof parsed === 'object') return [{ index: 0, value: parsed, raw: textBody }]
+  throw new BodyError(400, 'invalid_body', 'body must be one event object or an array of events')
+}

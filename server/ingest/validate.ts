@@ -1,0 +1,202 @@
+import { EVENT_TYPES, type EventRow, type EventType, SOURCES } from '../schemas/event.ts'
+
+export const MAX_PAST_MS = 7 * 24 * 3600 * 1000
+export const MAX_FUTURE_MS = 5 * 60 * 1000
+
+const TYPES = new Set<string>(EVENT_TYPES)
+const SOURCE_SET = new Set<string>(SOURCES)
+const VIEWER_REQUIRED = new Set<EventType>([
+  'view_start',
+  'view_end',
+  'product_click',
+  'add_to_cart',
+  'order_paid',
+  'comment',
+  'like',
+  'share',
+  'follow',
+])
+const PRODUCT_REQUIRED = new Set<EventType>([
+  'product_impression',
+  'product_click',
+  'add_to_cart',
+  'order_paid',
+  'order_refunded',
+  'product_pin',
+])
+const MONEY_TYPES = new Set<EventType>(['order_paid', 'order_refunded'])
+const QUANTITY_TYPES = new Set<EventType>(['order_paid', 'like', 'add_to_cart'])
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2}))?$/
+
+export type Validation = { ok: true; event: EventRow } | { ok: false; message: string; eventId?: string }
+
+class Reject extends Error {}
+
+function fail(message: string): never {
+  throw new Reject(message)
+}
+
+function text(
+  obj: Record<string, unknown>,
+  field: string,
+  min: number,
+  max: number,
+  required: boolean,
+): string {
+  const value = obj[field]
+  if (value === undefined || value === null) {
+    if (required) fail(`${field}: is required`)
+    return ''
+  }
+  if (typeof value !== 'string') fail(`${field}: must be a string, got ${kind(value)}`)
+  if (value.length < min) fail(`${field}: must not be empty`)
+  if (value.length > max) fail(`${field}: must be at most ${max} characters, got ${value.length}`)
+  if (!value.isWellFormed()) fail(`${field}: contains an unpaired UTF-16 surrogate (not valid Unicode)`)
+  return value
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/** Parses `ts` into epoch ms: RFC 3339 with an offset, or integer epoch ms. */
+export function parseTimestamp(value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) fail('ts: a number must be integer epoch milliseconds')
+    return value
+  }
+  if (typeof value !== 'string') {
+    if (value === undefined || value === null) fail('ts: is required')
+    fail(`ts: must be an RFC 3339 string or integer epoch milliseconds, got ${kind(value)}`)
+  }
+  const m = RFC3339.exec(value)
+  if (!m) fail(`ts: "${value.slice(0, 40)}" is not RFC 3339 with an offset (e.g. 2026-11-24T10:00:00.123Z)`)
+  // Keep millisecond precision: cut finer fractions rather than rounding into the next ms.
+  const fraction = (m[7] ?? '').slice(0, 4)
+  const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction}${m[8]!.toUpperCase()}`)
+  if (Number.isNaN(ms)) fail(`ts: "${value.slice(0, 40)}" is not a real date and time`)
+  return ms
+}
+
+/** Exact decimal text with two places, from a JSON number or a decimal string. */
+export function parseAmount(value: unknown): string {
+  let textValue: string
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail('amount: must be a finite number')
+    if (value < 0) fail('amount: must not be negative')
+    // The shortest round-trip text of the number is what the producer wrote (for ≤ 15 digits).
+    textValue = String(value)
+    if (/e/i.test(textValue)) fail('amount: is too large (at most 16 digits before the decimal point)')
+  } else if (typeof value === 'string') {
+    textValue = value.trim()
+    if (textValue.startsWith('-')) fail('amount: must not be negative')
+  } else {
+    if (value === undefined || value === null) fail('amount: is required')
+    fail(`amount: must be a number or a decimal string, got ${kind(value)}`)
+  }
+  const m = DECIMAL.exec(textValue)
+  if (!m) {
+    if (/^\d+\.\d{3,}$/.test(textValue)) fail(`amount: ${textValue} has more than 2 decimal places`)
+    fail(`amount: "${textValue.slice(0, 40)}" is not a decimal number (at most 16 digits and 2 decimals)`)
+  }
+  return `${BigInt(m[1]!)}.${(m[2] ?? '').padEnd(2, '0')}`
+}
+
+/**
+ * Checks one event against SPEC §1 and normalizes it for storage. `now` is the arrival
+ * time; `ts` must lie in [now − 7 days, now + 5 minutes].
+ */
+export function validateEvent(raw: unknown, now: number, currency: string): Validation {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, message: `event: must be a JSON object, got ${kind(raw)}` }
+  }
+  const obj = raw as Record<string, unknown>
+  const eventId =
+    typeof obj.event_id === 'string' && obj.event_id.length <= 64 && obj.event_id.isWellFormed()
+      ? obj.event_id
+      : undefined
+  try {
+    const event_id = text(obj, 'event_id', 1, 64, true)
+    const typeValue = obj.type
+    if (typeValue === undefined || typeValue === null) fail('type: is required')
+    if (typeof typeValue !== 'string' || !TYPES.has(typeValue)) {
+      fail(
+        `type: unknown type ${JSON.stringify(String(typeValue).slice(0, 40))}; expected one of ${EVENT_TYPES.join(', ')}`,
+      )
+    }
+    const type = typeValue as EventType
+    const stream_id = text(obj, 'stream_id', 1, 128, true)
+    const ts = parseTimestamp(obj.ts)
+    if (ts < now - MAX_PAST_MS) fail(`ts: ${new Date(ts).toISOString()} is more than 7 days in the past`)
+    if (ts > now + MAX_FUTURE_MS)
+      fail(`ts: ${new Date(ts).toISOString()} is more than 5 minutes in the future`)
+    const viewer_id = text(obj, 'viewer_id', 1, 128, VIEWER_REQUIRED.has(type))
+    const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))
+    const order_id = text(obj, 'order_id', 1, 128, MONEY_TYPES.has(type))
+
+    let amount = '0.00'
+    if (MONEY_TYPES.has(type)) {
+      amount = parseAmount(obj.amount)
+      if (obj.currency !== undefined) {
+        if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)
+        if (obj.currency.toUpperCase() !== currency) {
+          fail(
+            `currency: ${JSON.stringify(obj.currency.slice(0, 8))} differs from the deployment currency ${currency}`,
+          )
+        }
+      }
+    }
+    let quantity = 1
+    if (QUANTITY_TYPES.has(type) && obj.quantity !== undefined) {
+      const q = obj.quantity
+      if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 10000) {
+        fail(`quantity: must be an integer from 1 to 10000, got ${typeof q === 'number' ? q : kind(q)}`)
+      }
+      quantity = q
+    }
+    let source = ''
+    if (type === 'view_start' && obj.source !== undefined) {
+      if (typeof obj.source !== 'string' || !SOURCE_SET.has(obj.source)) {
+        fail(`source: must be one of ${SOURCES.join(', ')}`)
+      }
+      source = obj.source
+    }
+    let creator_id = ''
+    let title = ''
+    let vertical = ''
+    let campaign_id = ''
+    if (type === 'stream_start') {
+      creator_id = text(obj, 'creator_id', 1, 128, true)
+      title = text(obj, 'title', 0, 200, false)
+      vertical = text(obj, 'vertical', 0, 64, false) || 'Other'
+      campaign_id = text(obj, 'campaign_id', 0, 128, false)
+    }
+    const label = type === 'marker' ? text(obj, 'label', 1, 200, true) : ''
+    return {
+      ok: true,
+      event: {
+        event_id,
+        type,
+        stream_id,
+        ts,
+        viewer_id,
+        product_id,
+        order_id,
+        amount,
+        quantity,
+        source,
+        creator_id,
+        title,
+        vertical,
+        campaign_id,
+        label,
+      },
+    }
+  } catch (error) {
+    if (error instanceof Reject) return { ok: false, message: error.message, eventId }
+    throw error
+  }
+}

@@ -1,0 +1,205 @@
+import { Readable } from 'node:stream'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { IngestConfig } from '../config.ts'
+import type { IngestInstruments } from '../observability/prometheus.ts'
+import type { EventRow } from '../schemas/event.ts'
+import type { Deduplicator } from './dedup.ts'
+
+export interface QuarantineRow {
+  received_at: number
+  reason: string
+  idx: number
+  event_id: string
+  stream_id: string
+  raw: string
+  key_id: string
+}
+
+export interface CommitOutcome {
+  accepted: number
+  duplicates: number
+}
+
+/** What one group commit changed: the live push reads the touched buckets back. */
+export interface CommitNotice {
+  /** Commit time, epoch ms; strictly increasing from one commit to the next. */
+  watermark: number
+  /** Per touched stream, the ts range (epoch ms) of the events it gained. */
+  streams: Map<string, { from: number; to: number }>
+  events: number
+}
+
+export class IngestUnavailableError extends Error {
+  constructor(
+    readonly code: 'storage_unavailable' | 'overloaded' | 'shutting_down',
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message)
+  }
+}
+
+interface PendingRequest {
+  events: EventRow[]
+  quarantine: QuarantineRow[]
+  resolve: (outcome: CommitOutcome) => void
+  reject: (error: Error) => void
+}
+
+export interface WriterOptions {
+  client: ClickHouseClient
+  dedup: Deduplicator
+  config: IngestConfig
+  now: () => number
+  instruments: IngestInstruments
+  onCommit: (notice: CommitNotice) => void
+  onError: (error: unknown) => void
+}
+
+function secondsText(ms: number): string {
+  return `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`
+}
+
+/**
+ * Group commit: requests arriving close together share one INSERT. The buffer is flushed
+ * when it holds `flushMaxEvents`, when its oldest request has waited `flushMaxWaitMs`,
+ * and at close. One commit runs at a time; what arrives meanwhile forms the next one.
+ * Each request's promise settles only after its own commit: resolved = stored.
+ */
+export class GroupCommitWriter {
+  private queue: PendingRequest[] = []
+  private queuedEvents = 0
+  private inFlightEvents = 0
+  private timer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> | undefined
+  private closed = false
+  private lastWatermark = 0
+
+  constructor(private readonly options: WriterOptions) {}
+
+  /** Events accepted into the buffer and not yet committed. */
+  get pendingEvents(): number {
+    return this.queuedEvents + this.inFlightEvents
+  }
+
+  submit(events: EventRow[], quarantine: QuarantineRow[]): Promise<CommitOutcome> {
+    if (this.closed) {
+      return Promise.reject(
+        new IngestUnavailableError('shutting_down', 'the server is shutting down; retry', 1),
+      )
+    }
+    const size = events.length + quarantine.length
+    if (this.pendingEvents > 0 && this.pendingEvents + size > this.options.config.maxPendingEvents) {
+      this.options.instruments.shed.inc()
+      return Promise.reject(
+        new IngestUnavailableError('overloaded', 'the write buffer is full; retry after a moment', 1),
+      )
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, quarantine, resolve, reject })
+      this.queuedEvents += size
+      if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
+      else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
+    })
+  }
+
+  /** Stops taking requests and commits everything already taken. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.kick()
+    while (this.flushing) await this.flushing
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.flushing || this.queue.length === 0) return
+    this.flushing = this.drain().finally(() => {
+      this.flushing = undefined
+      // What arrived during the commit has waited at least that long: go again now.
+      if (this.queue.length > 0) this.kick()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    const batch: PendingRequest[] = []
+    let size = 0
+    while (this.queue.length > 0 && (batch.length === 0 || size < this.options.config.flushMaxEvents)) {
+      const next = this.queue[0]!
+      const nextSize = next.events.length + next.quarantine.length
+      if (batch.length > 0 && size + nextSize > this.options.config.flushMaxEvents) break
+      batch.push(this.queue.shift()!)
+      size += nextSize
+    }
+    this.queuedEvents -= size
+    this.inFlightEvents = size
+    try {
+      await this.commit(batch)
+    } finally {
+      this.inFlightEvents = 0
+    }
+  }
+
+  private async commit(batch: PendingRequest[]): Promise<void> {
+    const { client, dedup, instruments } = this.options
+    const started = performance.now()
+    const events = batch.flatMap((r) => r.events)
+    const quarantine = batch.flatMap((r) => r.quarantine)
+    try {
+      const lookupsBefore = dedup.lookups
+      const duplicate = await dedup.findDuplicates(events)
+      instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
+      const receivedAt = Math.max(this.options.now(), this.lastWatermark + 1)
+      const receivedText = secondsText(receivedAt)
+      const lines: string[] = []
+      const fresh: EventRow[] = []
+      const streams = new Map<string, { from: number; to: number }>()
+      for (let i = 0; i < events.length; i++) {
+        if (duplicate[i]) continue
+        const event = events[i]!
+        fresh.push(event)
+        lines.push(JSON.stringify({ ...event, ts: secondsText(event.ts), received_at: receivedText }))
+        const range = streams.get(event.stream_id)
+        if (range) {
+          if (event.ts < range.from) range.from = event.ts
+          if (event.ts > range.to) range.to = event.ts
+        } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
+      }
+      if (quarantine.length > 0) {
+        await client.insert({
+          table: 'quarantine',
+          values: quarantine.map((q) => ({ ...q, received_at: secondsText(q.received_at) })),
+          format: 'JSONEachRow',
+        })
+      }
+      if (lines.length > 0) {
+        // One INSERT, one block: the batch lands in one part (and one part per rollup).
+        await client.exec({
+          query: 'INSERT INTO events FORMAT JSONEachRow',
+          values: Readable.from([lines.join('\n')]),
+        })
+      }
+      dedup.remember(fresh)
+      this.lastWatermark = receivedAt
+      instruments.batchSize.observe(events.length + quarantine.length)
+      instruments.commitSeconds.observe((performance.now() - started) / 1000)
+      let offset = 0
+      for (const request of batch) {
+        let duplicates = 0
+        for (let i = 0; i < request.events.length; i++) if (duplicate[offset + i]) duplicates++
+        offset += request.events.length
+        request.resolve({ accepted: request.events.length - duplicates, duplicates })
+      }
+      if (fresh.length > 0) this.options.onCommit({ watermark: receivedAt, streams, events: fresh.length })
+    } catch (error) {
+      instruments.commitErrors.inc()
+      this.options.onError(error)
+      const failure = new IngestUnavailableError(
+        'storage_unavailable',
+        'storage did not take the events; nothing of this request was stored, retry it',
+        2,
+      )
+      for (const request of batch) request.reject(failure)
+    }
+  }
+}

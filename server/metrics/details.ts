@@ -1,0 +1,129 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { COLUMN_NAMES_FIRST } from './streams.ts'
+
+export interface ProductRow {
+  product_id: string
+  impressions: number
+  clicks: number
+  carts: number
+  orders: number
+  items: number
+  gmv: number
+  ctr: number | null
+  co_rate: number | null
+}
+
+function ratio(numerator: number, denominator: number): number | null {
+  return denominator === 0 ? null : Math.round((numerator / denominator) * 1e6) / 1e6
+}
+
+/** Per product of a stream, ranked by GMV (then clicks). */
+export async function readProducts(
+  client: ClickHouseClient,
+  streamId: string,
+  limit = 200,
+): Promise<ProductRow[]> {
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT product_id, sum(impressions) AS impressions, sum(clicks) AS clicks, sum(carts) AS carts,
+               sum(orders) AS orders, sum(items) AS items, toString(sum(gmv)) AS gmv
+        FROM stream_products WHERE stream_id = {id:String}
+        GROUP BY product_id
+        ORDER BY sum(gmv) DESC, sum(clicks) DESC, product_id
+        LIMIT {limit:UInt32}`,
+      query_params: { id: streamId, limit },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<Omit<ProductRow, 'gmv' | 'ctr' | 'co_rate'> & { gmv: string }>()
+  return rows.map((r) => ({
+    ...r,
+    gmv: Number(r.gmv),
+    ctr: ratio(r.clicks, r.impressions),
+    co_rate: ratio(r.orders, r.clicks),
+  }))
+}
+
+export interface SourceRow {
+  source: string
+  views: number
+  viewers: number
+}
+
+/** Traffic-source mix of a stream's views. */
+export async function readSources(client: ClickHouseClient, streamId: string): Promise<SourceRow[]> {
+  return (
+    await client.query({
+      query: `
+        SELECT source, sum(views) AS views, uniqExactMerge(viewers) AS viewers
+        FROM stream_sources WHERE stream_id = {id:String}
+        GROUP BY source ORDER BY sum(views) DESC, source`,
+      query_params: { id: streamId },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<SourceRow>()
+}
+
+export interface MarkerRow {
+  ts: number
+  type: 'product_pin' | 'marker'
+  product_id: string
+  label: string
+}
+
+/** product_pin and marker events of a stream, in time order. */
+export async function readMarkers(
+  client: ClickHouseClient,
+  streamId: string,
+  limit = 2000,
+): Promise<MarkerRow[]> {
+  return (
+    await client.query({
+      query: `
+        SELECT toUnixTimestamp64Milli(ts) AS ts, type, product_id, label
+        FROM stream_markers WHERE stream_id = {id:String}
+        ORDER BY ts, event_id LIMIT {limit:UInt32}`,
+      query_params: { id: streamId, limit },
+      format: 'JSONEachRow',
+    })
+  ).json<MarkerRow>()
+}
+
+export interface QuarantineItem {
+  received_at: number
+  reason: string
+  index: number
+  event_id: string
+  stream_id: string
+  raw: string
+}
+
+export async function readQuarantine(
+  client: ClickHouseClient,
+  limit: number,
+): Promise<{ total: number; items: QuarantineItem[] }> {
+  const [items, total] = await Promise.all([
+    client
+      .query({
+        query: `
+          SELECT toUnixTimestamp64Milli(received_at) AS received_at, reason, idx AS index, event_id, stream_id, raw
+          FROM quarantine ORDER BY received_at DESC, idx LIMIT {limit:UInt32}`,
+        query_params: { limit },
+        format: 'JSONEachRow',
+      })
+      .then((r) => r.json<QuarantineItem>()),
+    countQuarantine(client),
+  ])
+  return { total, items }
+}
+
+export async function countQuarantine(client: ClickHouseClient): Promise<number> {
+  const rows = await (
+    await client.query({ query: 'SELECT count() AS n FROM quarantine', format: 'JSONEachRow' })
+  ).json<{
+    n: number
+  }>()
+  return rows[0]?.n ?? 0
+}

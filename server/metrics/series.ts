@@ -1,0 +1,137 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import {
+  AGGREGATES_SQL,
+  type AggregateRow,
+  EMPTY_AGGREGATE,
+  finalizeMetrics,
+  METRICS,
+  type MetricName,
+} from './definitions.ts'
+import { COLUMN_NAMES_FIRST, peakOnline } from './streams.ts'
+
+export const MAX_BUCKETS = 20_000
+
+/** Columnar series for charts: `t` holds each bucket's start; one array per metric. */
+export interface Series {
+  stream_id: string
+  step_ms: number
+  from: number
+  to: number
+  t: number[]
+  [metric: string]: number[] | (number | null)[] | number | string
+}
+
+export interface SeriesRequest {
+  stepMs: number
+  /** inclusive, aligned down to the step */
+  from: number
+  /** exclusive, aligned up to the step */
+  to: number
+  metrics: readonly MetricName[]
+}
+
+export function alignDown(ms: number, stepMs: number): number {
+  return Math.floor(ms / stepMs) * stepMs
+}
+
+export function alignUp(ms: number, stepMs: number): number {
+  return Math.ceil(ms / stepMs) * stepMs
+}
+
+interface BucketRow extends AggregateRow {
+  t: number
+}
+
+/**
+ * Reads the buckets of [from, to) at the step, dense (empty buckets are zeros).
+ * Steps under a minute read the 1 s rollup, longer ones the 1 min rollup, so the rows
+ * read grow with the span asked for, not with the stream's age.
+ */
+export async function readSeries(
+  client: ClickHouseClient,
+  streamId: string,
+  request: SeriesRequest,
+): Promise<Series> {
+  const { stepMs, from, to } = request
+  const table = stepMs < 60_000 ? 'stream_buckets_1s' : 'stream_buckets_1m'
+  const [rows, balanceBefore, peakBefore] = await Promise.all([
+    client
+      .query({
+        query: `
+          SELECT toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000 AS t,
+                 ${AGGREGATES_SQL}
+          FROM ${table}
+          WHERE stream_id = {id:String}
+            AND bucket >= toDateTime(intDiv({from:Int64}, 1000), 'UTC')
+            AND bucket < toDateTime(intDiv({to:Int64}, 1000), 'UTC')
+          GROUP BY t
+          ORDER BY t`,
+        query_params: { id: streamId, step: stepMs / 1000, from, to },
+        clickhouse_settings: COLUMN_NAMES_FIRST,
+        format: 'JSONEachRow',
+      })
+      .then((r) => r.json<BucketRow>()),
+    viewerBalanceBefore(client, streamId, from),
+    request.metrics.includes('peak_online')
+      ? peakOnline(client, [streamId], from).then((m) => m.get(streamId) ?? 0)
+      : Promise.resolve(0),
+  ])
+
+  const count = Math.max(0, Math.round((to - from) / stepMs))
+  const series: Series = { stream_id: streamId, step_ms: stepMs, from, to, t: new Array<number>(count) }
+  const columns = request.metrics.map((name) => {
+    const column = new Array<number | null>(count)
+    series[name] = column
+    return [name, column] as const
+  })
+  const byTime = new Map<number, BucketRow>()
+  for (const row of rows) byTime.set(row.t, row)
+  let balance = balanceBefore
+  let peak = Math.max(0, peakBefore)
+  for (let i = 0; i < count; i++) {
+    const t = from + i * stepMs
+    series.t[i] = t
+    const row = byTime.get(t) ?? EMPTY_AGGREGATE
+    balance += row.views - row.view_ends
+    // Within a bucket the 1 s path may peak higher than at its end; at steps over 1 s
+    // the peak column is the running maximum of bucket-end values.
+    peak = Math.max(peak, balance)
+    const metrics = finalizeMetrics(row, balance, peak)
+    for (const [name, column] of columns) column[i] = metrics[name]
+  }
+  return series
+}
+
+/** view_start − view_end of a stream before `ms`: whole minutes from the 1 min rollup, the rest from 1 s. */
+async function viewerBalanceBefore(client: ClickHouseClient, streamId: string, ms: number): Promise<number> {
+  const minute = alignDown(ms, 60_000)
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT
+          (SELECT toInt64(sum(views)) - toInt64(sum(view_ends)) FROM stream_buckets_1m
+            WHERE stream_id = {id:String} AND bucket < toDateTime(intDiv({minute:Int64}, 1000), 'UTC'))
+          +
+          (SELECT toInt64(sum(views)) - toInt64(sum(view_ends)) FROM stream_buckets_1s
+            WHERE stream_id = {id:String}
+              AND bucket >= toDateTime(intDiv({minute:Int64}, 1000), 'UTC')
+              AND bucket < toDateTime(intDiv({ms:Int64}, 1000), 'UTC')) AS balance`,
+      query_params: { id: streamId, minute, ms },
+      format: 'JSONEachRow',
+    })
+  ).json<{ balance: number }>()
+  return rows[0]?.balance ?? 0
+}
+
+/** Parses `metrics=a,b`; unknown names are the client's mistake. */
+export function parseMetricList(text: string | undefined): MetricName[] | { unknown: string[] } {
+  if (!text) return [...METRICS]
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const known = new Set<string>(METRICS)
+  const unknown = names.filter((n) => !known.has(n))
+  if (unknown.length > 0) return { unknown }
+  return [...new Set(names)] as MetricName[]
+}

@@ -1,0 +1,161 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { AGGREGATES_SQL, type AggregateRow, finalizeMetrics, type Totals } from './definitions.ts'
+
+/** SPEC §3: live until stream_end, or until its newest event is more than 5 minutes old. */
+export const LIVE_TIMEOUT_MS = 5 * 60 * 1000
+
+export interface StreamMeta {
+  stream_id: string
+  creator_id: string
+  title: string
+  vertical: string
+  campaign_id: string
+  status: 'live' | 'ended'
+  started_at: number
+  last_event_at: number
+  ended_at: number | null
+}
+
+export interface Stream extends StreamMeta {
+  totals: Totals
+}
+
+export interface StreamFilter {
+  status: 'live' | 'ended' | 'all'
+  vertical?: string
+  creatorId?: string
+  streamIds?: string[]
+  limit: number
+  now: number
+}
+
+interface TotalsRow extends AggregateRow {
+  stream_id: string
+  started_at: number
+  last_event_at: number
+  ended_ms: number
+  stream_meta: [string, string, string, string]
+}
+
+// Rollup columns and output aliases share names; make names in expressions mean the column.
+// https://clickhouse.com/docs/operations/settings/settings#prefer_column_name_to_alias
+export const COLUMN_NAMES_FIRST = { prefer_column_name_to_alias: 1 } as const
+
+export function statusOf(lastEventAt: number, endedMs: number, now: number): 'live' | 'ended' {
+  return endedMs === 0 && lastEventAt > now - LIVE_TIMEOUT_MS ? 'live' : 'ended'
+}
+
+/** Streams with metadata and totals, filtered as asked, biggest GMV first. */
+export async function listStreams(client: ClickHouseClient, filter: StreamFilter): Promise<Stream[]> {
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT
+          stream_id,
+          toUnixTimestamp64Milli(min(first_ts)) AS started_at,
+          toUnixTimestamp64Milli(max(last_ts)) AS last_event_at,
+          toUnixTimestamp64Milli(max(ended_at)) AS ended_ms,
+          argMinMerge(meta) AS stream_meta,
+          ${AGGREGATES_SQL}
+        FROM stream_totals
+        WHERE {all_ids:UInt8} = 1 OR stream_id IN {ids:Array(String)}
+        GROUP BY stream_id
+        HAVING ({vertical:String} = '' OR if(tupleElement(stream_meta, 3) = '', 'Other', tupleElement(stream_meta, 3)) = {vertical:String})
+          AND ({creator:String} = '' OR tupleElement(stream_meta, 1) = {creator:String})
+          AND ({status:String} = 'all'
+               OR ({status:String} = 'live') = (ended_ms = 0 AND last_event_at > {now:Int64} - ${LIVE_TIMEOUT_MS}))
+        ORDER BY sum(gmv) DESC, stream_id
+        LIMIT {limit:UInt32}`,
+      query_params: {
+        all_ids: filter.streamIds === undefined ? 1 : 0,
+        ids: filter.streamIds ?? [],
+        vertical: filter.vertical ?? '',
+        creator: filter.creatorId ?? '',
+        status: filter.status,
+        now: filter.now,
+        limit: filter.limit,
+      },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<TotalsRow>()
+  const peaks = await peakOnline(
+    client,
+    rows.map((r) => r.stream_id),
+  )
+  return rows.map((row) => ({
+    ...metaOf(row, filter.now),
+    totals: finalizeMetrics(row, row.views - row.view_ends, peaks.get(row.stream_id) ?? 0),
+  }))
+}
+
+export async function getStream(
+  client: ClickHouseClient,
+  streamId: string,
+  now: number,
+): Promise<Stream | undefined> {
+  const [stream] = await listStreams(client, { status: 'all', streamIds: [streamId], limit: 1, now })
+  return stream
+}
+
+function metaOf(row: TotalsRow, now: number): StreamMeta {
+  const [creator_id, title, vertical, campaign_id] = row.stream_meta
+  return {
+    stream_id: row.stream_id,
+    creator_id,
+    title,
+    vertical: vertical || 'Other',
+    campaign_id,
+    status: statusOf(row.last_event_at, row.ended_ms, now),
+    started_at: row.started_at,
+    last_event_at: row.last_event_at,
+    ended_at: row.ended_ms === 0 ? null : row.ended_ms,
+  }
+}
+
+/**
+ * Highest `online` at the end of any 1 s bucket before `beforeMs` (default: ever), per
+ * stream. Reads only the buckets where viewers came or went.
+ */
+export async function peakOnline(
+  client: ClickHouseClient,
+  streamIds: string[],
+  beforeMs = 8_000_000_000_000,
+): Promise<Map<string, number>> {
+  const peaks = new Map<string, number>()
+  if (streamIds.length === 0) return peaks
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT stream_id, max(cum) AS peak FROM (
+          SELECT stream_id,
+                 sum(delta) OVER (PARTITION BY stream_id ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
+          FROM (
+            SELECT stream_id, bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
+            FROM stream_buckets_1s
+            WHERE stream_id IN {ids:Array(String)} AND bucket < toDateTime(intDiv({before:Int64}, 1000), 'UTC')
+            GROUP BY stream_id, bucket
+            HAVING sum(views) > 0 OR sum(view_ends) > 0
+          )
+        )
+        GROUP BY stream_id`,
+      query_params: { ids: streamIds, before: beforeMs },
+      format: 'JSONEachRow',
+    })
+  ).json<{ stream_id: string; peak: number }>()
+  for (const row of rows) peaks.set(row.stream_id, Math.max(0, row.peak))
+  return peaks
+}
+
+/** The creator named by the stream's stream_start ('' if none yet); undefined if no such stream. */
+export async function streamCreator(client: ClickHouseClient, streamId: string): Promise<string | undefined> {
+  const rows = await (
+    await client.query({
+      query: `SELECT tupleElement(argMinMerge(meta), 1) AS creator_id FROM stream_totals
+              WHERE stream_id = {id:String} GROUP BY stream_id`,
+      query_params: { id: streamId },
+      format: 'JSONEachRow',
+    })
+  ).json<{ creator_id: string }>()
+  return rows[0]?.creator_id
+}

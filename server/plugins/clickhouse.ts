@@ -1,0 +1,140 @@
+import { mkdirSync } from 'node:fs'
+import {
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.ts'
+import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
+import { migrate } from '../storage/migrate.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    clickhouse: ClickHouseClient
+    storage: StorageState
+  }
+}
+
+export interface StorageState {
+  embedded: boolean
+  /** True once migrations have run against a reachable ClickHouse. */
+  migrated: boolean
+  /** Resolves when storage is usable; retried in the background while it is not. */
+  whenReady: Promise<void>
+}
+
+export interface ClickhousePluginOptions {
+  config: Config
+  /** Tests only: makes chosen operations fail at the connection boundary. */
+  faults?: FaultInjector
+}
+
+const SETTINGS: ClickHouseSettings = {
+  // Counts come back as JSON numbers, not strings (they stay far below 2^53).
+  // https://clickhouse.com/docs/operations/settings/formats#output_format_json_quote_64bit_integers
+  output_format_json_quote_64bit_integers: 0,
+  // Wait for the INSERT to finish (parts written, views run) before answering, so an
+  // acknowledged insert is a stored insert. https://clickhouse.com/docs/operations/settings/settings#async_insert
+  async_insert: 0,
+}
+
+type ClientConnection = NonNullable<ClickHouseClientConfigOptions['connection']>
+
+/** chdb ships its own copy of client-common's types; the shapes are the same contract. */
+function asClientConnection(connection: unknown): ClientConnection {
+  return connection as ClientConnection
+}
+
+function buildClient(config: Config, faults?: FaultInjector): ClickHouseClient {
+  if (config.clickhouseUrl !== undefined) {
+    return createClient({
+      url: config.clickhouseUrl,
+      username: config.clickhouseUser,
+      password: config.clickhousePassword,
+      database: config.database,
+      clickhouse_settings: SETTINGS,
+      request_timeout: 30_000,
+    })
+  }
+  mkdirSync(config.dataDir, { recursive: true })
+  const connection = scopedConnection(createChdbConnection({ path: config.dataDir }), config.database, faults)
+  return createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS })
+}
+
+/** Creates the database if needed, from a client that does not select one yet. */
+async function ensureDatabase(config: Config): Promise<void> {
+  const bootstrap =
+    config.clickhouseUrl !== undefined
+      ? createClient({
+          url: config.clickhouseUrl,
+          username: config.clickhouseUser,
+          password: config.clickhousePassword,
+          request_timeout: 5_000,
+        })
+      : createClient({ connection: asClientConnection(createChdbConnection({ path: config.dataDir })) })
+  try {
+    await bootstrap.command({
+      query: 'CREATE DATABASE IF NOT EXISTS {database:Identifier}',
+      query_params: { database: config.database },
+    })
+  } finally {
+    await bootstrap.close()
+  }
+}
+
+/**
+ * Owns the ClickHouse client. Embedded chDB by default, a server over HTTP when
+ * CLICKHOUSE_URL is set; the SQL is the same. If storage does not answer at boot the
+ * server still starts (readyz says not ready, ingest answers 503) and keeps retrying.
+ */
+export default fp(
+  async (app, opts: ClickhousePluginOptions) => {
+    const { config } = opts
+    const client = buildClient(config, opts.faults)
+    let stopped = false
+    const state: StorageState = {
+      embedded: config.clickhouseUrl === undefined,
+      migrated: false,
+      whenReady: Promise.resolve(),
+    }
+
+    const prepare = async () => {
+      await ensureDatabase(config)
+      await migrate(client, (msg) => app.log.info(msg))
+      state.migrated = true
+    }
+    const prepareUntilReady = async (): Promise<void> => {
+      for (let attempt = 1; !stopped; attempt++) {
+        try {
+          await prepare()
+          app.log.info('storage ready')
+          return
+        } catch (error) {
+          if (error instanceof Error && error.name === 'MigrationError') throw error
+          app.log.warn({ err: error, attempt }, 'storage not reachable; retrying')
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)))
+        }
+      }
+    }
+
+    try {
+      await prepare()
+    } catch (error) {
+      if (error instanceof Error && error.name === 'MigrationError') throw error
+      app.log.warn({ err: error }, 'storage not reachable at boot; starting anyway and retrying')
+      state.whenReady = prepareUntilReady()
+      state.whenReady.catch((err) => app.log.error({ err }, 'storage preparation failed'))
+    }
+
+    app.decorate('clickhouse', client)
+    app.decorate('storage', state)
+    app.addHook('onClose', async () => {
+      stopped = true
+      await client.close()
+    })
+  },
+  { name: 'clickhouse' },
+)

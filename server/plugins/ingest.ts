@@ -1,0 +1,71 @@
+import { EventEmitter } from 'node:events'
+import fp from 'fastify-plugin'
+import { IngestKeys } from '../auth/tokens.ts'
+import { Deduplicator } from '../ingest/dedup.ts'
+import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
+import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    writer: GroupCommitWriter
+    dedup: Deduplicator
+    ingestKeys: IngestKeys
+    ingestInstruments: IngestInstruments
+    /** Emits 'commit' (CommitNotice) after every group commit that stored events. */
+    commits: EventEmitter<{ commit: [CommitNotice] }>
+  }
+}
+
+/** The write side: ingest keys, dedup, and the group-commit writer. */
+export default fp(
+  async (app) => {
+    const instruments = ingestInstruments(app.registry)
+    const dedup = new Deduplicator(app.clickhouse, () => app.clock.now(), app.config.ingest.dedupMemoryMb)
+    const commits = new EventEmitter<{ commit: [CommitNotice] }>()
+    commits.setMaxListeners(0)
+    const writer = new GroupCommitWriter({
+      client: app.clickhouse,
+      dedup,
+      config: app.config.ingest,
+      now: () => app.clock.now(),
+      instruments,
+      onCommit: (notice) => commits.emit('commit', notice),
+      onError: (err) => app.log.error({ err }, 'group commit failed; its requests were answered 503'),
+    })
+    app.registry.gauge(
+      'livewall_ingest_pending_events',
+      'Events waiting in the write buffer',
+      () => writer.pendingEvents,
+    )
+    app.registry.gauge(
+      'livewall_dedup_filter_bytes',
+      'Memory held by the dedup seen-filters',
+      () => dedup.memoryBytes,
+    )
+    app.registry.gauge('livewall_dedup_warm', '1 once the dedup filters are loaded from storage', () =>
+      dedup.isWarm ? 1 : 0,
+    )
+
+    // Warm the dedup filters in the background; until then every id is looked up.
+    const warm = async () => {
+      await app.storage.whenReady
+      const started = Date.now()
+      const loaded = await dedup.warmUp()
+      app.log.info({ ids: loaded, ms: Date.now() - started }, 'dedup filters warmed from storage')
+    }
+    warm().catch((err) =>
+      app.log.warn({ err }, 'dedup warm-up failed; every id will be looked up in storage'),
+    )
+
+    app.decorate('ingestKeys', new IngestKeys(app.config.ingestKeys))
+    app.decorate('ingestInstruments', instruments)
+    app.decorate('dedup', dedup)
+    app.decorate('writer', writer)
+    app.decorate('commits', commits)
+    // Flush the write buffer before the server stops: every taken request gets its answer.
+    app.addHook('preClose', async () => {
+      await writer.close()
+    })
+  },
+  { name: 'ingest', dependencies: ['clickhouse'] },
+)

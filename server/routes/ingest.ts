@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { bearer } from '../auth/tokens.ts'
+import { ApiError } from '../errors.ts'
+import { type BodyItem, parseJsonBody, parseNdjson } from '../ingest/parse.ts'
+import { validateEvent } from '../ingest/validate.ts'
+import type { QuarantineRow } from '../ingest/writer.ts'
+import { type EventRow, IncomingEvent, IngestResponse } from '../schemas/event.ts'
+
+/** Per ingest key (identified by a digest of its Authorization header), requests per second. */
+function ingestRateLimit(perSecond: number) {
+  return {
+    max: perSecond,
+    timeWindow: 1000,
+    keyGenerator: (request: { headers: { authorization?: string } }) =>
+      createHash('sha256')
+        .update(request.headers.authorization ?? '')
+        .digest('base64url')
+        .slice(0, 16),
+    errorResponseBuilder: (_request: unknown, context: { after: string }) =>
+      new ApiError(429, 'rate_limited', `this ingest key is over its rate; retry in ${context.after}`),
+  }
+}
+
+const RAW_LIMIT = 64 * 1024
+const MAX_ERRORS = 100
+const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
+
+/** Cuts text at `limit` UTF-16 units without splitting a surrogate pair. */
+function cut(text: string, limit: number): string {
+  if (text.length <= limit) return text
+  const code = text.charCodeAt(limit - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit)
+}
+
+function rawText(item: BodyItem): string {
+  if (item.raw !== undefined) return cut(item.raw, RAW_LIMIT)
+  try {
+    return cut(JSON.stringify(item.value) ?? String(item.value), RAW_LIMIT)
+  } catch {
+    return cut(String(item.value), RAW_LIMIT)
+  }
+}
+
+function readableStreamId(value: unknown): string {
+  if (value && typeof value === 'object' && 'stream_id' in value) {
+    const id = (value as { stream_id: unknown }).stream_id
+    if (typeof id === 'string' && id.length <= 128 && id.isWellFormed()) return id
+  }
+  return ''
+}
+
+export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Bodies are read raw; each event is parsed and judged on its own (a bad line never
+  // sinks the request). The size limit applies before any parsing.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(
+    ['application/json', 'application/x-ndjson'],
+    { parseAs: 'buffer', bodyLimit: app.config.ingest.maxBodyBytes },
+    (_request, body, done) => done(null, body),
+  )
+
+  app.post(
+    '/v1/events',
+    {
+      config: { rateLimit: ingestRateLimit(app.config.ingest.rateLimitPerKey) },
+      schema: {
+        summary: 'Ingest live-session events',
+        description:
+          'Body: application/x-ndjson (one event per line) or application/json (one event or an array). ' +
+          'Answered only after every accepted event is committed to ClickHouse. Retrying is always safe.',
+        tags: ['ingest'],
+        security: [{ ingestKey: [] }],
+        body: Type.Union([IncomingEvent, Type.Array(IncomingEvent)], { description: 'see SPEC §1' }),
+        response: {
+          200: IngestResponse,
+          422: IngestResponse,
+          400: ErrorBody,
+          401: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+      // The schema above documents the body; validation is per event in validateEvent.
+      validatorCompiler: () => () => true,
+    },
+    async (request, reply) => {
+      const keyId = app.ingestKeys.check(bearer(request.headers.authorization))
+      if (!keyId)
+        throw new ApiError(401, 'unauthorized', 'missing or unknown ingest key (Authorization: Bearer <key>)')
+      if (!app.storage.migrated) {
+        throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
+          'retry-after': '2',
+        })
+      }
+      const body = request.body as unknown as Buffer
+      const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+      const { maxEventsPerRequest } = app.config.ingest
+      const items =
+        mediaType === 'application/x-ndjson'
+          ? parseNdjson(body, maxEventsPerRequest)
+          : parseJsonBody(body, maxEventsPerRequest)
+
+      const now = app.clock.now()
+      const events: EventRow[] = []
+      const quarantine: QuarantineRow[] = []
+      const errors: { index: number; event_id?: string; message: string }[] = []
+      for (const item of items) {
+        let message: string
+        let eventId: string | undefined
+        if (item.error !== undefined) message = item.error
+        else {
+          const result = validateEvent(item.value, now, app.config.currency)
+          if (result.ok) {
+            events.push(result.event)
+            continue
+          }
+          message = result.message
+          eventId = result.eventId
+        }
+        if (errors.length < MAX_ERRORS)
+          errors.push(
+            eventId === undefined
+              ? { index: item.index, message }
+              : { index: item.index, event_id: eventId, message },
+          )
+        quarantine.push({
+          received_at: now,
+          reason: message,
+          idx: item.index,
+          event_id: eventId ?? '',
+          stream_id: readableStreamId(item.value),
+          raw: rawText(item),
+          key_id: keyId,
+        })
+      }
+
+      const outcome = await app.writer.submit(events, quarantine)
+      app.ingestInstruments.events.inc({ outcome: 'accepted' }, outcome.accepted)
+      app.ingestInstruments.events.inc({ outcome: 'duplicate' }, outcome.duplicates)
+      app.ingestInstruments.events.inc({ outcome: 'rejected' }, quarantine.length)
+      const answer = {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        rejected: quarantine.length,
+        errors,
+      }
+      return reply.code(quarantine.length > 0 ? 422 : 200).send(answer)
+    },
+  )
+}

@@ -1,0 +1,279 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { ApiError } from '../errors.ts'
+import { parseTimestamp } from '../ingest/validate.ts'
+import { STEPS, type StepName } from '../metrics/definitions.ts'
+import { readMarkers, readProducts, readQuarantine, readSources } from '../metrics/details.ts'
+import { alignDown, alignUp, MAX_BUCKETS, parseMetricList, readSeries } from '../metrics/series.ts'
+import { getStream, listStreams, streamCreator } from '../metrics/streams.ts'
+import { ErrorSchema, SeriesSchema, StreamParams, StreamSchema, TimeParam } from '../schemas/read.ts'
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema }
+
+function parseTime(name: string, value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value)
+  try {
+    return parseTimestamp(value)
+  } catch {
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `${name}: must be epoch milliseconds or RFC 3339, got "${String(value).slice(0, 40)}"`,
+    )
+  }
+}
+
+function notFound(streamId: string): ApiError {
+  return new ApiError(404, 'stream_not_found', `no stream "${streamId}" visible to this token`)
+}
+
+/** Read API of SPEC §4. A creator token sees only streams whose stream_start named that creator. */
+export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/') && route.method === 'GET') {
+      route.schema = { ...route.schema, security: [{ readToken: [] }], tags: ['read'] }
+    }
+  })
+
+  /** 404 unless the stream exists and this reader may see it. */
+  async function assertVisible(request: FastifyRequest, streamId: string): Promise<void> {
+    const creator = await streamCreator(app.clickhouse, streamId)
+    const reader = request.reader!
+    if (creator === undefined || (reader.role === 'creator' && creator !== reader.creator_id))
+      throw notFound(streamId)
+  }
+
+  app.get(
+    '/v1/me',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Who this read token is',
+        response: {
+          200: Type.Object({
+            role: Type.String(),
+            creator_id: Type.Union([Type.String(), Type.Null()]),
+            expires_at: Type.Integer(),
+            currency: Type.String(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => ({ ...request.reader!, currency: app.config.currency }),
+  )
+
+  app.get(
+    '/v1/streams',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Streams with metadata and totals, by GMV',
+        querystring: Type.Object({
+          status: Type.Optional(
+            Type.Union([Type.Literal('live'), Type.Literal('ended'), Type.Literal('all')]),
+          ),
+          vertical: Type.Optional(Type.String({ maxLength: 64 })),
+          creator_id: Type.Optional(Type.String({ maxLength: 128 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        }),
+        response: { 200: Type.Object({ streams: Type.Array(StreamSchema) }), ...errors },
+      },
+    },
+    async (request) => {
+      const reader = request.reader!
+      const { status = 'all', vertical, creator_id, limit = 100 } = request.query
+      if (reader.role === 'creator' && creator_id && creator_id !== reader.creator_id) return { streams: [] }
+      const streams = await listStreams(app.clickhouse, {
+        status,
+        vertical: vertical || undefined,
+        creatorId: reader.role === 'creator' ? reader.creator_id! : creator_id || undefined,
+        limit,
+        now: app.clock.now(),
+      })
+      return { streams }
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'One stream: metadata, status, totals',
+        params: StreamParams,
+        response: { 200: StreamSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const reader = request.reader!
+      const stream = await getStream(app.clickhouse, request.params.stream_id, app.clock.now())
+      if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id)) {
+        throw notFound(request.params.stream_id)
+      }
+      return stream
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id/series',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Columnar time series for charts',
+        description:
+          'Buckets are aligned to the step (UTC) and dense; `t` holds bucket starts. At most 20 000 buckets.',
+        params: StreamParams,
+        querystring: Type.Object({
+          metrics: Type.Optional(Type.String({ description: 'comma-separated; default all' })),
+          step: Type.Optional(Type.Union(Object.keys(STEPS).map((s) => Type.Literal(s)))),
+          from: Type.Optional(TimeParam),
+          to: Type.Optional(TimeParam),
+        }),
+        response: { 200: SeriesSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const streamId = request.params.stream_id
+      const reader = request.reader!
+      const stream = await getStream(app.clickhouse, streamId, app.clock.now())
+      if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id))
+        throw notFound(streamId)
+      const metrics = parseMetricList(request.query.metrics)
+      if (!Array.isArray(metrics)) {
+        throw new ApiError(400, 'invalid_request', `metrics: unknown metric(s) ${metrics.unknown.join(', ')}`)
+      }
+      const stepMs = STEPS[(request.query.step ?? '10s') as StepName]
+      const from = alignDown(parseTime('from', request.query.from) ?? stream.started_at, stepMs)
+      const to = alignUp(parseTime('to', request.query.to) ?? stream.last_event_at + 1, stepMs)
+      if (to <= from) throw new ApiError(400, 'invalid_request', 'to: must be after from')
+      if ((to - from) / stepMs > MAX_BUCKETS) {
+        throw new ApiError(
+          400,
+          'invalid_request',
+          `the range holds more than ${MAX_BUCKETS} buckets at step ${request.query.step ?? '10s'}; use a larger step or a shorter range`,
+        )
+      }
+      return readSeries(app.clickhouse, streamId, { stepMs, from, to, metrics })
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id/products',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Per product: impressions, clicks, orders, items, gmv, ctr, co_rate, ranked by gmv',
+        params: StreamParams,
+        response: {
+          200: Type.Object({
+            products: Type.Array(
+              Type.Object({
+                product_id: Type.String(),
+                impressions: Type.Number(),
+                clicks: Type.Number(),
+                carts: Type.Number(),
+                orders: Type.Number(),
+                items: Type.Number(),
+                gmv: Type.Number(),
+                ctr: Type.Union([Type.Number(), Type.Null()]),
+                co_rate: Type.Union([Type.Number(), Type.Null()]),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      await assertVisible(request, request.params.stream_id)
+      return { products: await readProducts(app.clickhouse, request.params.stream_id) }
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id/sources',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Traffic-source mix of the stream’s views',
+        params: StreamParams,
+        response: {
+          200: Type.Object({
+            sources: Type.Array(
+              Type.Object({ source: Type.String(), views: Type.Number(), viewers: Type.Number() }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      await assertVisible(request, request.params.stream_id)
+      return { sources: await readSources(app.clickhouse, request.params.stream_id) }
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id/markers',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'product_pin and marker events in time order',
+        params: StreamParams,
+        response: {
+          200: Type.Object({
+            markers: Type.Array(
+              Type.Object({
+                ts: Type.Integer(),
+                type: Type.String(),
+                product_id: Type.String(),
+                label: Type.String(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      await assertVisible(request, request.params.stream_id)
+      return { markers: await readMarkers(app.clickhouse, request.params.stream_id) }
+    },
+  )
+
+  app.get(
+    '/v1/quarantine',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'Latest rejected events with their reasons (ops only)',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        response: {
+          200: Type.Object({
+            total: Type.Integer(),
+            items: Type.Array(
+              Type.Object({
+                received_at: Type.Integer(),
+                reason: Type.String(),
+                index: Type.Integer(),
+                event_id: Type.String(),
+                stream_id: Type.String(),
+                raw: Type.String(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      // Rejected events may belong to any creator's stream; only ops read them.
+      if (request.reader!.role !== 'ops')
+        throw new ApiError(403, 'forbidden', 'the quarantine is visible to ops tokens only')
+      return readQuarantine(app.clickhouse, request.query.limit ?? 100)
+    },
+  )
+}
