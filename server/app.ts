@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
 import { ApiError, errorBody } from './errors.ts'
@@ -140,7 +140,7 @@ export function serverOptions(
               censor: '[redacted]',
             },
           },
-    logController: { disableRequestLogging: true },
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.ingest.maxBodyBytes,
     // Slow clients cannot hold a request open forever.
     requestTimeout: 30_000,

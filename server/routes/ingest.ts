@@ -51,6 +51,12 @@ function readableStreamId(value: unknown): string {
   return ''
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    ingestKeyId?: string
+  }
+}
+
 export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Bodies are read raw; each event is parsed and judged on its own (a bad line never
   // sinks the request). The size limit applies before any parsing.
@@ -86,11 +92,20 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       // The schema above documents the body; validation is per event in validateEvent.
       validatorCompiler: () => () => true,
+      // The key is checked before the body is read: strangers cannot make us buffer 5 MiB.
+      onRequest: async (request) => {
+        const keyId = app.ingestKeys.check(bearer(request.headers.authorization))
+        if (!keyId)
+          throw new ApiError(
+            401,
+            'unauthorized',
+            'missing or unknown ingest key (Authorization: Bearer <key>)',
+          )
+        request.ingestKeyId = keyId
+      },
     },
     async (request, reply) => {
-      const keyId = app.ingestKeys.check(bearer(request.headers.authorization))
-      if (!keyId)
-        throw new ApiError(401, 'unauthorized', 'missing or unknown ingest key (Authorization: Bearer <key>)')
+      const keyId = request.ingestKeyId!
       if (!app.storage.migrated) {
         throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
           'retry-after': '2',

@@ -1,0 +1,48 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import path from 'node:path'
+
+const ROOT = path.join(import.meta.dirname, '..', '..')
+
+export interface ChildServer {
+  url: string
+  process: ChildProcess
+  output(): string
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<number | string | null>
+}
+
+/** Starts `server/main.ts` as its own process (as `npm run serve` does) and waits until it listens. */
+export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    )
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const m = /LIVEWALL_LISTENING (\S+)/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited (${code}) before listening:\n${output}`))
+    })
+  })
+  return { url, process: child, output: () => output, exited }
+}

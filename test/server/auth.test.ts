@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { issueToken } from '../../server/auth/tokens.ts'
+import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+const now = Date.now()
+
+beforeAll(async () => {
+  server = await startTestServer()
+  const start = (stream: string, creator: string) => ({
+    event_id: `start-${stream}`,
+    type: 'stream_start',
+    stream_id: stream,
+    ts: now,
+    creator_id: creator,
+    title: stream,
+  })
+  const views = (stream: string) => ({
+    event_id: `view-${stream}`,
+    type: 'view_start',
+    stream_id: stream,
+    ts: now,
+    viewer_id: 'v1',
+  })
+  const marker = (stream: string) => ({
+    event_id: `mark-${stream}`,
+    type: 'marker',
+    stream_id: stream,
+    ts: now,
+    label: 'hi',
+  })
+  const result = await server.ingest([
+    start('alice-1', 'alice'),
+    views('alice-1'),
+    start('bob-1', 'bob'),
+    views('bob-1'),
+    marker('bob-1'),
+  ])
+  expect(result.body.accepted).toBe(5)
+})
+afterAll(() => server.close())
+
+describe('read tokens (SPEC §6)', () => {
+  test('a creator token reads its own streams', async () => {
+    const alice = server.creatorToken('alice')
+    const list = await server.get('/v1/streams', alice)
+    expect(list.status).toBe(200)
+    expect(list.body.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['alice-1'])
+    expect((await server.get('/v1/streams/alice-1', alice)).status).toBe(200)
+    expect((await server.get('/v1/streams/alice-1/series?step=1m', alice)).status).toBe(200)
+  })
+
+  test("a creator token is refused on another creator's stream, on every endpoint", async () => {
+    const alice = server.creatorToken('alice')
+    for (const path of ['', '/series', '/products', '/markers', '/sources']) {
+      const { status, body } = await server.get(`/v1/streams/bob-1${path}`, alice)
+      expect(status, path).toBe(404)
+      expect(body.error.code).toBe('stream_not_found')
+    }
+    const filtered = await server.get('/v1/streams?creator_id=bob', alice)
+    expect(filtered.body.streams).toEqual([])
+    expect((await server.get('/v1/quarantine', alice)).status).toBe(403)
+  })
+
+  test('an ops token sees every stream', async () => {
+    const list = await server.get('/v1/streams')
+    expect(list.body.streams.map((s: { stream_id: string }) => s.stream_id).sort()).toEqual([
+      'alice-1',
+      'bob-1',
+    ])
+  })
+
+  test('no token, an expired token, a tampered token and an ingest key all get 401', async () => {
+    const none = await fetch(`${server.url}/v1/streams`)
+    expect(none.status).toBe(401)
+    expect((await none.json()).error.code).toBe('token_missing')
+
+    const expired = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 1000 }, now - 60_000)
+    const e = await server.get('/v1/streams', expired)
+    expect(e.status).toBe(401)
+    expect(e.body.error.code).toBe('token_expired')
+
+    const [prefix, payload, signature] = server.creatorToken('alice').split('.')
+    const forged = Buffer.from(
+      JSON.stringify({ role: 'ops', creator_id: null, exp: Math.floor(now / 1000) + 3600 }),
+    ).toString('base64url')
+    const tampered = await server.get('/v1/streams', `${prefix}.${forged}.${signature}`)
+    expect(tampered.status).toBe(401)
+    expect(tampered.body.error.code).toBe('token_invalid')
+    expect(payload).not.toBe(forged)
+
+    const otherSecret = issueToken('another-secret-entirely-123', { role: 'ops', ttlMs: 60_000 })
+    expect((await server.get('/v1/streams', otherSecret)).status).toBe(401)
+    expect((await server.get('/v1/streams', server.ingestKey)).status).toBe(401)
+  })
+
+  test('health, readiness and metrics need no token', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+    const ready = await fetch(`${server.url}/readyz`)
+    expect(ready.status).toBe(200)
+    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    expect(metrics).toContain('livewall_ingest_events_total{outcome="accepted"} 5')
+    expect(metrics).toContain('livewall_ingest_commit_seconds_bucket')
+  })
+
+  test('the OpenAPI description is served and lists the endpoints', async () => {
+    const doc = await (await fetch(`${server.url}/docs/json`)).json()
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/events',
+        '/v1/streams',
+        '/v1/streams/{stream_id}/series',
+        '/v1/quarantine',
+      ]),
+    )
+  })
+})

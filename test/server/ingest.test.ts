@@ -1,0 +1,251 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+let seq = 0
+const id = (prefix = 'i') => `${prefix}-${++seq}`
+const view = (stream: string, fields: Record<string, unknown> = {}) => ({
+  event_id: id(),
+  type: 'view_start',
+  stream_id: stream,
+  ts: Date.now(),
+  viewer_id: `v-${seq}`,
+  ...fields,
+})
+const order = (stream: string, amount: unknown, fields: Record<string, unknown> = {}) => ({
+  event_id: id(),
+  type: 'order_paid',
+  stream_id: stream,
+  ts: Date.now(),
+  viewer_id: 'buyer',
+  product_id: 'p1',
+  order_id: id('o'),
+  amount,
+  ...fields,
+})
+
+beforeAll(async () => {
+  server = await startTestServer()
+})
+afterAll(() => server.close())
+
+async function post(body: string | Buffer, contentType: string | undefined, key: string | null = TEST_KEY) {
+  const headers: Record<string, string> = {}
+  if (contentType) headers['content-type'] = contentType
+  if (key) headers.authorization = `Bearer ${key}`
+  const response = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body })
+  return { status: response.status, headers: response.headers, body: await response.json() }
+}
+
+describe('POST /v1/events', () => {
+  test('accepts NDJSON and JSON (one event or an array)', async () => {
+    expect((await server.ingest([view('fmt'), view('fmt')])).body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: 0,
+      errors: [],
+    })
+    expect((await post(JSON.stringify(view('fmt')), 'application/json')).body.accepted).toBe(1)
+    expect(
+      (await post(JSON.stringify([view('fmt'), view('fmt')]), 'application/json; charset=utf-8')).body
+        .accepted,
+    ).toBe(2)
+    expect((await server.get('/v1/streams/fmt')).body.totals.views).toBe(5)
+  })
+
+  const now = Date.now()
+  const base = { event_id: 'r', type: 'view_start', stream_id: 's', ts: now, viewer_id: 'v' }
+  const orderBase = { ...base, type: 'order_paid', product_id: 'p', order_id: 'o', amount: '1.00' }
+  const rejections: [string, Record<string, unknown>, string][] = [
+    ['missing event_id', { ...base, event_id: undefined }, 'event_id: is required'],
+    ['event_id too long', { ...base, event_id: 'x'.repeat(65) }, 'event_id: must be at most 64 characters'],
+    ['missing type', { ...base, type: undefined }, 'type: is required'],
+    ['unknown type', { ...base, type: 'teleport' }, 'type: unknown type "teleport"'],
+    ['missing stream_id', { ...base, stream_id: undefined }, 'stream_id: is required'],
+    ['stream_id of the wrong type', { ...base, stream_id: 42 }, 'stream_id: must be a string, got a number'],
+    [
+      'stream_id too long',
+      { ...base, stream_id: 's'.repeat(129) },
+      'stream_id: must be at most 128 characters',
+    ],
+    ['missing ts', { ...base, ts: undefined }, 'ts: is required'],
+    ['ts without an offset', { ...base, ts: '2026-11-24T10:00:00' }, 'is not RFC 3339 with an offset'],
+    ['ts as a float', { ...base, ts: now + 0.5 }, 'ts: a number must be integer epoch milliseconds'],
+    ['ts more than 7 days old', { ...base, ts: now - 8 * 86_400_000 }, 'more than 7 days in the past'],
+    ['ts more than 5 minutes ahead', { ...base, ts: now + 10 * 60_000 }, 'more than 5 minutes in the future'],
+    ['missing viewer_id on view_start', { ...base, viewer_id: undefined }, 'viewer_id: is required'],
+    ['missing product_id on order_paid', { ...orderBase, product_id: undefined }, 'product_id: is required'],
+    ['missing order_id on order_paid', { ...orderBase, order_id: undefined }, 'order_id: is required'],
+    ['missing amount', { ...orderBase, amount: undefined }, 'amount: is required'],
+    [
+      'amount with 3 decimals',
+      { ...orderBase, amount: 1.005 },
+      'amount: 1.005 has more than 2 decimal places',
+    ],
+    ['amount string with 3 decimals', { ...orderBase, amount: '2.999' }, 'has more than 2 decimal places'],
+    ['negative amount', { ...orderBase, amount: -1 }, 'amount: must not be negative'],
+    [
+      'amount of the wrong type',
+      { ...orderBase, amount: true },
+      'amount: must be a number or a decimal string',
+    ],
+    [
+      'other currency',
+      { ...orderBase, currency: 'EUR' },
+      'currency: "EUR" differs from the deployment currency USD',
+    ],
+    ['quantity out of range', { ...orderBase, quantity: 0 }, 'quantity: must be an integer from 1 to 10000'],
+    ['unknown source', { ...base, source: 'tv' }, 'source: must be one of'],
+    [
+      'stream_start without creator',
+      { ...base, type: 'stream_start', viewer_id: undefined },
+      'creator_id: is required',
+    ],
+    ['marker without label', { ...base, type: 'marker' }, 'label: is required'],
+    [
+      'title too long',
+      { ...base, type: 'stream_start', creator_id: 'c', title: 't'.repeat(201) },
+      'title: must be at most 200',
+    ],
+  ]
+
+  test.each(rejections)('rejects %s with a 422 entry and a quarantine row', async (_name, event, message) => {
+    const eventId = id('bad')
+    const bad = { ...event, event_id: event.event_id === undefined ? undefined : eventId }
+    if (event.event_id !== undefined && event.event_id !== 'r') bad.event_id = event.event_id
+    const good = view('mixed')
+    const { status, body } = await server.ingest([good, bad])
+    expect(status).toBe(422)
+    expect(body.accepted).toBe(1)
+    expect(body.rejected).toBe(1)
+    expect(body.errors).toHaveLength(1)
+    expect(body.errors[0].index).toBe(1)
+    expect(body.errors[0].message).toContain(message)
+    const quarantine = await server.get('/v1/quarantine?limit=1000')
+    const row = quarantine.body.items.find(
+      (q: { reason: string; raw: string }) =>
+        q.reason === body.errors[0].message && q.raw === JSON.stringify(bad),
+    )
+    expect(row).toBeDefined()
+    expect(row.index).toBe(1)
+  })
+
+  test('an NDJSON body with one bad line stores every other line', async () => {
+    const lines = [view('nd'), view('nd'), view('nd')].map((e) => JSON.stringify(e))
+    const body = [lines[0], '{"event_id": oops', lines[1], '', lines[2]].join('\n')
+    const result = await post(body, 'application/x-ndjson')
+    expect(result.status).toBe(422)
+    expect(result.body).toMatchObject({ accepted: 3, rejected: 1 })
+    expect(result.body.errors[0].index).toBe(1)
+    expect(result.body.errors[0].message).toContain('line is not valid JSON')
+    expect((await server.get('/v1/streams/nd')).body.totals.views).toBe(3)
+  })
+
+  test('invalid UTF-8 on one line rejects only that line', async () => {
+    const good = Buffer.from(JSON.stringify(view('utf')))
+    const bad = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])
+    const result = await post(Buffer.concat([good, Buffer.from('\n'), bad]), 'application/x-ndjson')
+    expect(result.body).toMatchObject({ accepted: 1, rejected: 1 })
+    expect(result.body.errors[0].message).toBe('line is not valid UTF-8')
+  })
+
+  test('errors list at most 100 entries; every rejection is still counted and quarantined', async () => {
+    const events = Array.from({ length: 150 }, () => ({
+      event_id: id('many'),
+      type: 'nope',
+      stream_id: 'x',
+      ts: Date.now(),
+    }))
+    const result = await server.ingest(events)
+    expect(result.body.rejected).toBe(150)
+    expect(result.body.errors).toHaveLength(100)
+  })
+
+  test('400 when a JSON body does not parse', async () => {
+    const result = await post('[{"event_id": "a",', 'application/json')
+    expect(result.status).toBe(400)
+    expect(result.body.error.code).toBe('invalid_json')
+  })
+
+  test('401 without a key or with an unknown one', async () => {
+    expect((await post('{}', 'application/json', null)).status).toBe(401)
+    const unknown = await post('{}', 'application/json', 'not-a-key-at-all')
+    expect(unknown.status).toBe(401)
+    expect(unknown.body.error.code).toBe('unauthorized')
+    expect((await post('{}', 'application/json', server.opsToken)).status).toBe(401) // a read token is no ingest key
+  })
+
+  test('413 for a body over 5 MiB and for more than 10 000 events', async () => {
+    const big = await post(`[${'"x",'.repeat(1_400_000)}"x"]`, 'application/json')
+    expect(big.status).toBe(413)
+    expect(big.body.error.code).toBe('payload_too_large')
+    const many = Array.from({ length: 10_001 }, () => '{}').join('\n')
+    const tooMany = await post(many, 'application/x-ndjson')
+    expect(tooMany.status).toBe(413)
+    expect(tooMany.body.error.message).toContain('10000')
+  })
+
+  test('415 for another content type', async () => {
+    const result = await post('event_id=1', 'text/plain')
+    expect(result.status).toBe(415)
+    expect(result.body.error.code).toBe('unsupported_media_type')
+  })
+})
+
+describe('money is exact to the cent', () => {
+  test('1 000 orders of 0.10 sum to exactly 100.00', async () => {
+    const orders = Array.from({ length: 1000 }, () => order('cents', 0.1))
+    expect((await server.ingest(orders)).body.accepted).toBe(1000)
+    const { body } = await server.get('/v1/streams/cents')
+    expect(body.totals.gmv).toBe(100)
+    const rows = await (
+      await server.app.clickhouse.query({
+        query: "SELECT toString(sum(amount)) AS total FROM events WHERE stream_id = 'cents'",
+        format: 'JSONEachRow',
+      })
+    ).json<{ total: string }>()
+    expect(rows[0]!.total).toBe('100')
+  })
+
+  test('0.1 + 0.2 is 0.30, and large amounts keep their cents', async () => {
+    await server.ingest([order('cents2', 0.1), order('cents2', 0.2), order('cents2', '9999999999999.99')])
+    const { body } = await server.get('/v1/streams/cents2')
+    expect(body.totals.gmv).toBe(10000000000000.29)
+    expect(String(body.totals.gmv)).toBe('10000000000000.29')
+  })
+})
+
+describe('exactly once', () => {
+  test('a retried request changes no metric', async () => {
+    const batch = [view('retry'), view('retry'), order('retry', '12.50')]
+    expect((await server.ingest(batch)).body).toMatchObject({ accepted: 3, duplicates: 0 })
+    const before = (await server.get('/v1/streams/retry')).body.totals
+    expect((await server.ingest(batch)).body).toMatchObject({ accepted: 0, duplicates: 3 })
+    expect((await server.get('/v1/streams/retry')).body.totals).toEqual(before)
+  })
+
+  test('the same event twice in one request counts once', async () => {
+    const event = view('twice')
+    expect((await server.ingest([event, event])).body).toMatchObject({ accepted: 1, duplicates: 1 })
+  })
+
+  test('order_paid repeated for one order_id under a new event_id counts once; the first amount stands', async () => {
+    const first = order('orders1', '30.00', { order_id: 'ord-x' })
+    const again = order('orders1', '99.00', { order_id: 'ord-x' })
+    expect((await server.ingest([first])).body.accepted).toBe(1)
+    expect((await server.ingest([again])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+    const { totals } = (await server.get('/v1/streams/orders1')).body
+    expect(totals.orders).toBe(1)
+    expect(totals.gmv).toBe(30)
+  })
+
+  test('the same event_id sent after a server restart changes no metric', async () => {
+    const batch = [view('restart'), order('restart', '7.77')]
+    expect((await server.ingest(batch)).body.accepted).toBe(2)
+    const before = (await server.get('/v1/streams/restart')).body.totals
+    await server.close()
+    server = await startTestServer({ database: server.database })
+    expect((await server.ingest(batch)).body).toMatchObject({ accepted: 0, duplicates: 2 })
+    expect((await server.get('/v1/streams/restart')).body.totals).toEqual(before)
+  })
+})

@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { manualClock, startTestServer, type TestServer } from '../helpers/server.ts'
+
+// A small session whose every metric is worked out by hand below.
+const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+const at = (seconds: number) => T0 + Math.round(seconds * 1000)
+let n = 0
+const ev = (type: string, seconds: number, fields: Record<string, unknown> = {}) => ({
+  event_id: `m-${++n}`,
+  type,
+  stream_id: 'm1',
+  ts: at(seconds),
+  ...fields,
+})
+
+const firstBatch = [
+  ev('stream_start', 0, {
+    creator_id: 'c1',
+    title: 'Spring drop',
+    vertical: 'Fashion',
+    campaign_id: 'camp1',
+  }),
+  ev('view_start', 1.2, { viewer_id: 'v1', source: 'for_you' }),
+  ev('view_start', 1.8, { viewer_id: 'v2', source: 'search' }),
+  ev('product_impression', 2.5, { product_id: 'p1' }),
+  ev('product_impression', 2.6, { product_id: 'p1' }),
+  ev('product_click', 3.0, { viewer_id: 'v1', product_id: 'p1' }),
+  ev('add_to_cart', 4.0, { viewer_id: 'v1', product_id: 'p1' }),
+  ev('order_paid', 5.0, { viewer_id: 'v1', product_id: 'p1', order_id: 'o1', amount: 19.99, quantity: 2 }),
+  ev('view_end', 30.0, { viewer_id: 'v2' }),
+  ev('marker', 60.0, { label: 'flash sale starts' }),
+  ev('product_pin', 60.5, { product_id: 'p2' }),
+  ev('product_impression', 61.0, { product_id: 'p2' }),
+  ev('product_click', 62.0, { viewer_id: 'v2', product_id: 'p2' }),
+  ev('order_paid', 63.0, { viewer_id: 'v2', product_id: 'p2', order_id: 'o2', amount: '5.01' }),
+  // Same order under a new event_id: counts once, the first amount (5.01) stands.
+  ev('order_paid', 63.5, { viewer_id: 'v3', product_id: 'p2', order_id: 'o2', amount: 100 }),
+  ev('order_refunded', 64.0, { product_id: 'p1', order_id: 'o1', amount: '4.00' }),
+  ev('view_start', 65.0, { viewer_id: 'v1', source: 'following' }),
+  ev('comment', 66.0, { viewer_id: 'v1' }),
+  ev('like', 67.0, { viewer_id: 'v1', quantity: 15 }),
+  ev('share', 68.0, { viewer_id: 'v2' }),
+  ev('follow', 69.0, { viewer_id: 'v1' }),
+  ev('view_end', 70.0, { viewer_id: 'v1' }),
+  ev('view_end', 70.5, { viewer_id: 'v1' }),
+]
+// Arrives after the rest but belongs to the first seconds of the stream.
+const lateBatch = [
+  ev('view_start', 2.2, { viewer_id: 'v3', source: 'ads' }),
+  ev('order_paid', 3.5, { viewer_id: 'v3', product_id: 'p1', order_id: 'o3', amount: '10.00' }),
+]
+
+let server: TestServer
+const clock = manualClock(at(600))
+
+beforeAll(async () => {
+  server = await startTestServer({ clock })
+  expect((await server.ingest(firstBatch)).body).toMatchObject({ accepted: 22, duplicates: 1, rejected: 0 })
+})
+afterAll(() => server.close())
+
+describe('metrics of SPEC §3 on a hand-computed session', () => {
+  test('a late event lands in its own past bucket', async () => {
+    const before = await server.get(
+      '/v1/streams/m1/series?step=1m&metrics=views,online&from=' + T0 + '&to=' + at(120),
+    )
+    expect(before.body.views).toEqual([2, 1])
+    expect(before.body.online).toEqual([1, 0])
+
+    expect((await server.ingest(lateBatch)).body).toMatchObject({ accepted: 2, duplicates: 0 })
+    const after = await server.get(
+      '/v1/streams/m1/series?step=1m&metrics=views,online&from=' + T0 + '&to=' + at(120),
+    )
+    expect(after.body.views).toEqual([3, 1])
+    expect(after.body.online).toEqual([2, 1])
+  })
+
+  test('totals since the stream began', async () => {
+    const { status, body } = await server.get('/v1/streams/m1')
+    expect(status).toBe(200)
+    expect(body).toMatchObject({
+      stream_id: 'm1',
+      creator_id: 'c1',
+      title: 'Spring drop',
+      vertical: 'Fashion',
+      campaign_id: 'camp1',
+      status: 'ended', // newest event 70.5 s in, the clock at 600 s: more than 5 minutes of silence
+      started_at: T0,
+      last_event_at: at(70.5),
+      ended_at: null,
+    })
+    expect(body.totals).toEqual({
+      views: 4, // v1, v2, v3 (late), v1 again
+      viewers: 3,
+      online: 1, // 4 starts − 3 ends
+      peak_online: 3, // 2 after 1 s, 3 after the late v3 at 2 s, 2 after 30 s, 3 after 65 s, 1 after 70 s
+      impressions: 3,
+      clicks: 2,
+      ctr: 0.666667,
+      carts: 1,
+      orders: 3, // o1, o2 (once), o3
+      items: 4, // 2 + 1 + 1
+      buyers: 3, // v1, v2, v3
+      gmv: 35, // 19.99 + 5.01 + 10.00
+      refunds: 4,
+      net_gmv: 31,
+      conversion: 1, // 3 buyers / 3 viewers
+      co_rate: 1.5, // 3 orders / 2 clicks
+      gpm: 8750, // 35 / 4 views × 1000
+      comments: 1,
+      likes: 15,
+      shares: 1,
+      follows: 1,
+    })
+  })
+
+  test('series at step 1m', async () => {
+    const { body } = await server.get(`/v1/streams/m1/series?step=1m&from=${T0}&to=${at(120)}`)
+    expect(body.step_ms).toBe(60_000)
+    expect(body.t).toEqual([T0, T0 + 60_000])
+    const minute = (i: number) =>
+      Object.fromEntries(
+        Object.entries(body)
+          .filter(([, v]) => Array.isArray(v))
+          .map(([k, v]) => [k, (v as unknown[])[i]]),
+      )
+    expect(minute(0)).toMatchObject({
+      views: 3,
+      viewers: 3,
+      online: 2,
+      impressions: 2,
+      clicks: 1,
+      ctr: 0.5,
+      carts: 1,
+      orders: 2,
+      items: 3,
+      buyers: 2,
+      gmv: 29.99,
+      refunds: 0,
+      net_gmv: 29.99,
+      conversion: 0.666667,
+      co_rate: 2,
+      gpm: 9996.67,
+      comments: 0,
+      likes: 0,
+    })
+    expect(minute(1)).toMatchObject({
+      views: 1,
+      viewers: 1,
+      online: 1,
+      impressions: 1,
+      clicks: 1,
+      ctr: 1,
+      orders: 1,
+      items: 1,
+      buyers: 1,
+      gmv: 5.01,
+      refunds: 4,
+      net_gmv: 1.01,
+      conversion: 1,
+      co_rate: 1,
+      gpm: 5010,
+      comments: 1,
+      likes: 15,
+      shares: 1,
+      follows: 1,
+    })
+  })
+
+  test('series at step 1s is dense, with null ratios on empty buckets', async () => {
+    const { body } = await server.get(
+      `/v1/streams/m1/series?step=1s&metrics=views,online,clicks,ctr,orders,gmv,conversion,gpm&from=${T0}&to=${at(72)}`,
+    )
+    expect(body.t).toHaveLength(72)
+    expect(body.t[1]).toBe(T0 + 1000)
+    expect(body.views.slice(0, 4)).toEqual([0, 2, 1, 0])
+    expect(body.online.slice(0, 4)).toEqual([0, 2, 3, 3])
+    expect(body.orders[3]).toBe(1) // o3, late, at 3.5 s
+    expect(body.gmv[3]).toBe(10)
+    expect(body.gmv[5]).toBe(19.99)
+    expect(body.online[30]).toBe(2)
+    expect(body.online[31]).toBe(2) // an empty bucket keeps the running count
+    expect(body.online[70]).toBe(1)
+    expect(body.ctr[10]).toBeNull()
+    expect(body.conversion[10]).toBeNull()
+    expect(body.gpm[10]).toBeNull()
+    expect(body.views.reduce((a: number, b: number) => a + b, 0)).toBe(4)
+  })
+
+  test('ratios are null when their denominator is 0', async () => {
+    await server.ingest([
+      { event_id: 'z1', type: 'comment', stream_id: 'quiet', ts: at(10), viewer_id: 'v9' },
+    ])
+    const { body } = await server.get('/v1/streams/quiet')
+    expect(body.totals).toMatchObject({
+      views: 0,
+      ctr: null,
+      conversion: null,
+      co_rate: null,
+      gpm: null,
+      comments: 1,
+      online: 0,
+    })
+    expect(body.vertical).toBe('Other') // no stream_start yet
+  })
+
+  test('products ranked by gmv, sources, markers in time order', async () => {
+    const products = await server.get('/v1/streams/m1/products')
+    expect(products.body.products).toEqual([
+      {
+        product_id: 'p1',
+        impressions: 2,
+        clicks: 1,
+        carts: 1,
+        orders: 2,
+        items: 3,
+        gmv: 29.99,
+        ctr: 0.5,
+        co_rate: 2,
+      },
+      {
+        product_id: 'p2',
+        impressions: 1,
+        clicks: 1,
+        carts: 0,
+        orders: 1,
+        items: 1,
+        gmv: 5.01,
+        ctr: 1,
+        co_rate: 1,
+      },
+    ])
+    const sources = await server.get('/v1/streams/m1/sources')
+    expect(sources.body.sources).toHaveLength(4)
+    expect(sources.body.sources).toContainEqual({ source: 'for_you', views: 1, viewers: 1 })
+    const markers = await server.get('/v1/streams/m1/markers')
+    expect(markers.body.markers).toEqual([
+      { ts: at(60), type: 'marker', product_id: '', label: 'flash sale starts' },
+      { ts: at(60.5), type: 'product_pin', product_id: 'p2', label: '' },
+    ])
+  })
+
+  test('stream list filters by status and vertical, sorted by gmv', async () => {
+    clock.set(at(100)) // m1's newest event is 29.5 s old: live again for this question
+    const live = await server.get('/v1/streams?status=live')
+    expect(live.body.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['m1', 'quiet'])
+    const fashion = await server.get('/v1/streams?vertical=Fashion')
+    expect(fashion.body.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['m1'])
+    clock.set(at(600))
+    const ended = await server.get('/v1/streams?status=live')
+    expect(ended.body.streams).toEqual([])
+  })
+
+  test('bad series parameters are 400 with a message naming the problem', async () => {
+    const unknown = await server.get('/v1/streams/m1/series?metrics=gmv,nope')
+    expect(unknown.status).toBe(400)
+    expect(unknown.body.error.message).toContain('nope')
+    const tooMany = await server.get(`/v1/streams/m1/series?step=1s&from=${T0 - 86_400_000}&to=${T0}`)
+    expect(tooMany.status).toBe(400)
+    expect(tooMany.body.error.message).toContain('20000')
+    const missing = await server.get('/v1/streams/none/series')
+    expect(missing.status).toBe(404)
+  })
+})
