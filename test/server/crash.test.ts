@@ -55,7 +55,7 @@ test('SIGKILL mid-stream: every acknowledged event is stored exactly once after 
   const clients = [0, 1, 2, 3].map(async (client) => {
     for (let n = 0; !killed || n < 3; n++) {
       const batch = makeBatch(client, n, 250)
-      if (await send(server.url, batch)) batch.ids.forEach((id) => acked.add(id))
+      if (await send(server.url, batch)) for (const id of batch.ids) acked.add(id)
       else unacked.push(batch)
       if (killed) break
     }
@@ -71,7 +71,7 @@ test('SIGKILL mid-stream: every acknowledged event is stored exactly once after 
   server = await spawnServer(env)
   for (const batch of unacked) {
     expect(await send(server.url, batch)).toBe(true)
-    batch.ids.forEach((id) => acked.add(id))
+    for (const id of batch.ids) acked.add(id)
   }
   const resent = makeBatch(0, 0, 250)
   expect(await send(server.url, resent)).toBe(true)

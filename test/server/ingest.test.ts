@@ -29,11 +29,15 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-async function post(body: string | Buffer, contentType: string | undefined, key: string | null = TEST_KEY) {
+async function post(
+  body: string | Uint8Array,
+  contentType: string | undefined,
+  key: string | null = TEST_KEY,
+) {
   const headers: Record<string, string> = {}
   if (contentType) headers['content-type'] = contentType
   if (key) headers.authorization = `Bearer ${key}`
-  const response = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body })
+  const response = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body: body as BodyInit })
   return { status: response.status, headers: response.headers, body: await response.json() }
 }
 
@@ -111,8 +115,11 @@ describe('POST /v1/events', () => {
 
   test.each(rejections)('rejects %s with a 422 entry and a quarantine row', async (_name, event, message) => {
     const eventId = id('bad')
-    const bad = { ...event, event_id: event.event_id === undefined ? undefined : eventId }
-    if (event.event_id !== undefined && event.event_id !== 'r') bad.event_id = event.event_id
+    // Each case gets a fresh event_id, except the cases about event_id itself.
+    const bad: Record<string, unknown> = {
+      ...event,
+      event_id: event.event_id === 'r' ? eventId : event.event_id,
+    }
     const good = view('mixed')
     const { status, body } = await server.ingest([good, bad])
     expect(status).toBe(422)
