@@ -1,7 +1,7 @@
 -- Raw events: one row per accepted, de-duplicated event. The source of every rollup.
--- Ordered for per-stream reads; the two projections make the dedup look-ups by
--- event_id / order_id index reads. A projection is written inside the same part as
--- its rows, so a look-up can never miss a row that is stored.
+-- Ordered for per-stream reads; the projection makes the dedup look-up by event_id an
+-- index read. A projection is written inside the same part as its rows, so that
+-- look-up can never miss a row that is stored.
 -- https://clickhouse.com/docs/sql-reference/statements/alter/projection
 CREATE TABLE IF NOT EXISTS events (
   event_id String,
@@ -20,8 +20,7 @@ CREATE TABLE IF NOT EXISTS events (
   campaign_id String,
   label String,
   received_at DateTime64(3, 'UTC'),
-  PROJECTION by_event_id (SELECT event_id, received_at ORDER BY event_id),
-  PROJECTION by_order_id (SELECT order_id, type, received_at ORDER BY order_id)
+  PROJECTION by_event_id (SELECT event_id, received_at ORDER BY event_id)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)

@@ -133,14 +133,14 @@ export class Deduplicator {
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
       this.lookups++
       const chunk = ids.slice(i, i + LOOKUP_CHUNK)
-      // Both queries read the events table through its projection ordered by the id.
+      // event_id: the events table through its projection ordered by event_id;
+      // order_id: the order_ids table, ordered by order_id.
       const query =
         column === 'event_id'
           ? `SELECT DISTINCT event_id FROM events
              WHERE event_id IN {ids:Array(String)} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`
-          : `SELECT DISTINCT order_id FROM events
-             WHERE order_id IN {ids:Array(String)} AND type = 'order_paid'
-               AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`
+          : `SELECT DISTINCT order_id FROM order_ids
+             WHERE order_id IN {ids:Array(String)} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`
       const rows = await (
         await this.client.query({ query, query_params: { ids: chunk, since }, format: 'JSONCompactEachRow' })
       ).json<[string]>()

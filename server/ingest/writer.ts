@@ -4,6 +4,7 @@ import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
 import type { Deduplicator } from './dedup.ts'
+import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
 
 export interface QuarantineRow {
   received_at: number
@@ -54,10 +55,6 @@ export interface WriterOptions {
   instruments: IngestInstruments
   onCommit: (notice: CommitNotice) => void
   onError: (error: unknown) => void
-}
-
-function secondsText(ms: number): string {
-  return `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`
 }
 
 /**
@@ -158,7 +155,7 @@ export class GroupCommitWriter {
         if (duplicate[i]) continue
         const event = events[i]!
         fresh.push(event)
-        lines.push(JSON.stringify({ ...event, ts: secondsText(event.ts), received_at: receivedText }))
+        lines.push(eventRowLine(event, receivedText))
         const range = streams.get(event.stream_id)
         if (range) {
           if (event.ts < range.from) range.from = event.ts
@@ -175,7 +172,7 @@ export class GroupCommitWriter {
       if (lines.length > 0) {
         // One INSERT, one block: the batch lands in one part (and one part per rollup).
         await client.exec({
-          query: 'INSERT INTO events FORMAT JSONEachRow',
+          query: INSERT_EVENTS_SQL,
           values: Readable.from([lines.join('\n')]),
         })
       }

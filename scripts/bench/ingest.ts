@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { createClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import { validateEvent } from '../../server/ingest/validate.ts'
+import { scopedConnection } from '../../server/storage/connection.ts'
+import { migrate } from '../../server/storage/migrate.ts'
+import { spawnServer } from '../../test/helpers/child-server.ts'
+import { eventMix, percentile } from './mix.ts'
+
+/**
+ * npm run bench:ingest — sustained events/s through POST /v1/events next to the raw
+ * ceiling of the same engine and tables in the same run, and ack latency at half rate.
+ */
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '16' },
+    'batch-size': { type: 'string', default: '1000' },
+    'raw-events': { type: 'string', default: '1000000' },
+  },
+})
+const SECONDS = Number(args.seconds)
+const CONNECTIONS = Number(args.connections)
+const BATCH = Number(args['batch-size'])
+const RAW_EVENTS = Number(args['raw-events'])
+const STREAMS = 50
+const KEY = 'bench-ingest-key-0001'
+const log = (msg: string) => console.error(`bench:ingest: ${msg}`)
+
+async function rawCeiling(): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'livewall-bench-raw-'))
+  try {
+    const bootstrap = createClient({ connection: createChdbConnection({ path: dir }) as never })
+    await bootstrap.command({ query: 'CREATE DATABASE IF NOT EXISTS livewall' })
+    const client = createClient({
+      connection: scopedConnection(createChdbConnection({ path: dir }), 'livewall') as never,
+    })
+    await migrate(client, () => {})
+    const now = Date.now()
+    log(`raw ceiling: preparing ${RAW_EVENTS} events as stored rows`)
+    const bodies: string[] = []
+    for (let start = 0; start < RAW_EVENTS; start += 10_000) {
+      const rows = eventMix('raw', start, 10_000, STREAMS, now).map((line) => {
+        const v = validateEvent(JSON.parse(line), now, 'USD')
+        if (!v.ok) throw new Error(v.message)
+        return eventRowLine(v.event, secondsText(now))
+      })
+      bodies.push(rows.join('\n'))
+    }
+    log('raw ceiling: inserting in 10 000-event INSERTs, the rows the server would write, in its format')
+    const started = performance.now()
+    for (const body of bodies) await client.exec({ query: INSERT_EVENTS_SQL, values: body as never })
+    const seconds = (performance.now() - started) / 1000
+    await client.close()
+    await bootstrap.close()
+    return RAW_EVENTS / seconds
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+
+function post(url: URL, body: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now()
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function main() {
+  log(`connections ${CONNECTIONS}, ${BATCH} events per request, ${SECONDS} s per phase, ${STREAMS} streams`)
+  const raw = await rawCeiling()
+  log(`raw ceiling: ${Math.round(raw)} events/s`)
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'livewall-bench-http-'))
+  const server = await spawnServer({
+    LIVEWALL_INGEST_KEYS: KEY,
+    LIVEWALL_TOKEN_SECRET: 'bench-secret-0123456789',
+    DATA_DIR: dataDir,
+    INGEST_RATE_LIMIT_PER_KEY: '1000000',
+  })
+  try {
+    const url = new URL('/v1/events', server.url)
+    let next = 0
+    const body = () => {
+      const lines = eventMix('http', next, BATCH, STREAMS, Date.now())
+      next += BATCH
+      return lines.join('\n')
+    }
+    // Warm up: connections, JIT, dedup filters.
+    for (let i = 0; i < 5; i++) await post(url, body())
+
+    log('sustained: as fast as the server acknowledges')
+    let acked = 0
+    let failed = 0
+    const deadline = performance.now() + SECONDS * 1000
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < deadline) {
+          const r = await post(url, body())
+          if (r.status === 200) acked += BATCH
+          else failed++
+        }
+      }),
+    )
+    const sustained = acked / ((performance.now() - started) / 1000)
+    log(`sustained: ${Math.round(sustained)} events/s (${failed} requests not 200)`)
+
+    const halfRate = sustained / 2
+    const interval = (BATCH / halfRate) * 1000
+    log(
+      `latency: one ${BATCH}-event request every ${interval.toFixed(1)} ms (${Math.round(halfRate)} events/s)`,
+    )
+    const latencies: number[] = []
+    const inflight: Promise<void>[] = []
+    const t0 = performance.now()
+    for (let i = 0; performance.now() - t0 < SECONDS * 1000; i++) {
+      const due = t0 + i * interval
+      const wait = due - performance.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      inflight.push(post(url, body()).then((r) => void latencies.push(r.ms)))
+    }
+    await Promise.all(inflight)
+    latencies.sort((a, b) => a - b)
+
+    const ratio = sustained / raw
+    console.log('\n| measure | value |\n|---|---|')
+    console.log(
+      `| raw ceiling (same engine + tables, 10 000-event INSERTs) | ${Math.round(raw).toLocaleString('en-US')} events/s |`,
+    )
+    console.log(
+      `| sustained via POST /v1/events (${CONNECTIONS} keep-alive connections, ${BATCH}/request) | ${Math.round(sustained).toLocaleString('en-US')} events/s |`,
+    )
+    console.log(`| ratio sustained / raw | ${ratio.toFixed(2)} |`)
+    console.log(
+      `| ack latency at ${Math.round(halfRate).toLocaleString('en-US')} events/s: p50 | ${percentile(latencies, 50).toFixed(1)} ms |`,
+    )
+    console.log(`| ack latency p99 | ${percentile(latencies, 99).toFixed(1)} ms |`)
+    console.log(`| requests measured for latency | ${latencies.length} |`)
+    console.log(`\ntargets: sustained >= 150 000 events/s, ratio >= 0.5, ack p99 < 100 ms`)
+  } finally {
+    server.process.kill('SIGTERM')
+    await server.exited
+    agent.destroy()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

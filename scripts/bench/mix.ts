@@ -1,0 +1,75 @@
+/**
+ * A realistic live-shopping event mix for benchmarks: mostly impressions, views and
+ * engagement, a thin funnel down to orders. Unique event ids; timestamps near `now`.
+ */
+const MIX: [string, number][] = [
+  ['product_impression', 30],
+  ['view_start', 14],
+  ['view_end', 11],
+  ['like', 15],
+  ['comment', 10],
+  ['product_click', 8],
+  ['add_to_cart', 4],
+  ['share', 2],
+  ['follow', 2],
+  ['order_paid', 2.5],
+  ['order_refunded', 0.3],
+  ['product_pin', 0.1],
+  ['marker', 0.1],
+]
+const TOTAL = MIX.reduce((a, [, w]) => a + w, 0)
+
+function pick(r: number): string {
+  let x = r * TOTAL
+  for (const [type, w] of MIX) {
+    x -= w
+    if (x <= 0) return type
+  }
+  return 'like'
+}
+
+/** NDJSON lines of `count` events across `streams` streams, id prefix `run`. */
+export function eventMix(run: string, start: number, count: number, streams: number, now: number): string[] {
+  const lines: string[] = []
+  let seed = start * 2654435761
+  const rand = () => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 2246822507) + 0x9e3779b9) >>> 0
+    return seed / 4294967296
+  }
+  for (let i = start; i < start + count; i++) {
+    const type = pick(rand())
+    const stream = `bench-${i % streams}`
+    const viewer = `v${Math.floor(rand() * 50_000)}`
+    const product = `p${Math.floor(rand() * 40)}`
+    const event: Record<string, unknown> = {
+      event_id: `${run}-${i}`,
+      type,
+      stream_id: stream,
+      ts: now - Math.floor(rand() * 5000),
+    }
+    if (
+      type !== 'product_impression' &&
+      type !== 'product_pin' &&
+      type !== 'marker' &&
+      type !== 'order_refunded'
+    )
+      event.viewer_id = viewer
+    if (type.startsWith('product') || type === 'add_to_cart' || type.startsWith('order'))
+      event.product_id = product
+    if (type === 'order_paid' || type === 'order_refunded') {
+      event.order_id = `${run}-o${i}`
+      event.amount = (Math.floor(rand() * 20000) / 100).toFixed(2)
+      event.quantity = 1 + Math.floor(rand() * 3)
+    }
+    if (type === 'view_start') event.source = 'for_you'
+    if (type === 'like') event.quantity = 1 + Math.floor(rand() * 20)
+    if (type === 'marker') event.label = 'flash sale starts'
+    lines.push(JSON.stringify(event))
+  }
+  return lines
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
