@@ -12,6 +12,9 @@ import { Registry } from './observability/prometheus.ts'
 import authPlugin from './plugins/auth.ts'
 import clickhousePlugin from './plugins/clickhouse.ts'
 import ingestPlugin from './plugins/ingest.ts'
+import livePlugin from './plugins/live.ts'
+import securityPlugin from './plugins/security.ts'
+import webPlugin from './plugins/web.ts'
 import { healthRoutes } from './routes/health.ts'
 import { ingestRoutes } from './routes/ingest.ts'
 import { readRoutes } from './routes/read.ts'
@@ -112,6 +115,7 @@ export const livewall = fp<AppOptions>(
       },
     })
     await app.register(swaggerUi, { routePrefix: '/docs' })
+    await app.register(securityPlugin)
     await app.register(rateLimit, { global: false })
     await app.register(clickhousePlugin, { config: opts.config, faults: opts.faults })
     await app.register(authPlugin)
@@ -119,6 +123,8 @@ export const livewall = fp<AppOptions>(
     await app.register(healthRoutes)
     await app.register(readRoutes)
     await app.register(ingestRoutes)
+    await app.register(livePlugin)
+    await app.register(webPlugin, { distDir: opts.config.webDistDir })
   },
   { name: 'livewall' },
 )
