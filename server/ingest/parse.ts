@@ -21,8 +21,9 @@ export class BodyError extends Error {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 const lenientUtf8 = new TextDecoder('utf-8')
 
+/** V8 quotes a snippet of the text in its message and may cut it inside a surrogate pair. */
 function describeJsonError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  return (error instanceof Error ? error.message : String(error)).toWellFormed()
 }
 
 /**
@@ -90,4 +91,46 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
   }
   if (parsed !== null && typeof parsed === 'object') return [{ index: 0, value: parsed, raw: textBody }]
   throw new BodyError(400, 'invalid_body', 'body must be one event object or an array of events')
+}
+
+/**
+ * JSON text of a parsed value, cut at `limit` characters, nesting below `maxDepth` shown as
+ * `"…"`. For quarantining an element of a JSON array, whose original text is not kept:
+ * JSON.stringify would overflow the stack on deep nesting (`[[[[…]]]]` ten thousand deep
+ * parses fine) and would print a 5 MiB value in full before it is cut.
+ */
+export function previewJson(value: unknown, limit: number, maxDepth = 64): string {
+  let out = ''
+  const write = (v: unknown, depth: number): void => {
+    if (out.length > limit) return
+    if (v === null || typeof v !== 'object') {
+      out += JSON.stringify(v) ?? 'null'
+      return
+    }
+    if (depth >= maxDepth) {
+      out += '"…"'
+      return
+    }
+    if (Array.isArray(v)) {
+      out += '['
+      for (let i = 0; i < v.length && out.length <= limit; i++) {
+        if (i > 0) out += ','
+        write(v[i], depth + 1)
+      }
+      out += ']'
+      return
+    }
+    out += '{'
+    let first = true
+    for (const key of Object.keys(v)) {
+      if (out.length > limit) break
+      if (!first) out += ','
+      first = false
+      out += `${JSON.stringify(key)}:`
+      write((v as Record<string, unknown>)[key], depth + 1)
+    }
+    out += '}'
+  }
+  write(value, 0)
+  return out
 }

@@ -33,8 +33,9 @@ export type Validation = { ok: true; event: EventRow } | { ok: false; message: s
 
 class Reject extends Error {}
 
+/** Messages quote the producer's text (cut short, maybe inside a surrogate pair): keep them valid Unicode. */
 function fail(message: string): never {
-  throw new Reject(message)
+  throw new Reject(message.toWellFormed())
 }
 
 function text(
@@ -60,6 +61,12 @@ function kind(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/** ISO text of epoch ms; a safe integer can lie beyond the dates JavaScript can represent (±8.64e15). */
+function describeTime(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? `${ms} (epoch ms, not a representable date)` : date.toISOString()
 }
 
 /** Parses `ts` into epoch ms: RFC 3339 with an offset, or integer epoch ms. */
@@ -123,16 +130,15 @@ export function validateEvent(raw: unknown, now: number, currency: string): Vali
     const typeValue = obj.type
     if (typeValue === undefined || typeValue === null) fail('type: is required')
     if (typeof typeValue !== 'string' || !TYPES.has(typeValue)) {
-      fail(
-        `type: unknown type ${JSON.stringify(String(typeValue).slice(0, 40))}; expected one of ${EVENT_TYPES.join(', ')}`,
-      )
+      // Never String() a parsed value: `{"toString": 1}` or deep nesting would throw.
+      const given = typeof typeValue === 'string' ? JSON.stringify(typeValue.slice(0, 40)) : kind(typeValue)
+      fail(`type: unknown type ${given}; expected one of ${EVENT_TYPES.join(', ')}`)
     }
     const type = typeValue as EventType
     const stream_id = text(obj, 'stream_id', 1, 128, true)
     const ts = parseTimestamp(obj.ts)
-    if (ts < now - MAX_PAST_MS) fail(`ts: ${new Date(ts).toISOString()} is more than 7 days in the past`)
-    if (ts > now + MAX_FUTURE_MS)
-      fail(`ts: ${new Date(ts).toISOString()} is more than 5 minutes in the future`)
+    if (ts < now - MAX_PAST_MS) fail(`ts: ${describeTime(ts)} is more than 7 days in the past`)
+    if (ts > now + MAX_FUTURE_MS) fail(`ts: ${describeTime(ts)} is more than 5 minutes in the future`)
     const viewer_id = text(obj, 'viewer_id', 1, 128, VIEWER_REQUIRED.has(type))
     const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))
     const order_id = text(obj, 'order_id', 1, 128, MONEY_TYPES.has(type))

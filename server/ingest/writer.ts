@@ -40,6 +40,23 @@ export class IngestUnavailableError extends Error {
   }
 }
 
+/**
+ * A quarantine row as stored. Its text is the producer's (or quotes it) and ClickHouse
+ * refuses a whole INSERT over one unpaired surrogate, which would fail every request of
+ * the group commit: keep every string valid Unicode.
+ */
+function quarantineRecord(q: QuarantineRow) {
+  return {
+    received_at: secondsText(q.received_at),
+    reason: q.reason.toWellFormed(),
+    idx: q.idx,
+    event_id: q.event_id.toWellFormed(),
+    stream_id: q.stream_id.toWellFormed(),
+    raw: q.raw.toWellFormed(),
+    key_id: q.key_id,
+  }
+}
+
 interface PendingRequest {
   events: EventRow[]
   quarantine: QuarantineRow[]
@@ -162,13 +179,10 @@ export class GroupCommitWriter {
           if (event.ts > range.to) range.to = event.ts
         } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
       }
-      if (quarantine.length > 0) {
-        await client.insert({
-          table: 'quarantine',
-          values: quarantine.map((q) => ({ ...q, received_at: secondsText(q.received_at) })),
-          format: 'JSONEachRow',
-        })
-      }
+      // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
+      // may be stored, and the seen-filter must send their retry to ClickHouse for the truth.
+      // (Remembering an id that was not stored costs one look-up, never a wrong answer.)
+      dedup.remember(fresh)
       if (lines.length > 0) {
         // One INSERT, one block: the batch lands in one part (and one part per rollup).
         await client.exec({
@@ -176,7 +190,16 @@ export class GroupCommitWriter {
           values: Readable.from([lines.join('\n')]),
         })
       }
-      dedup.remember(fresh)
+      // After the events: if this fails, the retry finds the events stored (duplicates,
+      // counted once) and stores the quarantine rows then. The other order would store
+      // them twice.
+      if (quarantine.length > 0) {
+        await client.insert({
+          table: 'quarantine',
+          values: quarantine.map(quarantineRecord),
+          format: 'JSONEachRow',
+        })
+      }
       this.lastWatermark = receivedAt
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)

@@ -38,7 +38,7 @@ export function alignUp(ms: number, stepMs: number): number {
   return Math.ceil(ms / stepMs) * stepMs
 }
 
-interface BucketRow extends AggregateRow {
+export interface BucketRow extends AggregateRow {
   t: number
 }
 
@@ -77,29 +77,7 @@ export async function readSeries(
       : Promise.resolve(0),
   ])
 
-  const count = Math.max(0, Math.round((to - from) / stepMs))
-  const series: Series = { stream_id: streamId, step_ms: stepMs, from, to, t: new Array<number>(count) }
-  const columns = request.metrics.map((name) => {
-    const column = new Array<number | null>(count)
-    series[name] = column
-    return [name, column] as const
-  })
-  const byTime = new Map<number, BucketRow>()
-  for (const row of rows) byTime.set(row.t, row)
-  let balance = balanceBefore
-  let peak = Math.max(0, peakBefore)
-  for (let i = 0; i < count; i++) {
-    const t = from + i * stepMs
-    series.t[i] = t
-    const row = byTime.get(t) ?? EMPTY_AGGREGATE
-    balance += row.views - row.view_ends
-    // Within a bucket the 1 s path may peak higher than at its end; at steps over 1 s
-    // the peak column is the running maximum of bucket-end values.
-    peak = Math.max(peak, balance)
-    const metrics = finalizeMetrics(row, balance, peak)
-    for (const [name, column] of columns) column[i] = metrics[name]
-  }
-  return series
+  return buildDenseSeries(streamId, request, rows, balanceBefore, peakBefore)
 }
 
 /** view_start − view_end of a stream before `ms`: whole minutes from the 1 min rollup, the rest from 1 s. */
@@ -134,4 +112,81 @@ export function parseMetricList(text: string | undefined): MetricName[] | { unkn
   const unknown = names.filter((n) => !known.has(n))
   if (unknown.length > 0) return { unknown }
   return [...new Set(names)] as MetricName[]
+}
+
+/**
+ * Dense columns for [from, to) from merged bucket rows. `balanceBefore` is view_start −
+ * view_end before `from`; `peakBefore` the highest online before `from`.
+ */
+export function buildDenseSeries(
+  streamId: string,
+  request: SeriesRequest,
+  rows: readonly BucketRow[],
+  balanceBefore: number,
+  peakBefore: number,
+): Series {
+  const { stepMs, from, to } = request
+  const count = Math.max(0, Math.round((to - from) / stepMs))
+  const series: Series = { stream_id: streamId, step_ms: stepMs, from, to, t: new Array<number>(count) }
+  const columns = request.metrics.map((name) => {
+    const column = new Array<number | null>(count)
+    series[name] = column
+    return [name, column] as const
+  })
+  const byTime = new Map<number, BucketRow>()
+  for (const row of rows) byTime.set(row.t, row)
+  let balance = balanceBefore
+  let peak = Math.max(0, peakBefore)
+  for (let i = 0; i < count; i++) {
+    const t = from + i * stepMs
+    series.t[i] = t
+    const row = byTime.get(t) ?? EMPTY_AGGREGATE
+    balance += row.views - row.view_ends
+    // Within a bucket the 1 s path may peak higher than at its end; at steps over 1 s
+    // the peak column is the running maximum of bucket-end values.
+    peak = Math.max(peak, balance)
+    const metrics = finalizeMetrics(row, balance, peak)
+    for (const [name, column] of columns) column[i] = metrics[name]
+  }
+  return series
+}
+
+/**
+ * Bucket rows of several streams at one step, each over its own [from, to), in one
+ * query (the live push reads every dirty stream of a round at once).
+ */
+export async function readBucketsMany(
+  client: ClickHouseClient,
+  stepMs: number,
+  ranges: ReadonlyMap<string, { from: number; to: number }>,
+): Promise<Map<string, BucketRow[]>> {
+  const out = new Map<string, BucketRow[]>()
+  if (ranges.size === 0) return out
+  const ids = [...ranges.keys()]
+  const froms = ids.map((id) => ranges.get(id)!.from)
+  const tos = ids.map((id) => ranges.get(id)!.to)
+  const table = stepMs < 60_000 ? 'stream_buckets_1s' : 'stream_buckets_1m'
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT stream_id,
+               toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000 AS t,
+               ${AGGREGATES_SQL}
+        FROM ${table}
+        WHERE stream_id IN {ids:Array(String)}
+          AND bucket >= toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 1000), 'UTC')
+          AND bucket < toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {tos:Array(Int64)}, toInt64(0)), 1000), 'UTC')
+        GROUP BY stream_id, t
+        ORDER BY stream_id, t`,
+      query_params: { ids, froms, tos, step: stepMs / 1000 },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<BucketRow & { stream_id: string }>()
+  for (const row of rows) {
+    let list = out.get(row.stream_id)
+    if (!list) out.set(row.stream_id, (list = []))
+    list.push(row)
+  }
+  return out
 }

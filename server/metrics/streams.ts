@@ -27,6 +27,8 @@ export interface StreamFilter {
   streamIds?: string[]
   limit: number
   now: number
+  /** Where peak_online comes from; default: computed from the 1 s rollup. */
+  peaks?: (streamIds: string[]) => Promise<Map<string, number>>
 }
 
 interface TotalsRow extends AggregateRow {
@@ -79,10 +81,8 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
       format: 'JSONEachRow',
     })
   ).json<TotalsRow>()
-  const peaks = await peakOnline(
-    client,
-    rows.map((r) => r.stream_id),
-  )
+  const ids = rows.map((r) => r.stream_id)
+  const peaks = await (filter.peaks ? filter.peaks(ids) : peakOnline(client, ids))
   return rows.map((row) => ({
     ...metaOf(row, filter.now),
     totals: finalizeMetrics(row, row.views - row.view_ends, peaks.get(row.stream_id) ?? 0),

@@ -1,4 +1,145 @@
 import fp from 'fastify-plugin'
+import { Server } from 'socket.io'
+import { TokenError } from '../auth/tokens.ts'
+import { Delivery } from '../live/delivery.ts'
+import { registerHandlers, type SocketState } from '../live/handlers.ts'
+import { TickEngine } from '../live/ticks.ts'
+import { ViewBalances } from '../live/view-balance.ts'
+import { cutWall, readWall, wallViewOf } from '../live/wall.ts'
 
-/** Socket.IO live push, namespace /live (issue 4). */
-export default fp(async () => {}, { name: 'live', dependencies: ['ingest', 'auth'] })
+declare module 'fastify' {
+  interface FastifyInstance {
+    io: Server
+  }
+}
+
+const WALL_INTERVAL_MS = 1000
+/** Even with no commit, the wall is re-read this often (streams go quiet and end). */
+const WALL_REFRESH_MS = 10_000
+const STEPS = [1000, 10_000, 60_000]
+
+/**
+ * Socket.IO on the same server, namespace /live (SPEC §5). Everything here is derived
+ * from ClickHouse or from Socket.IO's rooms (which its Redis adapter shares between
+ * processes); the only process-local inputs are the commit notices of this process's
+ * writer — with several processes, publish those on a shared channel instead.
+ */
+export default fp(
+  async (app) => {
+    const io = new Server(app.server, {
+      path: '/socket.io',
+      serveClient: false,
+      // Clients send small commands only.
+      maxHttpBufferSize: 64 * 1024,
+      perMessageDeflate: false,
+      pingInterval: 10_000,
+      pingTimeout: 10_000,
+      connectTimeout: 10_000,
+      cors: app.config.corsOrigins.length > 0 ? { origin: app.config.corsOrigins } : undefined,
+    })
+    const nsp = io.of('/live')
+    const balances = new ViewBalances(app.clickhouse)
+    const delivery = new Delivery(nsp)
+    const ticksSent = app.registry.counter(
+      'livewall_live_ticks_total',
+      'Ticks sent (one per stream, step and round)',
+    )
+    app.registry.gauge('livewall_live_sockets', 'Connected /live sockets', () => nsp.sockets.size)
+    app.registry.gauge(
+      'livewall_live_held_total',
+      'Ticks held back for congested sockets',
+      () => delivery.held,
+    )
+
+    const ticks = new TickEngine({
+      client: app.clickhouse,
+      balances,
+      now: () => app.clock.now(),
+      minIntervalMs: 50,
+      stepsOf: (streamId) => STEPS.filter((step) => nsp.adapter.rooms.has(`tick:${step}:${streamId}`)),
+      deliver: (payload) => {
+        ticksSent.inc()
+        delivery.tick(payload)
+      },
+      onError: (err) => app.log.warn({ err }, 'live tick round failed; it will be retried'),
+    })
+
+    let wallDirty = true
+    let wallReadAt = 0
+    let wallRunning = false
+    const lastWall = new Map<string, string>()
+    const wallTimer = setInterval(async () => {
+      const rooms = [...nsp.adapter.rooms.keys()].filter((r) => r.startsWith('wall:'))
+      for (const room of lastWall.keys()) if (!rooms.includes(room)) lastWall.delete(room)
+      if (wallRunning || rooms.length === 0) return
+      if (!wallDirty && Date.now() - wallReadAt < WALL_REFRESH_MS) return
+      wallRunning = true
+      wallDirty = false
+      wallReadAt = Date.now()
+      try {
+        const read = await readWall(app.clickhouse, balances, app.clock.now())
+        for (const room of rooms) {
+          const message = cutWall(read, wallViewOf(room))
+          const text = JSON.stringify(message)
+          if (lastWall.get(room) === text) continue
+          lastWall.set(room, text)
+          delivery.wall(room, message)
+        }
+      } catch (err) {
+        wallDirty = true
+        app.log.warn({ err }, 'wall read failed; retrying')
+      } finally {
+        wallRunning = false
+      }
+    }, WALL_INTERVAL_MS)
+    wallTimer.unref()
+
+    const onCommit = (notice: Parameters<TickEngine['onCommit']>[0]) => {
+      wallDirty = true
+      ticks.onCommit(notice)
+    }
+    app.commits.on('commit', onCommit)
+
+    nsp.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token
+      try {
+        const reader = app.verifyReadToken(typeof token === 'string' ? token : undefined)
+        const state: SocketState = { reader, subscriptions: new Map(), wallRoom: null, pending: new Map() }
+        socket.data = state
+        next()
+      } catch (error) {
+        if (error instanceof TokenError) {
+          const refusal = new Error(error.code) as Error & { data?: unknown }
+          refusal.data = { code: error.code, message: error.message }
+          next(refusal)
+        } else next(error as Error)
+      }
+    })
+
+    nsp.on('connection', (socket) => {
+      const state = socket.data as SocketState
+      // A socket lives only as long as its token: cut it off when the token expires.
+      const expiresIn = Math.min(state.reader.expires_at - app.clock.now(), 2 ** 31 - 1)
+      const expiry = setTimeout(
+        () => {
+          socket.emit('session_expired', { message: 'the read token has expired; ask for a new link' })
+          socket.disconnect(true)
+        },
+        Math.max(0, expiresIn),
+      )
+      socket.conn.on('drain', () => delivery.flush(socket))
+      socket.on('disconnect', () => clearTimeout(expiry))
+      registerHandlers(socket, { app, balances, delivery, ticks, watermark: () => ticks.startedWatermark })
+    })
+
+    app.decorate('io', io)
+    app.addHook('preClose', async () => {
+      ticks.close()
+      clearInterval(wallTimer)
+      app.commits.off('commit', onCommit)
+      nsp.disconnectSockets(true)
+      io.engine.close()
+    })
+  },
+  { name: 'live', dependencies: ['ingest', 'auth'] },
+)

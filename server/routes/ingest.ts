@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
-import { type BodyItem, parseJsonBody, parseNdjson } from '../ingest/parse.ts'
+import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { validateEvent } from '../ingest/validate.ts'
 import type { QuarantineRow } from '../ingest/writer.ts'
 import { type EventRow, IncomingEvent, IngestResponse } from '../schemas/event.ts'
@@ -35,12 +35,7 @@ function cut(text: string, limit: number): string {
 }
 
 function rawText(item: BodyItem): string {
-  if (item.raw !== undefined) return cut(item.raw, RAW_LIMIT)
-  try {
-    return cut(JSON.stringify(item.value) ?? String(item.value), RAW_LIMIT)
-  } catch {
-    return cut(String(item.value), RAW_LIMIT)
-  }
+  return cut(item.raw ?? previewJson(item.value, RAW_LIMIT), RAW_LIMIT)
 }
 
 function readableStreamId(value: unknown): string {

@@ -1,0 +1,140 @@
+import type { FastifyInstance } from 'fastify'
+import type { Socket } from 'socket.io'
+import type { Reader } from '../auth/tokens.ts'
+import { parseTimestamp } from '../ingest/validate.ts'
+import { buildDenseSeries, readBucketsMany } from '../metrics/series.ts'
+import { getStream } from '../metrics/streams.ts'
+import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
+import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
+import type { ViewBalances } from './view-balance.ts'
+import { cutWall, readerWallView, readWall, wallRoom } from './wall.ts'
+
+export const LIVE_STEPS = { '1s': 1000, '10s': 10_000, '1m': 60_000 } as const
+const DEFAULT_WINDOW_MS = 30 * 60 * 1000
+const MAX_SUBSCRIPTIONS = 20
+const VERTICAL_MAX = 64
+
+export interface LiveContext {
+  app: FastifyInstance
+  balances: ViewBalances
+  delivery: Delivery
+  watermark: () => number
+  ticks: TickEngine
+}
+
+type Ack = (answer: unknown) => void
+type Failure = { ok: false; error: { code: string; message: string } }
+
+function failure(code: string, message: string): Failure {
+  return { ok: false, error: { code, message } }
+}
+
+export interface SocketState extends LiveSocketData {
+  reader: Reader
+  /** stream_id → step ms */
+  subscriptions: Map<string, number>
+  wallRoom: string | null
+}
+
+/** subscribe / unsubscribe / wall (SPEC §5), each answering through its acknowledgement. */
+export function registerHandlers(socket: Socket, context: LiveContext): void {
+  const state = socket.data as SocketState
+  const { app } = context
+
+  const handle = (event: string, run: (payload: unknown) => Promise<unknown>) => {
+    socket.on(event, (payload: unknown, ack?: unknown) => {
+      const answer: Ack = typeof ack === 'function' ? (ack as Ack) : () => {}
+      run(payload).then(answer, (error) => {
+        app.log.error({ err: error, event }, 'live handler failed')
+        answer(failure('internal', 'the server could not answer; try again'))
+      })
+    })
+  }
+
+  handle('subscribe', async (payload) => {
+    const request = (payload ?? {}) as { stream_id?: unknown; step?: unknown; since?: unknown }
+    if (
+      typeof request.stream_id !== 'string' ||
+      request.stream_id.length < 1 ||
+      request.stream_id.length > 128
+    ) {
+      return failure('invalid_request', 'stream_id: must be a string of 1 to 128 characters')
+    }
+    const stepName = request.step ?? '1s'
+    if (typeof stepName !== 'string' || !(stepName in LIVE_STEPS)) {
+      return failure('invalid_request', 'step: must be one of 1s, 10s, 1m')
+    }
+    let since: number | undefined
+    if (request.since !== undefined && request.since !== null) {
+      try {
+        since = parseTimestamp(request.since)
+      } catch {
+        return failure('invalid_request', 'since: must be epoch milliseconds or RFC 3339')
+      }
+    }
+    const streamId = request.stream_id
+    if (!state.subscriptions.has(streamId) && state.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+      return failure('too_many_subscriptions', `a connection may watch at most ${MAX_SUBSCRIPTIONS} streams`)
+    }
+    const stepMs = LIVE_STEPS[stepName as keyof typeof LIVE_STEPS]
+    const watermark = context.watermark()
+    const reader = state.reader
+    const now = app.clock.now()
+    // Join first: a commit from here on produces a tick for this socket too.
+    const previousStep = state.subscriptions.get(streamId)
+    if (previousStep !== undefined && previousStep !== stepMs)
+      await socket.leave(tickRoom(streamId, previousStep))
+    await socket.join(tickRoom(streamId, stepMs))
+    state.subscriptions.set(streamId, stepMs)
+    await context.balances.ensure([streamId])
+    const stream = await getStream(app.clickhouse, streamId, now)
+    if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id)) {
+      await socket.leave(tickRoom(streamId, stepMs))
+      state.subscriptions.delete(streamId)
+      return failure('stream_not_found', `no stream "${streamId}" visible to this token`)
+    }
+    context.balances.noteEvent(streamId, stream.last_event_at)
+    stream.totals.peak_online = context.balances.peak(streamId)
+    const last = Math.max(stream.last_event_at, context.balances.lastEventAt(streamId))
+    const from = since ?? Math.max(stream.started_at, last - DEFAULT_WINDOW_MS)
+    const range = liveRange(from, last, stepMs)
+    const rows = await readBucketsMany(app.clickhouse, stepMs, new Map([[streamId, range]]))
+    const series = buildDenseSeries(
+      streamId,
+      { stepMs, from: range.from, to: range.to, metrics: LIVE_METRICS },
+      rows.get(streamId) ?? [],
+      context.balances.balanceBefore(streamId, range.from),
+      0,
+    )
+    context.ticks.noteSnapshot(streamId, stepMs, range.to - stepMs)
+    return { ok: true, snapshot: { stream, totals: stream.totals, series, watermark } }
+  })
+
+  handle('unsubscribe', async (payload) => {
+    const streamId = (payload as { stream_id?: unknown } | null)?.stream_id
+    if (typeof streamId !== 'string') return failure('invalid_request', 'stream_id: must be a string')
+    const step = state.subscriptions.get(streamId)
+    if (step !== undefined) await socket.leave(tickRoom(streamId, step))
+    state.subscriptions.delete(streamId)
+    state.pending.delete(`tick:${tickRoom(streamId, step ?? 0)}`)
+    return { ok: true }
+  })
+
+  handle('wall', async (payload) => {
+    const vertical = (payload as { vertical?: unknown } | null)?.vertical
+    if (
+      vertical !== undefined &&
+      vertical !== null &&
+      (typeof vertical !== 'string' || vertical.length > VERTICAL_MAX)
+    ) {
+      return failure('invalid_request', `vertical: must be a string of at most ${VERTICAL_MAX} characters`)
+    }
+    const view = readerWallView(state.reader, typeof vertical === 'string' ? vertical : undefined)
+    const room = wallRoom(view)
+    if (state.wallRoom && state.wallRoom !== room) await socket.leave(state.wallRoom)
+    await socket.join(room)
+    state.wallRoom = room
+    const read = await readWall(app.clickhouse, context.balances, app.clock.now())
+    return { ok: true, ...cutWall(read, view) }
+  })
+}

@@ -1,0 +1,193 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { CommitNotice } from '../ingest/writer.ts'
+import { METRICS, type MetricName, type Totals } from '../metrics/definitions.ts'
+import { alignDown, alignUp, buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
+import { listStreams, type Stream } from '../metrics/streams.ts'
+import type { ViewBalances } from './view-balance.ts'
+
+/** Every §3 metric has a per-bucket column except peak_online, which is a running total (in `totals`). */
+export const LIVE_METRICS: readonly MetricName[] = METRICS.filter((m) => m !== 'peak_online')
+
+/** A tick never spans more than this much time (older changes are on /series). */
+export const MAX_TICK_SPAN_MS = 3600 * 1000
+/** At most this many buckets per snapshot or tick. */
+export const MAX_LIVE_BUCKETS = 3600
+
+export interface TickPayload {
+  stream_id: string
+  step_ms: number
+  series: Series
+  totals: Totals
+  watermark: number
+}
+
+interface DirtyRange {
+  from: number
+  to: number
+}
+
+export interface TickEngineOptions {
+  client: ClickHouseClient
+  balances: ViewBalances
+  now: () => number
+  /** No two rounds start closer than this (ms): bounds the query rate whatever the commit rate. */
+  minIntervalMs: number
+  /** The steps (ms) subscribers of a stream watch; empty when nobody does. */
+  stepsOf: (streamId: string) => number[]
+  deliver: (payload: TickPayload) => void
+  onError: (error: unknown) => void
+}
+
+/** [from, to) of the buckets at `stepMs` a tick or snapshot covers, capped to the live window. */
+export function liveRange(from: number, lastEventAt: number, stepMs: number): { from: number; to: number } {
+  const to = alignUp(lastEventAt + 1, stepMs)
+  const span = Math.min(MAX_TICK_SPAN_MS, MAX_LIVE_BUCKETS * stepMs)
+  return { from: Math.max(alignDown(from, stepMs), to - span), to }
+}
+
+/**
+ * Turns commits into ticks. A commit marks the streams it touched dirty over the ts range
+ * it changed; one round at a time then reads every dirty stream back from the rollups
+ * with a fixed number of queries (one per step in use, one for totals, one for viewer
+ * balances), so a hot stream costs one read per round however many commits it had.
+ * A later bucket's `online` depends on earlier events, so a tick covers from the
+ * earliest change to the stream's newest bucket. Notices that arrive while a round reads
+ * also re-cover that round's range: the round after a race always reads settled data.
+ */
+export class TickEngine {
+  private dirty = new Map<string, DirtyRange>()
+  private inflight = new Map<string, DirtyRange>()
+  private running = false
+  private timer: NodeJS.Timeout | undefined
+  private lastRoundAt = 0
+  private pendingWatermark = 0
+  private closed = false
+  /**
+   * Per stream and step: every subscriber holds the buckets up to here. The next tick
+   * starts no later, so empty buckets that came into being as time went on (whose
+   * `online` carries on) are sent too and a screen has no holes.
+   */
+  private heldUpTo = new Map<string, number>()
+  rounds = 0
+  /** Watermark of the newest round started: every later tick carries at least this one. */
+  startedWatermark = 0
+
+  constructor(private readonly options: TickEngineOptions) {}
+
+  onCommit(notice: CommitNotice): void {
+    for (const [streamId, range] of notice.streams) {
+      this.options.balances.noteEvent(streamId, range.to)
+      if (this.options.stepsOf(streamId).length === 0) {
+        for (const step of [1000, 10_000, 60_000]) this.heldUpTo.delete(`${step}:${streamId}`)
+        continue
+      }
+      this.markDirty(streamId, range.from, range.to)
+    }
+    this.pendingWatermark = Math.max(this.pendingWatermark, notice.watermark)
+    this.schedule()
+  }
+
+  /** Marks a range dirty by hand (e.g. after a subscribe, to close a race with a round). */
+  markDirty(streamId: string, from: number, to: number): void {
+    const existing = this.dirty.get(streamId)
+    const inflight = this.inflight.get(streamId)
+    const lo = Math.min(from, existing?.from ?? from, inflight?.from ?? from)
+    const hi = Math.max(to, existing?.to ?? to, inflight?.to ?? to)
+    this.dirty.set(streamId, { from: lo, to: hi })
+  }
+
+  /** A subscriber got a snapshot up to `to` (exclusive). */
+  noteSnapshot(streamId: string, stepMs: number, to: number): void {
+    const key = `${stepMs}:${streamId}`
+    this.heldUpTo.set(key, Math.min(this.heldUpTo.get(key) ?? to, to))
+  }
+
+  /** Nobody watches the stream at this step any more. */
+  forget(streamId: string, stepMs: number): void {
+    this.heldUpTo.delete(`${stepMs}:${streamId}`)
+  }
+
+  close(): void {
+    this.closed = true
+    clearTimeout(this.timer)
+  }
+
+  private schedule(): void {
+    if (this.running || this.timer || this.closed || this.dirty.size === 0) return
+    const wait = Math.max(0, this.lastRoundAt + this.options.minIntervalMs - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.round()
+    }, wait)
+  }
+
+  private async round(): Promise<void> {
+    if (this.running || this.closed) return
+    this.running = true
+    this.inflight = this.dirty
+    this.dirty = new Map()
+    const watermark = this.pendingWatermark
+    this.startedWatermark = watermark
+    try {
+      await this.read(this.inflight, watermark)
+      this.rounds++
+    } catch (error) {
+      // Nothing was sent for these streams: read them again next round.
+      for (const [id, range] of this.inflight) this.markDirty(id, range.from, range.to)
+      this.options.onError(error)
+    } finally {
+      this.inflight = new Map()
+      this.running = false
+      this.lastRoundAt = Date.now()
+      this.schedule()
+    }
+  }
+
+  private async read(dirty: Map<string, DirtyRange>, watermark: number): Promise<void> {
+    const { client, balances } = this.options
+    const ids = [...dirty.keys()]
+    await balances.ensure(ids)
+    // Viewer balance first (online and peak of every later bucket depend on it).
+    const secondRanges = new Map<string, { from: number; to: number }>()
+    const byStep = new Map<number, Map<string, { from: number; to: number }>>()
+    for (const [id, range] of dirty) {
+      const last = Math.max(range.to, balances.lastEventAt(id))
+      secondRanges.set(id, liveRange(range.from, last, 1000))
+      for (const step of this.options.stepsOf(id)) {
+        let ranges = byStep.get(step)
+        if (!ranges) byStep.set(step, (ranges = new Map()))
+        const held = this.heldUpTo.get(`${step}:${id}`) ?? range.from
+        ranges.set(id, liveRange(Math.min(range.from, held), last, step))
+      }
+    }
+    await balances.refresh(secondRanges)
+    const [streams, ...stepRows] = await Promise.all([
+      listStreams(client, {
+        status: 'all',
+        streamIds: ids,
+        limit: ids.length,
+        now: this.options.now(),
+        peaks: async (streamIds) => new Map(streamIds.map((id) => [id, balances.peak(id)])),
+      }),
+      ...[...byStep].map(([step, ranges]) => readBucketsMany(client, step, ranges)),
+    ])
+    const streamById = new Map<string, Stream>(streams.map((s) => [s.stream_id, s]))
+    const steps = [...byStep]
+    steps.forEach(([step, ranges], i) => {
+      const rows = stepRows[i]!
+      for (const [id, range] of ranges) {
+        const stream = streamById.get(id)
+        if (!stream) continue
+        const series = buildDenseSeries(
+          id,
+          { stepMs: step, from: range.from, to: range.to, metrics: LIVE_METRICS },
+          rows.get(id) ?? [],
+          balances.balanceBefore(id, range.from),
+          0,
+        )
+        this.heldUpTo.set(`${step}:${id}`, range.to - step)
+        this.options.deliver({ stream_id: id, step_ms: step, series, totals: stream.totals, watermark })
+      }
+    })
+  }
+}

@@ -1,0 +1,162 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Reader } from '../auth/tokens.ts'
+import { countQuarantine } from '../metrics/details.ts'
+import { listStreams, type Stream } from '../metrics/streams.ts'
+import type { ViewBalances } from './view-balance.ts'
+
+export const SPARK_STEP_MS = 60_000
+export const SPARK_POINTS = 30
+export const WALL_MAX_STREAMS = 200
+
+export interface WallStream extends Stream {
+  spark: { step_ms: number; t: number[]; gmv: number[]; conversion: (number | null)[] }
+}
+
+export interface WallSummary {
+  gmv_today: number
+  orders_today: number
+  live_streams: number
+  online: number
+  quarantined: number
+}
+
+export interface WallMessage {
+  streams: WallStream[]
+  summary: WallSummary
+}
+
+export interface WallRead {
+  streams: WallStream[]
+  today: { gmvCents: number; orders: number; creatorId: string; vertical: string }[]
+  quarantined: number
+}
+
+/** Which wall a socket watches: a vertical ('' = all) seen by ops or by one creator. */
+export interface WallView {
+  vertical: string
+  creatorId: string | null
+}
+
+export function wallRoom(view: WallView): string {
+  return `wall:${view.creatorId ?? '*'}:${view.vertical}`
+}
+
+export function wallViewOf(room: string): WallView {
+  const [, creator, ...vertical] = room.split(':')
+  return { creatorId: creator === '*' ? null : creator!, vertical: vertical.join(':') }
+}
+
+export function readerWallView(reader: Reader, vertical: string | undefined): WallView {
+  return { vertical: vertical ?? '', creatorId: reader.role === 'creator' ? reader.creator_id : null }
+}
+
+/**
+ * The wall: every live stream's totals plus 30 minutes of per-minute GMV and conversion,
+ * and the header figures. Read for all live streams in three queries, then cut per view.
+ */
+export async function readWall(
+  client: ClickHouseClient,
+  balances: ViewBalances,
+  now: number,
+): Promise<WallRead> {
+  const live = await listStreams(client, {
+    status: 'live',
+    limit: WALL_MAX_STREAMS,
+    now,
+    // peak_online is not on the wall; known peaks are passed, others read as 0 here.
+    peaks: async (ids) => new Map(ids.map((id) => [id, balances.peak(id)])),
+  })
+  const ids = live.map((s) => s.stream_id)
+  const sparkFrom = Math.floor(now / SPARK_STEP_MS) * SPARK_STEP_MS - (SPARK_POINTS - 1) * SPARK_STEP_MS
+  const dayStart = Math.floor(now / 86_400_000) * 86_400_000
+  const [sparkRows, todayRows, quarantined] = await Promise.all([
+    client
+      .query({
+        query: `
+          SELECT stream_id, toUnixTimestamp(bucket) * 1000 AS t, toString(sum(gmv)) AS gmv,
+                 uniqExactMerge(buyers) AS buyers, uniqExactMerge(viewers) AS viewers
+          FROM stream_buckets_1m
+          WHERE stream_id IN {ids:Array(String)} AND bucket >= toDateTime(intDiv({from:Int64}, 1000), 'UTC')
+          GROUP BY stream_id, bucket`,
+        query_params: { ids, from: sparkFrom },
+        clickhouse_settings: { prefer_column_name_to_alias: 1 },
+        format: 'JSONCompactEachRow',
+      })
+      .then((r) => r.json<[string, number, string, number, number]>()),
+    client
+      .query({
+        query: `
+          SELECT day.stream_id, day.gmv, day.orders, meta.creator_id, meta.vertical
+          FROM (
+            SELECT stream_id, toString(sum(gmv)) AS gmv, sum(orders) AS orders
+            FROM stream_buckets_1m
+            WHERE bucket >= toDateTime(intDiv({day:Int64}, 1000), 'UTC')
+            GROUP BY stream_id
+          ) AS day
+          LEFT JOIN (
+            SELECT stream_id, tupleElement(argMinMerge(meta), 1) AS creator_id,
+                   tupleElement(argMinMerge(meta), 3) AS vertical
+            FROM stream_totals GROUP BY stream_id
+          ) AS meta USING (stream_id)`,
+        query_params: { day: dayStart },
+        clickhouse_settings: { prefer_column_name_to_alias: 1 },
+        format: 'JSONCompactEachRow',
+      })
+      .then((r) => r.json<[string, string, number, string, string]>()),
+    countQuarantine(client),
+  ])
+  const sparkByStream = new Map<string, Map<number, [number, number, number]>>()
+  for (const [id, t, gmv, buyers, viewers] of sparkRows) {
+    let points = sparkByStream.get(id)
+    if (!points) sparkByStream.set(id, (points = new Map()))
+    points.set(t, [Number(gmv), buyers, viewers])
+  }
+  const streams = live.map((stream): WallStream => {
+    const points = sparkByStream.get(stream.stream_id)
+    const t = Array.from({ length: SPARK_POINTS }, (_, i) => sparkFrom + i * SPARK_STEP_MS)
+    return {
+      ...stream,
+      spark: {
+        step_ms: SPARK_STEP_MS,
+        t,
+        gmv: t.map((time) => points?.get(time)?.[0] ?? 0),
+        conversion: t.map((time) => {
+          const p = points?.get(time)
+          return p && p[2] > 0 ? Math.round((p[1] / p[2]) * 1e6) / 1e6 : null
+        }),
+      },
+    }
+  })
+  const today = todayRows.map(([, gmv, orders, creatorId, vertical]) => ({
+    gmvCents: Math.round(Number(gmv) * 100),
+    orders,
+    creatorId,
+    vertical: vertical || 'Other',
+  }))
+  return { streams, today, quarantined }
+}
+
+/** One view's wall message from the shared read. Money sums are kept in whole cents. */
+export function cutWall(read: WallRead, view: WallView): WallMessage {
+  const visible = (vertical: string, creatorId: string) =>
+    (view.vertical === '' || vertical === view.vertical) &&
+    (view.creatorId === null || creatorId === view.creatorId)
+  const streams = read.streams.filter((s) => visible(s.vertical, s.creator_id))
+  let gmvCents = 0
+  let orders = 0
+  for (const day of read.today) {
+    if (!visible(day.vertical, day.creatorId)) continue
+    gmvCents += day.gmvCents
+    orders += day.orders
+  }
+  return {
+    streams,
+    summary: {
+      gmv_today: gmvCents / 100,
+      orders_today: orders,
+      live_streams: streams.length,
+      online: streams.reduce((sum, s) => sum + (s.totals.online ?? 0), 0),
+      quarantined: view.creatorId === null ? read.quarantined : 0,
+    },
+  }
+}

@@ -1,0 +1,90 @@
+import type { Socket as ServerSocket } from 'socket.io'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { LiveClient } from '../helpers/live-client.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+const now = Date.now()
+let seq = 0
+const ev = (stream: string, type: string, ts: number, fields: Record<string, unknown> = {}) => ({
+  event_id: `fan-${++seq}`,
+  type,
+  stream_id: stream,
+  ts,
+  ...fields,
+})
+
+beforeAll(async () => {
+  server = await startTestServer()
+})
+afterAll(() => server.close())
+
+test('200 concurrent clients subscribed to one stream all receive the tick carrying a freshly acknowledged event', async () => {
+  await server.ingest([ev('crowd', 'stream_start', now - 60_000, { creator_id: 'c' })])
+  const clients = Array.from({ length: 200 }, () => new LiveClient(server.url, server.opsToken))
+  try {
+    await Promise.all(clients.map((c) => c.subscribe('crowd', '1s')))
+    const order = ev('crowd', 'order_paid', Date.now(), {
+      viewer_id: 'v',
+      product_id: 'p',
+      order_id: 'crowd-o',
+      amount: '42.00',
+    })
+    expect((await server.ingest([order])).status).toBe(200)
+    const bucket = Math.floor(order.ts / 1000) * 1000
+    await Promise.all(
+      clients.map((c) =>
+        c.waitFor(() => c.buckets.get(bucket)?.gmv === 42 && c.totals?.orders === 1, 30_000),
+      ),
+    )
+    const received = clients.filter((c) => c.buckets.get(bucket)?.gmv === 42).length
+    console.log(`fan-out: ${received} of ${clients.length} clients received the tick with the new order`)
+    expect(received).toBe(200)
+  } finally {
+    for (const c of clients) c.close()
+  }
+}, 90_000)
+
+test('a client that stops reading does not stop the others, and what the server holds for it stays bounded', async () => {
+  const stream = 'stall'
+  await server.ingest([ev(stream, 'stream_start', now - 3_500_000, { creator_id: 'c' })])
+  const slow = new LiveClient(server.url, server.opsToken)
+  const healthy = new LiveClient(server.url, server.opsToken)
+  await slow.subscribe(stream, '1s')
+  await healthy.subscribe(stream, '1s')
+  // Stop reading the slow client's TCP socket: the server's writes to it back up.
+  const engine = slow.socket.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } }
+  engine.transport.ws._socket.pause()
+  const serverSocket = server.app.io.of('/live').sockets.get(slow.socket.id!) as ServerSocket
+  const conn = serverSocket.conn as unknown as { writeBuffer: unknown[] }
+
+  let maxWriteBuffer = 0
+  let maxPending = 0
+  const heapBefore = process.memoryUsage().heapUsed
+  // Each round re-sends an hour of 1 s buckets (a late event at the start): large ticks.
+  for (let round = 0; round < 25; round++) {
+    const ticksBefore = healthy.ticks
+    const late = ev(stream, 'view_start', now - 3_400_000 + round, { viewer_id: `late-${round}` })
+    const fresh = ev(stream, 'order_paid', Date.now(), {
+      viewer_id: 'v',
+      product_id: 'p',
+      order_id: `stall-o-${round}`,
+      amount: '1.00',
+    })
+    expect((await server.ingest([late, fresh])).status).toBe(200)
+    await healthy.waitFor(() => healthy.ticks > ticksBefore && healthy.totals?.orders === round + 1, 30_000)
+    maxWriteBuffer = Math.max(maxWriteBuffer, conn.writeBuffer.length)
+    maxPending = Math.max(maxPending, (serverSocket.data as { pending: Map<string, unknown> }).pending.size)
+  }
+  const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024
+  console.log(
+    `stalled client: healthy client got ${healthy.ticks} ticks; server held at most ${maxPending} pending tick(s) and ` +
+      `${maxWriteBuffer} queued packet(s) for the stalled one; heap grew ${heapGrowthMb.toFixed(1)} MiB over 25 hour-long ticks`,
+  )
+  expect(healthy.totals?.orders).toBe(25)
+  expect(maxPending).toBe(1) // it did stall, and one subscription holds at most one merged tick
+  expect(maxWriteBuffer).toBeLessThanOrEqual(2)
+  expect(server.app.io.of('/live').sockets.size).toBe(2)
+  slow.close()
+  healthy.close()
+}, 120_000)

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { LiveClient } from '../helpers/live-client.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+const METRICS = [
+  'views',
+  'viewers',
+  'online',
+  'clicks',
+  'ctr',
+  'orders',
+  'items',
+  'buyers',
+  'gmv',
+  'refunds',
+  'net_gmv',
+  'conversion',
+  'likes',
+]
+let seq = 0
+const now = Date.now()
+const ev = (stream: string, type: string, offsetMs: number, fields: Record<string, unknown> = {}) => ({
+  event_id: `live-${++seq}`,
+  type,
+  stream_id: stream,
+  ts: now + offsetMs,
+  ...fields,
+})
+const start = (stream: string, creator = 'c1') =>
+  ev(stream, 'stream_start', -120_000, { creator_id: creator, vertical: 'Beauty', title: stream })
+
+/** A burst of mixed activity around `offsetMs`. */
+function burst(stream: string, offsetMs: number, n: number) {
+  const events = []
+  for (let i = 0; i < n; i++) {
+    const at = offsetMs + i * 137
+    const viewer = { viewer_id: `v${i % 7}` }
+    events.push(ev(stream, 'view_start', at, viewer))
+    if (i % 2 === 0) events.push(ev(stream, 'product_click', at + 10, { ...viewer, product_id: 'p1' }))
+    if (i % 3 === 0)
+      events.push(
+        ev(stream, 'order_paid', at + 20, {
+          ...viewer,
+          product_id: 'p1',
+          order_id: `o-${seq}`,
+          amount: '12.34',
+          quantity: 2,
+        }),
+      )
+    if (i % 4 === 0) events.push(ev(stream, 'view_end', at + 30, viewer))
+    events.push(ev(stream, 'like', at + 40, { ...viewer, quantity: 3 }))
+  }
+  return events
+}
+
+async function seriesFromApi(stream: string, step: string, times: number[]) {
+  const stepMs = { '1s': 1000, '10s': 10_000, '1m': 60_000 }[step]!
+  const from = Math.min(...times)
+  const to = Math.max(...times) + stepMs
+  const { body } = await server.get(
+    `/v1/streams/${stream}/series?step=${step}&from=${from}&to=${to}&metrics=${METRICS.join(',')}`,
+  )
+  return body
+}
+
+async function expectEqualToApi(client: LiveClient, stream: string, step: string) {
+  const live = client.columns(METRICS)
+  const api = await seriesFromApi(stream, step, live.t as number[])
+  expect(live.t).toEqual(api.t)
+  for (const metric of METRICS) expect(live[metric], metric).toEqual(api[metric])
+}
+
+beforeAll(async () => {
+  server = await startTestServer()
+})
+afterAll(() => server.close())
+
+describe('live push (SPEC §5)', () => {
+  test.each(['1s', '10s', '1m'])(
+    'snapshot + ticks equal GET /series bucket by bucket at step %s',
+    async (step) => {
+      const stream = `equal-${step}`
+      await server.ingest([start(stream), ...burst(stream, -90_000, 20)])
+      const client = new LiveClient(server.url, server.opsToken)
+      const answer = await client.subscribe(stream, step)
+      expect(answer.ok).toBe(true)
+      expect(answer.snapshot.stream.stream_id).toBe(stream)
+      for (const offset of [-60_000, -30_000, -5_000]) {
+        const ticksBefore = client.ticks
+        expect((await server.ingest(burst(stream, offset, 10))).status).toBe(200)
+        await client.waitFor(() => client.ticks > ticksBefore)
+      }
+      const expectedOrders = (await server.get(`/v1/streams/${stream}`)).body.totals.orders
+      await client.waitFor(() => client.totals?.orders === expectedOrders)
+      await expectEqualToApi(client, stream, step)
+      expect(client.watermarkWentBack).toBe(false)
+      client.close()
+    },
+  )
+
+  test('a late event changes a past bucket and the subscriber sees its new value', async () => {
+    const stream = 'late'
+    await server.ingest([start(stream), ...burst(stream, -20_000, 10)])
+    const client = new LiveClient(server.url, server.opsToken)
+    await client.subscribe(stream, '1s')
+    const pastSecond = Math.floor((now - 19_000) / 1000) * 1000
+    const before = client.buckets.get(pastSecond)!.gmv
+    await server.ingest([
+      ev(stream, 'order_paid', pastSecond - now + 500, {
+        viewer_id: 'late-v',
+        product_id: 'p9',
+        order_id: 'late-o',
+        amount: '1000.00',
+      }),
+    ])
+    await client.waitFor(() => client.buckets.get(pastSecond)?.gmv === (before as number) + 1000)
+    await expectEqualToApi(client, stream, '1s')
+    client.close()
+  })
+
+  test('disconnect, ingest more, reconnect with since: the series equals /series again, no gap', async () => {
+    const stream = 'gap'
+    await server.ingest([start(stream), ...burst(stream, -60_000, 10)])
+    const first = new LiveClient(server.url, server.opsToken)
+    await first.subscribe(stream, '1s')
+    const lastSeen = Math.max(...first.buckets.keys())
+    first.close()
+    // While nobody watches: more events, after and slightly before what the client saw.
+    await server.ingest(burst(stream, -2_000, 15))
+    const second = new LiveClient(server.url, server.opsToken)
+    for (const [t, bucket] of first.buckets) second.buckets.set(t, bucket)
+    const since = lastSeen - 5_000
+    const answer = await second.subscribe(stream, '1s', since)
+    expect(answer.snapshot.series.t[0]).toBe(since)
+    await expectEqualToApi(second, stream, '1s')
+    second.close()
+  })
+
+  test("creator tokens are refused on another creator's stream, no token is refused, ops sees all", async () => {
+    await server.ingest([start('alice-live', 'alice'), start('bob-live', 'bob')])
+    const alice = new LiveClient(server.url, server.creatorToken('alice'))
+    expect((await alice.subscribe('alice-live')).ok).toBe(true)
+    const refused = await alice.subscribe('bob-live')
+    expect(refused).toEqual({ ok: false, error: { code: 'stream_not_found', message: expect.any(String) } })
+    const aliceWall = await alice.socket.emitWithAck('wall', {})
+    expect(aliceWall.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['alice-live'])
+    alice.close()
+
+    const anonymous = new LiveClient(server.url, undefined)
+    await expect(anonymous.connected()).rejects.toThrow('token_missing')
+    anonymous.close()
+    const forged = new LiveClient(server.url, `${server.opsToken}x`)
+    await expect(forged.connected()).rejects.toThrow('token_invalid')
+    forged.close()
+
+    const ops = new LiveClient(server.url, server.opsToken)
+    expect((await ops.subscribe('bob-live')).ok).toBe(true)
+    const wall = await ops.socket.emitWithAck('wall', {})
+    expect(wall.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(
+      expect.arrayContaining(['alice-live', 'bob-live']),
+    )
+    ops.close()
+  })
+
+  test('bad subscribe payloads get a clear refusal, not a crash', async () => {
+    const client = new LiveClient(server.url, server.opsToken)
+    await client.connected()
+    for (const payload of [
+      null,
+      42,
+      'x',
+      {},
+      { stream_id: '' },
+      { stream_id: 'x'.repeat(200) },
+      { stream_id: 'a', step: '7s' },
+      { stream_id: 'a', since: 'yesterday' },
+    ]) {
+      const answer = await client.socket.emitWithAck('subscribe', payload)
+      expect(answer.ok).toBe(false)
+      expect(answer.error.code).toBe('invalid_request')
+    }
+    expect((await client.socket.emitWithAck('wall', { vertical: 5 })).ok).toBe(false)
+    client.close()
+  })
+
+  test('the wall feed pushes changed summary rows with sparklines', async () => {
+    await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
+    const client = new LiveClient(server.url, server.opsToken)
+    await client.connected()
+    const pushes: any[] = []
+    client.socket.on('wall', (message) => pushes.push(message))
+    const ack = await client.socket.emitWithAck('wall', { vertical: 'Beauty' })
+    const row = ack.streams.find((s: { stream_id: string }) => s.stream_id === 'wall-1')
+    expect(row.spark.t).toHaveLength(30)
+    expect(row.spark.gmv.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(row.totals.gmv, 2)
+    const gmvBefore = row.totals.gmv
+    await server.ingest([
+      ev('wall-1', 'order_paid', 0, { viewer_id: 'w', product_id: 'p', order_id: 'wall-o', amount: '50.00' }),
+    ])
+    await client.waitFor(() =>
+      pushes.some(
+        (m) =>
+          m.streams.find((s: { stream_id: string }) => s.stream_id === 'wall-1')?.totals.gmv ===
+          gmvBefore + 50,
+      ),
+    )
+    client.close()
+  })
+})
