@@ -30,8 +30,14 @@ export function mergeTicks(older: TickPayload, newer: TickPayload): TickPayload 
   const a = older.series
   const b = newer.series
   const index = new Map<number, [Series, number]>()
-  a.t.forEach((t, i) => index.set(t, [a, i]))
-  b.t.forEach((t, i) => index.set(t, [b, i]))
+  for (const [source, times] of [
+    [a, a.t],
+    [b, b.t],
+  ] as const) {
+    times.forEach((t, i) => {
+      index.set(t, [source, i])
+    })
+  }
   const times = [...index.keys()].sort((x, y) => x - y).slice(-MAX_LIVE_BUCKETS)
   const series: Series = {
     stream_id: b.stream_id,

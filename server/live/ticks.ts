@@ -155,7 +155,10 @@ export class TickEngine {
       secondRanges.set(id, liveRange(range.from, last, 1000))
       for (const step of this.options.stepsOf(id)) {
         let ranges = byStep.get(step)
-        if (!ranges) byStep.set(step, (ranges = new Map()))
+        if (!ranges) {
+          ranges = new Map()
+          byStep.set(step, ranges)
+        }
         const held = this.heldUpTo.get(`${step}:${id}`) ?? range.from
         ranges.set(id, liveRange(Math.min(range.from, held), last, step))
       }

@@ -152,7 +152,10 @@ export class ViewBalances {
     const out = new Map<string, { buckets: [number, number][]; lastEventAt: number }>()
     for (const [id, sec, delta] of rows) {
       let entry = out.get(id)
-      if (!entry) out.set(id, (entry = { buckets: [], lastEventAt: 0 }))
+      if (!entry) {
+        entry = { buckets: [], lastEventAt: 0 }
+        out.set(id, entry)
+      }
       entry.buckets.push([sec, delta])
     }
     return out

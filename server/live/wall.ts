@@ -108,7 +108,10 @@ export async function readWall(
   const sparkByStream = new Map<string, Map<number, [number, number, number]>>()
   for (const [id, t, gmv, buyers, viewers] of sparkRows) {
     let points = sparkByStream.get(id)
-    if (!points) sparkByStream.set(id, (points = new Map()))
+    if (!points) {
+      points = new Map()
+      sparkByStream.set(id, points)
+    }
     points.set(t, [Number(gmv), buyers, viewers])
   }
   const streams = live.map((stream): WallStream => {

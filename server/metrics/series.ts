@@ -185,7 +185,10 @@ export async function readBucketsMany(
   ).json<BucketRow & { stream_id: string }>()
   for (const row of rows) {
     let list = out.get(row.stream_id)
-    if (!list) out.set(row.stream_id, (list = []))
+    if (!list) {
+      list = []
+      out.set(row.stream_id, list)
+    }
     list.push(row)
   }
   return out
