@@ -84,7 +84,13 @@ export function parseTimestamp(value: unknown): number {
   // Keep millisecond precision: cut finer fractions rather than rounding into the next ms.
   const fraction = (m[7] ?? '').slice(0, 4)
   const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction}${m[8]!.toUpperCase()}`)
-  if (Number.isNaN(ms)) fail(`ts: "${value.slice(0, 40)}" is not a real date and time`)
+  // Date.parse rolls February 30 over into March and takes 24:00; RFC 3339 has neither.
+  const [year, month, day, hour] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
+  const lastOfMonth = new Date(0)
+  lastOfMonth.setUTCFullYear(year, month, 0) // (Date.UTC would read years 0–99 as 1900–1999)
+  const daysInMonth = lastOfMonth.getUTCDate()
+  if (Number.isNaN(ms) || day > daysInMonth || hour > 23)
+    fail(`ts: "${value.slice(0, 40)}" is not a real date and time`)
   return ms
 }
 

@@ -36,6 +36,8 @@ export interface TickEngineOptions {
   stepsOf: (streamId: string) => number[]
   deliver: (payload: TickPayload) => void
   onError: (error: unknown) => void
+  /** seconds a round took; seconds from the first commit it covers to its ticks being sent */
+  observe?: (roundSeconds: number, commitToTickSeconds: number) => void
 }
 
 /** [from, to) of the buckets at `stepMs` a tick or snapshot covers, capped to the live window. */
@@ -61,6 +63,8 @@ export class TickEngine {
   private timer: NodeJS.Timeout | undefined
   private lastRoundAt = 0
   private pendingWatermark = 0
+  /** When the oldest commit not yet covered by a round arrived (performance.now()). */
+  private dirtySince: number | undefined
   private closed = false
   /**
    * Per stream and step: every subscriber holds the buckets up to here. The next tick
@@ -84,6 +88,7 @@ export class TickEngine {
       this.markDirty(streamId, range.from, range.to)
     }
     this.pendingWatermark = Math.max(this.pendingWatermark, notice.watermark)
+    if (this.dirty.size > 0) this.dirtySince ??= performance.now()
     this.schedule()
   }
 
@@ -128,12 +133,18 @@ export class TickEngine {
     this.dirty = new Map()
     const watermark = this.pendingWatermark
     this.startedWatermark = watermark
+    const since = this.dirtySince ?? performance.now()
+    this.dirtySince = undefined
+    const started = performance.now()
     try {
       await this.read(this.inflight, watermark)
       this.rounds++
+      const done = performance.now()
+      this.options.observe?.((done - started) / 1000, (done - since) / 1000)
     } catch (error) {
       // Nothing was sent for these streams: read them again next round.
       for (const [id, range] of this.inflight) this.markDirty(id, range.from, range.to)
+      this.dirtySince ??= since
       this.options.onError(error)
     } finally {
       this.inflight = new Map()
@@ -163,8 +174,16 @@ export class TickEngine {
         ranges.set(id, liveRange(Math.min(range.from, held), last, step))
       }
     }
-    await balances.refresh(secondRanges)
-    const [streams, ...stepRows] = await Promise.all([
+    // The viewer balance is refreshed first: online and peak of every later bucket depend
+    // on it. When 1 s subscribers exist, their rows carry it and no extra query is needed.
+    const secondRows = byStep.has(1000) ? await readBucketsMany(client, 1000, byStep.get(1000)!) : undefined
+    if (secondRows) {
+      for (const [id, range] of byStep.get(1000)!) balances.apply(id, range, secondRows.get(id) ?? [])
+    } else {
+      await balances.refresh(secondRanges)
+    }
+    const others = [...byStep].filter(([step]) => step !== 1000)
+    const [streams, ...otherRows] = await Promise.all([
       listStreams(client, {
         status: 'all',
         streamIds: ids,
@@ -172,10 +191,11 @@ export class TickEngine {
         now: this.options.now(),
         peaks: async (streamIds) => new Map(streamIds.map((id) => [id, balances.peak(id)])),
       }),
-      ...[...byStep].map(([step, ranges]) => readBucketsMany(client, step, ranges)),
+      ...others.map(([step, ranges]) => readBucketsMany(client, step, ranges)),
     ])
+    const steps = secondRows ? [[1000, byStep.get(1000)!] as const, ...others] : others
+    const stepRows = secondRows ? [secondRows, ...otherRows] : otherRows
     const streamById = new Map<string, Stream>(streams.map((s) => [s.stream_id, s]))
-    const steps = [...byStep]
     steps.forEach(([step, ranges], i) => {
       const rows = stepRows[i]!
       for (const [id, range] of ranges) {

@@ -95,6 +95,20 @@ export class ViewBalances {
     }
   }
 
+  /** Same as refresh, from 1 s bucket rows already read for [from, to). */
+  apply(
+    streamId: string,
+    range: { from: number; to: number },
+    rows: readonly { t: number; views: number; view_ends: number }[],
+  ): void {
+    const balance = this.streams.get(streamId)
+    if (!balance) return
+    const entries: [number, number][] = []
+    for (const row of rows)
+      if (row.views > 0 || row.view_ends > 0) entries.push([row.t / 1000, row.views - row.view_ends])
+    balance.replace(Math.floor(range.from / 1000), Math.ceil(range.to / 1000), entries)
+  }
+
   noteEvent(streamId: string, ts: number): void {
     const balance = this.streams.get(streamId)
     if (balance && ts > balance.lastEventAt) balance.lastEventAt = ts

@@ -51,6 +51,16 @@ export default fp(
       () => delivery.held,
     )
 
+    const roundSeconds = app.registry.histogram(
+      'livewall_live_round_seconds',
+      'Duration of a tick round (read all dirty streams, send)',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    )
+    const lagSeconds = app.registry.histogram(
+      'livewall_live_commit_to_tick_seconds',
+      'From a commit to the ticks that carry it being sent',
+      [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2],
+    )
     const ticks = new TickEngine({
       client: app.clickhouse,
       balances,
@@ -62,6 +72,10 @@ export default fp(
         delivery.tick(payload)
       },
       onError: (err) => app.log.warn({ err }, 'live tick round failed; it will be retried'),
+      observe: (round, lag) => {
+        roundSeconds.observe(round)
+        lagSeconds.observe(lag)
+      },
     })
 
     let wallDirty = true

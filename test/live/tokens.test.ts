@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { issueToken } from '../../server/auth/tokens.ts'
+import { LiveClient } from '../helpers/live-client.ts'
+import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+const now = Date.now()
+
+beforeAll(async () => {
+  server = await startTestServer()
+})
+afterAll(() => server.close())
+
+test('a socket subscribed when its token expires is told so and cut off', async () => {
+  await server.ingest([
+    { event_id: 'exp-start', type: 'stream_start', stream_id: 'exp', ts: now, creator_id: 'c' },
+  ])
+  const shortLived = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 2500 })
+  const client = new LiveClient(server.url, shortLived)
+  const expired = new Promise<string>((resolve) =>
+    client.socket.on('session_expired', (m: { message: string }) => resolve(m.message)),
+  )
+  const disconnected = new Promise<string>((resolve) =>
+    client.socket.on('disconnect', (reason) => resolve(reason)),
+  )
+  expect((await client.subscribe('exp')).ok).toBe(true)
+  expect(await expired).toContain('expired')
+  expect(await disconnected).toBe('io server disconnect')
+  client.close()
+
+  const late = new LiveClient(server.url, shortLived)
+  await expect(late.connected()).rejects.toThrow('token_expired')
+  late.close()
+})
+
+test('an ingest key is not a read token on the socket', async () => {
+  const client = new LiveClient(server.url, server.ingestKey)
+  await expect(client.connected()).rejects.toThrow('token_invalid')
+  client.close()
+})
+
+test('strings with quotes, backslashes, emoji and markup round-trip unchanged to the socket', async () => {
+  const title = `"Flash" sale \\ 50% off 🔥🛍️ <script>alert('x')</script> ' OR 1=1; DROP TABLE events; --`
+  const creator = `créatrice "ü" \\n 👩‍🎤`
+  const label = `<b>bold</b> & "quoted" \\ 'single' 😀`
+  const result = await server.ingest([
+    {
+      event_id: 'rt-1',
+      type: 'stream_start',
+      stream_id: 'round-trip ✨',
+      ts: now,
+      creator_id: creator,
+      title,
+    },
+    { event_id: 'rt-2', type: 'marker', stream_id: 'round-trip ✨', ts: now, label },
+  ])
+  expect(result.body.accepted).toBe(2)
+  const client = new LiveClient(server.url, server.opsToken)
+  const answer = await client.subscribe('round-trip ✨')
+  expect(answer.snapshot.stream.title).toBe(title)
+  expect(answer.snapshot.stream.creator_id).toBe(creator)
+  const wall = await client.socket.emitWithAck('wall', {})
+  expect(wall.streams.find((s: { stream_id: string }) => s.stream_id === 'round-trip ✨').title).toBe(title)
+  const markers = await server.get(`/v1/streams/${encodeURIComponent('round-trip ✨')}/markers`)
+  expect(markers.body.markers[0].label).toBe(label)
+  client.close()
+})
