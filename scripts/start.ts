@@ -1,0 +1,182 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { buildApp } from '../server/app.ts'
+import { issueToken } from '../server/auth/tokens.ts'
+import { ConfigError, loadConfig } from '../server/config.ts'
+import { listStreams } from '../server/metrics/streams.ts'
+
+/**
+ * `npm start`: the whole product on one machine. The server with embedded ClickHouse in
+ * ./data, the dashboard, and the simulator driving about a dozen live streams; prints a
+ * ready-to-open link; Ctrl-C stops everything.
+ */
+const ROOT = path.join(import.meta.dirname, '..')
+const say = (msg: string) => process.stderr.write(`livewall: ${msg}\n`)
+
+const { values: args } = parseArgs({
+  options: {
+    fresh: { type: 'boolean', default: false },
+    streams: { type: 'string', default: '12' },
+    rate: { type: 'string', default: '300' },
+    backfill: { type: 'string', default: '6' },
+    'no-simulate': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (args.help) {
+  process.stdout.write(
+    'Usage: npm start -- [--fresh] [--streams 12] [--rate 300] [--backfill 6] [--no-simulate]\n' +
+      '  --fresh        wipe ./data (DATA_DIR) first\n' +
+      '  --streams N    live streams the simulator drives\n' +
+      '  --rate N       simulated events per second\n' +
+      '  --backfill N   finished past sessions written on first start (for replay)\n' +
+      'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data).\n',
+  )
+  process.exit(0)
+}
+
+interface DemoSecrets {
+  ingestKey: string
+  tokenSecret: string
+}
+
+/** The demo's own key and secret, kept in the data dir so the printed link survives a restart. */
+function demoSecrets(dataDir: string): DemoSecrets {
+  const file = path.join(dataDir, 'demo-secrets.json')
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets
+  const secrets = {
+    ingestKey: `demo-${randomBytes(16).toString('hex')}`,
+    tokenSecret: randomBytes(32).toString('hex'),
+  }
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 })
+  return secrets
+}
+
+async function buildDashboardIfMissing(): Promise<void> {
+  if (existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) return
+  say('building the dashboard (first start only; `npm run build` rebuilds it)…')
+  const started = Date.now()
+  const { build } = await import('vite')
+  await build({ configFile: path.join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn' })
+  say(`dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
+async function main(): Promise<void> {
+  const dataDir = path.resolve(process.env.DATA_DIR || path.join(ROOT, 'data'))
+  if (args.fresh && existsSync(dataDir)) {
+    say(`--fresh: wiping ${dataDir}`)
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  mkdirSync(dataDir, { recursive: true })
+  const secrets = demoSecrets(dataDir)
+  await buildDashboardIfMissing()
+
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig({
+      ...process.env,
+      LIVEWALL_DEMO: '1',
+      LIVEWALL_INGEST_KEYS: secrets.ingestKey,
+      LIVEWALL_TOKEN_SECRET: secrets.tokenSecret,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      say(`configuration error: ${error.message}`)
+      process.exit(2)
+    }
+    throw error
+  }
+  say(`starting the server with embedded ClickHouse in ${dataDir}`)
+  const app = await buildApp({ config })
+  let address: string
+  try {
+    address = await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    say(
+      `cannot listen on ${config.host}:${config.port} (${(error as Error).message}); set PORT to another port`,
+    )
+    await app.close()
+    process.exit(1)
+  }
+  const token = issueToken(config.tokenSecret, { role: 'ops', ttlMs: 7 * 86_400_000 })
+  const base = address.replace('127.0.0.1', 'localhost')
+  process.stdout.write(`\n  Livewall is running. Open the wall:\n\n    ${base}/#token=${token}\n\n`)
+  process.stdout.write(`  API docs: ${base}/docs    ·    Ctrl-C stops everything\n\n`)
+
+  const stop = new AbortController()
+  let stopping = false
+  let stopSignal = 'SIGINT'
+  const shutdown = async (signal: string) => {
+    stopSignal = signal
+    if (stopping) {
+      say('second interrupt: exiting now')
+      process.exit(130)
+    }
+    stopping = true
+    say(`${signal}: stopping the simulator and flushing the server…`)
+    stop.abort()
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+  let simulator: ChildProcess | undefined
+  if (!args['no-simulate']) {
+    // Backfill only while there is no finished session to replay yet.
+    const ended = await listStreams(app.clickhouse, { status: 'ended', limit: 1, now: Date.now() })
+    const backfill = ended.length > 0 ? 0 : Number(args.backfill)
+    if (backfill > 0) say(`first start: writing ${backfill} finished past sessions for the replay view`)
+    say(`simulating ${args.streams} live streams at about ${args.rate} events/s`)
+    // Its own process: generating traffic never takes the server's event loop.
+    simulator = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'scripts', 'simulate.ts'),
+        '--url',
+        address,
+        '--streams',
+        String(args.streams),
+        '--rate',
+        String(args.rate),
+        '--backfill',
+        String(backfill),
+        '--backfill-rate',
+        '6',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, LIVEWALL_INGEST_KEY: secrets.ingestKey },
+      },
+    )
+    simulator.on('exit', (code, signal) => {
+      if (!stop.signal.aborted) say(`the simulator stopped (${signal ?? code}); the server keeps running`)
+    })
+  }
+  if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener('abort', resolve))
+  if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
+    const child = simulator
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    // A terminal's Ctrl-C reaches the simulator too (same process group) and it stops by
+    // itself, sending what it holds; a second SIGINT would abort that. So wait first.
+    const nudge = setTimeout(() => child.kill('SIGINT'), stopSignal === 'SIGINT' ? 5_000 : 0)
+    const force = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(nudge)
+    clearTimeout(force)
+  }
+  await app.close()
+  say('stopped cleanly')
+  process.exit(0)
+}
+
+main().catch((error) => {
+  say(`failed: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+})
