@@ -63,8 +63,9 @@ export async function readWall(
     status: 'live',
     limit: WALL_MAX_STREAMS,
     now,
-    // peak_online is not on the wall; known peaks are passed, others read as 0 here.
-    peaks: async (ids) => new Map(ids.map((id) => [id, balances.peak(id)])),
+    // The wall does not show peak_online; it is given where the live cache knows it
+    // (watched streams) and null otherwise, rather than scanning every stream's history.
+    peaks: async (ids) => new Map(ids.map((id) => [id, balances.has(id) ? balances.peak(id) : null])),
   })
   const ids = live.map((s) => s.stream_id)
   const sparkFrom = Math.floor(now / SPARK_STEP_MS) * SPARK_STEP_MS - (SPARK_POINTS - 1) * SPARK_STEP_MS

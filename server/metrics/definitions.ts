@@ -100,7 +100,7 @@ export function onlineFrom(balance: number): number {
  * Every metric from merged states. `balance` is view_start − view_end counted from the
  * stream's start to the end of the span; `peak` the highest online so far.
  */
-export function finalizeMetrics(row: AggregateRow, balance: number, peak: number): Totals {
+export function finalizeMetrics(row: AggregateRow, balance: number, peak: number | null): Totals {
   const gmv = Number(row.gmv)
   return {
     views: row.views,

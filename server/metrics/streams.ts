@@ -28,7 +28,7 @@ export interface StreamFilter {
   limit: number
   now: number
   /** Where peak_online comes from; default: computed from the 1 s rollup. */
-  peaks?: (streamIds: string[]) => Promise<Map<string, number>>
+  peaks?: (streamIds: string[]) => Promise<Map<string, number | null>>
 }
 
 interface TotalsRow extends AggregateRow {
@@ -85,7 +85,7 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
   const peaks = await (filter.peaks ? filter.peaks(ids) : peakOnline(client, ids))
   return rows.map((row) => ({
     ...metaOf(row, filter.now),
-    totals: finalizeMetrics(row, row.views - row.view_ends, peaks.get(row.stream_id) ?? 0),
+    totals: finalizeMetrics(row, row.views - row.view_ends, peaks.get(row.stream_id) ?? null),
   }))
 }
 
