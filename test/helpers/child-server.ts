@@ -3,6 +3,12 @@ import path from 'node:path'
 
 const ROOT = path.join(import.meta.dirname, '..', '..')
 
+// A test that fails or times out half-way must not leave servers running behind it.
+const children = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
 export interface ChildServer {
   url: string
   process: ChildProcess
@@ -18,6 +24,8 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 60_00
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
   let output = ''
   const exited = new Promise<number | string | null>((resolve) =>
     child.on('exit', (code, signal) => resolve(signal ?? code)),
