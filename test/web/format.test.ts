@@ -1,0 +1,93 @@
+import { describe, expect, test } from 'vitest'
+import {
+  currencySymbol,
+  formatAge,
+  formatClock,
+  formatCompact,
+  formatCount,
+  formatDuration,
+  formatMoney,
+  formatMoneyCompact,
+  formatMoneyWhole,
+  formatPercent,
+  NONE,
+} from '../../web/src/lib/format.ts'
+
+describe('money', () => {
+  test('exact money has the symbol, thousands separators and two decimals', () => {
+    expect(formatMoney(1234567.891)).toBe('$1,234,567.89')
+    expect(formatMoney(0)).toBe('$0.00')
+    expect(formatMoney(19.9)).toBe('$19.90')
+    expect(formatMoney(-42.5)).toBe('-$42.50')
+  })
+
+  test('other deployment currencies use their symbol', () => {
+    expect(formatMoney(1234.5, 'EUR')).toBe('€1,234.50')
+    expect(currencySymbol('GBP')).toBe('£')
+  })
+
+  test('whole money rounds to units', () => {
+    expect(formatMoneyWhole(1234.5)).toBe('$1,235')
+    expect(formatMoneyWhole(999.49)).toBe('$999')
+  })
+
+  test('compact money for tiles: full below ten thousand, three significant digits above', () => {
+    expect(formatMoneyCompact(9876.4)).toBe('$9,876')
+    expect(formatMoneyCompact(12_345)).toBe('$12.3K')
+    expect(formatMoneyCompact(123_456)).toBe('$123K')
+    expect(formatMoneyCompact(1_234_567)).toBe('$1.23M')
+    expect(formatMoneyCompact(1_200_000)).toBe('$1.20M')
+    expect(formatMoneyCompact(45_600_000_000)).toBe('$45.6B')
+    expect(formatMoneyCompact(-12_345)).toBe('-$12.3K')
+  })
+
+  test('compact rounding that reaches the next unit moves up a unit', () => {
+    expect(formatCompact(999_950)).toBe('1.00M')
+    expect(formatCompact(99_960)).toBe('100K')
+  })
+
+  test('missing values are a dash, never $0', () => {
+    expect(formatMoney(null)).toBe(NONE)
+    expect(formatMoneyCompact(undefined)).toBe(NONE)
+    expect(formatMoney(Number.NaN)).toBe(NONE)
+  })
+})
+
+describe('counts and ratios', () => {
+  test('counts have thousands separators', () => {
+    expect(formatCount(0)).toBe('0')
+    expect(formatCount(1234567)).toBe('1,234,567')
+    expect(formatCount(null)).toBe('—')
+  })
+
+  test('ratios are percentages; null (denominator 0) is a dash', () => {
+    expect(formatPercent(0.0345)).toBe('3.5%')
+    expect(formatPercent(0.0345, 2)).toBe('3.45%')
+    expect(formatPercent(1)).toBe('100.0%')
+    expect(formatPercent(0)).toBe('0.0%')
+    expect(formatPercent(null)).toBe('—')
+  })
+})
+
+describe('durations and data age', () => {
+  test('durations', () => {
+    expect(formatDuration(0)).toBe('0s')
+    expect(formatDuration(45_900)).toBe('45s')
+    expect(formatDuration(725_000)).toBe('12m 05s')
+    expect(formatDuration(3 * 3600_000 + 7 * 60_000)).toBe('3h 07m')
+    expect(formatDuration(52 * 3600_000)).toBe('2d 04h')
+    expect(formatDuration(-5)).toBe('0s')
+  })
+
+  test('data age says now under a second', () => {
+    expect(formatAge(400)).toBe('now')
+    expect(formatAge(12_300)).toBe('12s')
+    expect(formatAge(190_000)).toBe('3m 10s')
+    expect(formatAge(null)).toBe('—')
+  })
+
+  test('replay clock', () => {
+    expect(formatClock(245_000)).toBe('4:05')
+    expect(formatClock(3_723_000)).toBe('1:02:03')
+  })
+})

@@ -1,0 +1,169 @@
+import { describe, expect, test } from 'vitest'
+import {
+  buildReplayIndex,
+  indexAtElapsed,
+  kpisAt,
+  layoutReplay,
+  replayFrame,
+  replayStep,
+} from '../../web/src/lib/replay.ts'
+import { seriesFromWire } from '../../web/src/lib/series.ts'
+import { METRICS } from '../../web/src/lib/types.ts'
+
+const T0 = 1_700_000_000_000
+// Three 1-minute buckets of a finished stream.
+const wire = {
+  step_ms: 60_000,
+  t: [T0, T0 + 60_000, T0 + 120_000],
+  views: [100, 50, 50],
+  viewers: [90, 40, 45],
+  online: [80, 110, 60],
+  peak_online: [85, 120, 120],
+  impressions: [200, 300, 0],
+  clicks: [20, 30, 0],
+  carts: [5, 6, 1],
+  orders: [2, 3, 0],
+  items: [2, 4, 0],
+  buyers: [2, 3, 0],
+  gmv: [19.99, 40.01, 0],
+  refunds: [0, 10.5, 0],
+  comments: [7, 3, 1],
+  likes: [100, 200, 50],
+  shares: [1, 0, 2],
+  follows: [3, 1, 0],
+}
+const replay = buildReplayIndex(seriesFromWire(wire, METRICS, 10_000))
+
+describe('replay KPIs at a scrub position', () => {
+  test('at the first bucket they are that bucket', () => {
+    const k = kpisAt(replay, 0)
+    expect(k.views).toBe(100)
+    expect(k.gmv).toBe(19.99)
+    expect(k.orders).toBe(2)
+    expect(k.online).toBe(80)
+    expect(k.peak_online).toBe(85)
+    expect(k.ctr).toBeCloseTo(20 / 200, 12)
+    expect(k.co_rate).toBeCloseTo(2 / 20, 12)
+    expect(k.gpm).toBe(199.9) // 19.99 / 100 × 1000
+  })
+
+  test('counts and money are sums up to the position; ratios come from those sums', () => {
+    const k = kpisAt(replay, 1)
+    expect(k.views).toBe(150)
+    expect(k.clicks).toBe(50)
+    expect(k.impressions).toBe(500)
+    expect(k.orders).toBe(5)
+    expect(k.items).toBe(6)
+    expect(k.gmv).toBe(60) // 19.99 + 40.01, exact
+    expect(k.refunds).toBe(10.5)
+    expect(k.net_gmv).toBe(49.5)
+    expect(k.likes).toBe(300)
+    expect(k.ctr).toBeCloseTo(0.1, 12) // 50 / 500
+    expect(k.co_rate).toBeCloseTo(0.1, 12) // 5 / 50
+    expect(k.gpm).toBe(400) // 60 / 150 × 1000
+  })
+
+  test('online is the value at the position, not a sum; peak is the highest so far', () => {
+    const k = kpisAt(replay, 2)
+    expect(k.online).toBe(60)
+    expect(k.peak_online).toBe(120)
+  })
+
+  test('viewers and buyers are the (approximate) sums of per-bucket distinct counts', () => {
+    const k = kpisAt(replay, 2)
+    expect(k.viewers).toBe(175)
+    expect(k.buyers).toBe(5)
+    expect(k.conversion).toBeCloseTo(5 / 175, 12)
+  })
+
+  test('a ratio with nothing under it is null', () => {
+    const empty = buildReplayIndex(
+      seriesFromWire({ step_ms: 1000, t: [T0], views: [0], gmv: [0] }, METRICS, 10),
+    )
+    const k = kpisAt(empty, 0)
+    expect(k.gpm).toBeNull()
+    expect(k.ctr).toBeNull()
+    expect(k.conversion).toBeNull()
+  })
+
+  test('positions past the end clamp to the last bucket; before the start give zeros', () => {
+    expect(kpisAt(replay, 99).gmv).toBe(60)
+    expect(kpisAt(replay, -1).gmv).toBe(0)
+  })
+})
+
+describe('replay timeline', () => {
+  test('the step is the finest that keeps a session within 2000 buckets', () => {
+    expect(replayStep(20 * 60_000)).toBe('1s') // 1200 buckets
+    expect(replayStep(2 * 3600_000)).toBe('10s') // 720 buckets (7200 at 1s)
+    expect(replayStep(10 * 3600_000)).toBe('1m') // 600 buckets
+    expect(replayStep(200 * 3600_000)).toBe('5m')
+  })
+
+  test('elapsed time maps to the bucket holding it', () => {
+    expect(indexAtElapsed(10_000, 50, 0)).toBe(0)
+    expect(indexAtElapsed(10_000, 50, 25_000)).toBe(2)
+    expect(indexAtElapsed(10_000, 50, 10_000_000)).toBe(49)
+  })
+})
+
+describe('replay layout and unfolding', () => {
+  const main = seriesFromWire(
+    {
+      step_ms: 10_000,
+      t: [T0, T0 + 10_000, T0 + 20_000],
+      gmv: [1.1, 2.2, 3.3],
+      online: [5, 6, 7],
+      buyers: [2, 0, 6],
+      viewers: [20, 0, 20],
+      conversion: [0.1, null, 0.3],
+    },
+    METRICS,
+    100,
+  )
+  // The compared stream started a day later and ran one bucket longer.
+  const other = seriesFromWire(
+    {
+      step_ms: 10_000,
+      t: [T0 + 86_400_000, T0 + 86_410_000, T0 + 86_420_000, T0 + 86_430_000],
+      gmv: [10, 0, 5, 1],
+      online: [1, 2, 3, 4],
+      buyers: [0, 0, 10, 0],
+      viewers: [20, 0, 20, 10],
+      conversion: [0, null, 0.5, 0],
+    },
+    METRICS,
+    100,
+  )
+
+  test('two streams are aligned by time since their start, the shorter one padded with nulls', () => {
+    const layout = layoutReplay(main, other)
+    expect(layout.length).toBe(4)
+    expect(layout.mainLength).toBe(3)
+    expect(layout.x).toEqual([0, 10_000, 20_000, 30_000])
+    expect(layout.gmvCumulative).toEqual([1.1, 3.3, 6.6, null])
+    expect(layout.compare?.gmvCumulative).toEqual([10, 10, 15, 16])
+    expect(layout.conversionRunning).toEqual([0.1, 0.1, 0.2, null]) // 2/20, 2/20, 8/40
+    expect(layout.compare?.conversionRunning).toEqual([0, 0, 0.25, 0.2]) // 0/20, 0/20, 10/40, 10/50
+    expect(layout.yMax).toEqual({ cum: 16, bucket: 3.3, conv: 0.25, online: 7 })
+  })
+
+  test('a frame holds the curves up to the scrub position only', () => {
+    const frame = replayFrame(layoutReplay(main, null), 1)
+    expect(frame.gmv).toEqual([
+      [0, 10_000],
+      [1.1, 3.3],
+      [1.1, 2.2],
+    ])
+    expect(frame.online).toEqual([
+      [0, 10_000],
+      [5, 6],
+    ])
+    // running ≈ (2/20, then 2/20 again: the second bucket had nobody new), then per bucket
+    expect(frame.conversion).toEqual([
+      [0, 10_000],
+      [0.1, 0.1],
+      [0.1, null],
+    ])
+  })
+})

@@ -1,0 +1,121 @@
+import { describe, expect, test } from 'vitest'
+import { freshness, shouldProbe } from '../../web/src/lib/freshness.ts'
+import { gridFit, kioskCell, pageCount } from '../../web/src/lib/grid.ts'
+import type { WallStream } from '../../web/src/lib/types.ts'
+import { rankStreams, sameColumns, sparkColumns } from '../../web/src/lib/wall.ts'
+
+function wallStream(id: string, vertical: string, gmv: number, online: number): WallStream {
+  const totals = {
+    views: 0,
+    viewers: 0,
+    online,
+    peak_online: online,
+    impressions: 0,
+    clicks: 0,
+    ctr: null,
+    carts: 0,
+    orders: 0,
+    items: 0,
+    buyers: 0,
+    gmv,
+    refunds: 0,
+    net_gmv: gmv,
+    conversion: null,
+    co_rate: null,
+    gpm: null,
+    comments: 0,
+    likes: 0,
+    shares: 0,
+    follows: 0,
+  }
+  return {
+    stream_id: id,
+    creator_id: `c-${id}`,
+    title: '',
+    vertical,
+    campaign_id: '',
+    status: 'live',
+    started_at: 0,
+    last_event_at: 0,
+    ended_at: null,
+    totals,
+    spark: { step_ms: 60_000, t: [0, 60_000, 120_000], gmv: [5, 0, 10], conversion: [0.1, null, 0.2] },
+  }
+}
+
+describe('wall ranking and sparklines', () => {
+  const streams = [
+    wallStream('a', 'Beauty', 100, 5),
+    wallStream('b', 'Fashion', 300, 1),
+    wallStream('c', 'Beauty', 100, 9),
+    wallStream('d', 'Home & Living', 0, 0),
+  ]
+
+  test('ranked by GMV; ties by most online, then id', () => {
+    expect(rankStreams(streams, '').map((s) => s.stream_id)).toEqual(['b', 'c', 'a', 'd'])
+  })
+
+  test('a vertical filter keeps only that vertical', () => {
+    expect(rankStreams(streams, 'Beauty').map((s) => s.stream_id)).toEqual(['c', 'a'])
+  })
+
+  test('the GMV sparkline is cumulative and ends at the total on the tile', () => {
+    const [t, gmv, conversion] = sparkColumns(wallStream('x', 'Other', 1015, 0))
+    expect(t).toEqual([0, 60_000, 120_000])
+    expect(gmv).toEqual([1005, 1005, 1015])
+    expect(conversion).toEqual([0.1, null, 0.2])
+  })
+
+  test('unchanged sparkline columns are recognised (the chart is not redrawn)', () => {
+    const s = wallStream('x', 'Other', 1015, 0)
+    expect(sameColumns(sparkColumns(s), sparkColumns(s))).toBe(true)
+    expect(sameColumns(sparkColumns(s), sparkColumns(wallStream('x', 'Other', 1016, 0)))).toBe(false)
+  })
+})
+
+describe('feed freshness', () => {
+  const now = 1_000_000
+  test('green under 10 s, amber above, red above 30 s', () => {
+    expect(freshness('connected', now - 9_000, now, 0)).toBe('ok')
+    expect(freshness('connected', now - 10_001, now, 0)).toBe('amber')
+    expect(freshness('connected', now - 30_001, now, 0)).toBe('red')
+  })
+
+  test('disconnected is red whatever the age', () => {
+    expect(freshness('disconnected', now - 100, now, 0)).toBe('red')
+  })
+
+  test('a first answer that never comes turns amber then red too', () => {
+    expect(freshness('connecting', null, now, now - 2_000)).toBe('waiting')
+    expect(freshness('connected', null, now, now - 11_000)).toBe('amber')
+    expect(freshness('connected', null, now, now - 31_000)).toBe('red')
+  })
+
+  test('a quiet connected screen asks again every 5 s', () => {
+    expect(shouldProbe('connected', now - 4_000, 0, now)).toBe(false)
+    expect(shouldProbe('connected', now - 6_000, 0, now)).toBe(true)
+    expect(shouldProbe('connected', now - 6_000, now - 1_000, now)).toBe(false)
+    expect(shouldProbe('disconnected', now - 60_000, 0, now)).toBe(false)
+  })
+})
+
+describe('kiosk grid', () => {
+  test('tiles that fit a 1080p wall', () => {
+    // 1880 × 900 px of grid, tiles at least 440 wide and 210 high, 20 px gaps
+    expect(gridFit(1880, 900, 440, 210, 20)).toEqual({ cols: 4, rows: 4, perPage: 16 })
+  })
+
+  test('pages of 16 for 48 streams', () => {
+    expect(pageCount(48, 16)).toBe(3)
+    expect(pageCount(40, 16)).toBe(3)
+    expect(pageCount(0, 16)).toBe(1)
+  })
+
+  test('kiosk pages sit side by side, ranks row-major within a page', () => {
+    // 4 columns × 2 rows per page
+    expect(kioskCell(0, 4, 8)).toEqual({ column: 1, row: 1 })
+    expect(kioskCell(5, 4, 8)).toEqual({ column: 2, row: 2 })
+    expect(kioskCell(8, 4, 8)).toEqual({ column: 5, row: 1 }) // first tile of page 2
+    expect(kioskCell(15, 4, 8)).toEqual({ column: 8, row: 2 })
+  })
+})

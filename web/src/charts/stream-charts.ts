@@ -1,0 +1,194 @@
+// Option sets of the three charts of a stream (live view and replay): GMV, conversion, online.
+
+import type uPlot from 'uplot'
+import { formatClock, formatCount, formatMoney, formatPercent, formatTime } from '../lib/format.ts'
+import { MARKER_BAND_PX } from './markers.ts'
+import { bars, COLORS, elapsedAxis, elapsedSplits, timeAxis, yAxis } from './theme.ts'
+import { tooltipPlugin } from './tooltip.ts'
+
+export type ChartOptions = Omit<uPlot.Options, 'width' | 'height'>
+
+export interface StreamChartConfig {
+  currency: string
+  currencySymbol: string
+  /** x is ms since the stream started (replay) instead of epoch ms */
+  elapsed?: boolean
+  /** fixed x range (replay: the whole session, so curves unfold left to right) */
+  xRange?: [number, number]
+  /** fixed y maxima per scale (replay: no rescaling while playing) */
+  yMax?: Partial<Record<'cum' | 'bucket' | 'conv' | 'online', number>>
+  /** label of a second (compared) stream; adds a dashed series to each chart */
+  compareLabel?: string
+}
+
+function base(
+  cfg: StreamChartConfig,
+  plugins: uPlot.Plugin[],
+): Pick<uPlot.Options, 'ms' | 'legend' | 'cursor' | 'scales' | 'plugins' | 'padding'> {
+  const range = cfg.xRange
+  return {
+    ms: 1,
+    // the band above the plot holds the marker labels
+    padding: [MARKER_BAND_PX, 18, 0, 0],
+    legend: { show: false },
+    cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
+    scales: {
+      x: range ? { time: !cfg.elapsed, range: () => [range[0], range[1]] } : { time: !cfg.elapsed },
+    },
+    plugins,
+  }
+}
+
+function xAxis(cfg: StreamChartConfig): uPlot.Axis {
+  return cfg.elapsed ? { ...elapsedAxis(), splits: elapsedSplits } : timeAxis()
+}
+
+function formatX(cfg: StreamChartConfig) {
+  return (x: number) => (cfg.elapsed ? `+${formatClock(x)}` : formatTime(x))
+}
+
+/** A y range from 0 (fixed `max` if given) with headroom; `empty` when there is nothing yet. */
+function fromZero(max: number | undefined, headroom: number, empty = 1) {
+  return (_u: uPlot, _min: number | null, dataMax: number | null): uPlot.Range.MinMax => {
+    const top = max ?? dataMax ?? 0
+    return [0, top > 0 ? top * headroom : empty]
+  }
+}
+
+/** Cumulative GMV (line, left axis) and GMV per bucket (bars, right axis). */
+export function gmvChart(cfg: StreamChartConfig): ChartOptions {
+  const series: uPlot.Series[] = [
+    {},
+    {
+      label: 'GMV (cumulative)',
+      scale: 'cum',
+      stroke: COLORS.gmv,
+      fill: COLORS.gmvFill,
+      width: 2,
+      points: { show: false },
+    },
+    {
+      label: 'GMV per bucket',
+      scale: 'bucket',
+      stroke: COLORS.gmvBar,
+      // fill only: an outline would draw empty buckets as a line along the axis
+      width: 0,
+      fill: COLORS.gmvBar,
+      paths: bars,
+      points: { show: false },
+    },
+  ]
+  if (cfg.compareLabel) {
+    series.push({
+      label: `${cfg.compareLabel} (cumulative)`,
+      scale: 'cum',
+      stroke: COLORS.compare,
+      width: 2,
+      dash: [6, 4],
+      points: { show: false },
+    })
+  }
+  const b = base(cfg, [tooltipPlugin(formatX(cfg), (_s, v) => formatMoney(v, cfg.currency))])
+  return {
+    ...b,
+    scales: {
+      ...b.scales,
+      cum: { range: fromZero(cfg.yMax?.cum, 1.05) },
+      bucket: { range: fromZero(cfg.yMax?.bucket, 1.6) },
+    },
+    axes: [
+      xAxis(cfg),
+      yAxis('money', cfg.currencySymbol, { scale: 'cum' }),
+      yAxis('money', cfg.currencySymbol, { scale: 'bucket', side: 1, grid: { show: false }, size: 48 }),
+    ],
+    series,
+  }
+}
+
+/**
+ * Conversion: the running value (bold; buyers ÷ viewers up to each bucket, approximate) and the
+ * bucket's own (thin). The scale follows the running curve; per-bucket spikes may leave the top.
+ */
+export function conversionChart(cfg: StreamChartConfig): ChartOptions {
+  const series: uPlot.Series[] = [
+    {},
+    {
+      label: 'Conversion ≈',
+      scale: 'conv',
+      stroke: COLORS.conversion,
+      width: 2.5,
+      spanGaps: true,
+      points: { show: false },
+    },
+    {
+      label: 'Per bucket',
+      scale: 'conv',
+      stroke: COLORS.conversionFaint,
+      width: 1,
+      spanGaps: true,
+      points: { show: false },
+    },
+  ]
+  if (cfg.compareLabel) {
+    series.push({
+      label: `${cfg.compareLabel} ≈`,
+      scale: 'conv',
+      stroke: COLORS.compare,
+      width: 1.5,
+      dash: [6, 4],
+      spanGaps: true,
+      points: { show: false },
+    })
+  }
+  const b = base(cfg, [tooltipPlugin(formatX(cfg), (_s, v) => formatPercent(v, 2))])
+  const fixed = cfg.yMax?.conv
+  return {
+    ...b,
+    scales: {
+      ...b.scales,
+      conv: {
+        range: (u) => {
+          const top = fixed ?? Math.max(maxValue(u.data[1]), maxValue(u.data[3]))
+          return [0, top > 0 ? Math.min(1, top * 1.4) : 0.05]
+        },
+      },
+    },
+    axes: [xAxis(cfg), yAxis('percent', cfg.currencySymbol, { scale: 'conv' })],
+    series,
+  }
+}
+
+function maxValue(values: ArrayLike<number | null | undefined> | undefined): number {
+  let max = 0
+  if (!values) return max
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v != null && v > max) max = v
+  }
+  return max
+}
+
+/** Concurrent viewers at the end of each bucket. */
+export function onlineChart(cfg: StreamChartConfig): ChartOptions {
+  const series: uPlot.Series[] = [
+    {},
+    { label: 'Online', scale: 'online', stroke: COLORS.online, width: 2, points: { show: false } },
+  ]
+  if (cfg.compareLabel) {
+    series.push({
+      label: cfg.compareLabel,
+      scale: 'online',
+      stroke: COLORS.compare,
+      width: 1.5,
+      dash: [6, 4],
+      points: { show: false },
+    })
+  }
+  const b = base(cfg, [tooltipPlugin(formatX(cfg), (_s, v) => formatCount(v))])
+  return {
+    ...b,
+    scales: { ...b.scales, online: { range: fromZero(cfg.yMax?.online, 1.1) } },
+    axes: [xAxis(cfg), yAxis('count', cfg.currencySymbol, { scale: 'online' })],
+    series,
+  }
+}

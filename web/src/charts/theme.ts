@@ -1,0 +1,114 @@
+// uPlot settings shared by every chart: dark wall theme, axes, and per-chart option builders.
+
+import uPlot from 'uplot'
+import { formatClock, formatCompact, formatPercent } from '../lib/format.ts'
+
+export const COLORS = {
+  gmv: '#3ddc97',
+  gmvFill: 'rgba(61, 220, 151, 0.12)',
+  gmvBar: 'rgba(61, 220, 151, 0.45)',
+  conversion: '#4aa8ff',
+  conversionFaint: 'rgba(74, 168, 255, 0.35)',
+  online: '#c792ff',
+  compare: '#ffb547',
+  axis: '#8d99ab',
+  grid: 'rgba(255, 255, 255, 0.07)',
+  pin: '#2dd4e8',
+  marker: '#ffb547',
+} as const
+
+export type YFormat = 'money' | 'count' | 'percent'
+
+function formatTick(kind: YFormat, value: number, currencySymbol: string): string {
+  if (kind === 'percent') return formatPercent(value, value !== 0 && Math.abs(value) < 0.1 ? 1 : 0)
+  const text = formatCompact(value, 1000)
+  return kind === 'money' ? currencySymbol + text : text
+}
+
+export function yAxis(kind: YFormat, currencySymbol: string, opts: Partial<uPlot.Axis> = {}): uPlot.Axis {
+  return {
+    stroke: COLORS.axis,
+    grid: { stroke: COLORS.grid, width: 1 },
+    ticks: { show: false },
+    size: 56,
+    font: '12px system-ui, sans-serif',
+    values: (_u, splits) => splits.map((v) => formatTick(kind, v, currencySymbol)),
+    ...opts,
+  }
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n)
+}
+
+/** 24-hour local clock labels; seconds only when the ticks are less than a minute apart. */
+function clockLabels(_u: uPlot, splits: number[], _axis: number, _space: number, incr: number): string[] {
+  return splits.map((v) => {
+    const d = new Date(v)
+    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`
+    return incr < 60_000 ? `${hm}:${pad2(d.getSeconds())}` : hm
+  })
+}
+
+export function timeAxis(): uPlot.Axis {
+  return {
+    stroke: COLORS.axis,
+    grid: { stroke: COLORS.grid, width: 1 },
+    ticks: { show: false },
+    font: '12px system-ui, sans-serif',
+    size: 30,
+    // room for "14:05:30" labels (uPlot's default spacing assumes shorter ones)
+    space: 90,
+    values: clockLabels,
+  }
+}
+
+/** x as time since the stream started (replay, where two streams are laid over each other). */
+export function elapsedAxis(): uPlot.Axis {
+  return {
+    ...timeAxis(),
+    values: (_u, splits) => splits.map((v) => formatClock(v)),
+  }
+}
+
+/** Splits for an elapsed-time axis: round minutes or hours, at least ~70 px apart. */
+export function elapsedSplits(u: uPlot, _axis: number, min: number, max: number): number[] {
+  const span = Math.max(1, max - min)
+  const maxLabels = Math.max(2, Math.min(8, Math.floor(u.bbox.width / uPlot.pxRatio / 70)))
+  const steps = [10e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3]
+  const step = steps.find((s) => span / s <= maxLabels) ?? 14_400e3
+  const out: number[] = []
+  for (let v = Math.ceil(min / step) * step; v <= max; v += step) out.push(v)
+  return out
+}
+
+export const bars = uPlot.paths.bars?.({ size: [0.7, 40], gap: 1 })
+
+/** A tile's sparkline: cumulative GMV and conversion, no axes, no cursor; fixed-from-zero scales. */
+export function sparkOptions(): Omit<uPlot.Options, 'width' | 'height'> {
+  return {
+    ms: 1,
+    legend: { show: false },
+    cursor: { show: false },
+    select: { show: false, left: 0, top: 0, width: 0, height: 0 },
+    padding: [3, 0, 3, 0],
+    scales: {
+      x: { time: true },
+      // Cumulative GMV over 30 minutes: from the window's own low, so the climb fills the tile.
+      gmv: {
+        range: (_u, min, max) => {
+          const lo = min ?? 0
+          const hi = max ?? 0
+          return hi > lo ? [lo, hi + (hi - lo) * 0.05] : [lo - 1, hi + 1]
+        },
+      },
+      conv: { range: (_u, _min, max) => [0, Math.max(0.02, max ?? 0) * 1.1] },
+    },
+    axes: [{ show: false }, { show: false, scale: 'gmv' }, { show: false, scale: 'conv' }],
+    series: [
+      {},
+      { scale: 'gmv', stroke: COLORS.gmv, fill: COLORS.gmvFill, width: 2, points: { show: false } },
+      { scale: 'conv', stroke: COLORS.conversion, width: 1.5, points: { show: false }, spanGaps: true },
+    ],
+  }
+}

@@ -1,0 +1,51 @@
+// uPlot plugin: a small readout of the hovered bucket (the built-in legend table would change
+// the chart's height; this floats over the plot instead).
+
+import type uPlot from 'uplot'
+
+export type ValueFormatter = (seriesIndex: number, value: number | null | undefined) => string
+export type XFormatter = (x: number) => string
+
+export function tooltipPlugin(formatX: XFormatter, formatValue: ValueFormatter): uPlot.Plugin {
+  let box: HTMLDivElement | null = null
+  return {
+    hooks: {
+      init: [
+        (u) => {
+          box = document.createElement('div')
+          box.className = 'chart-tip'
+          box.style.display = 'none'
+          u.over.appendChild(box)
+          u.over.addEventListener('mouseleave', () => {
+            if (box) box.style.display = 'none'
+          })
+        },
+      ],
+      setCursor: [
+        (u) => {
+          if (!box) return
+          const idx = u.cursor.idx
+          const left = u.cursor.left ?? -1
+          if (idx == null || left < 0) {
+            box.style.display = 'none'
+            return
+          }
+          const x = u.data[0][idx]
+          if (x == null) return
+          const lines = [formatX(x)]
+          for (let s = 1; s < u.series.length; s++) {
+            const series = u.series[s]
+            if (!series?.show) continue
+            lines.push(`${String(series.label ?? '')}: ${formatValue(s, u.data[s]?.[idx] as number | null)}`)
+          }
+          box.textContent = lines.join('\n')
+          box.style.display = 'block'
+          const overWidth = u.over.clientWidth
+          const flip = left > overWidth / 2
+          box.style.left = flip ? '' : `${left + 12}px`
+          box.style.right = flip ? `${overWidth - left + 12}px` : ''
+        },
+      ],
+    },
+  }
+}

@@ -1,0 +1,35 @@
+// Wall layout: how many tiles fit a screen, and which tiles a kiosk page shows.
+
+export interface GridFit {
+  cols: number
+  rows: number
+  perPage: number
+}
+
+/** Columns of at least `minTileWidth` and rows of `tileHeight` that fit `width` × `height`. */
+export function gridFit(
+  width: number,
+  height: number,
+  minTileWidth: number,
+  tileHeight: number,
+  gap: number,
+): GridFit {
+  const cols = Math.max(1, Math.floor((width + gap) / (minTileWidth + gap)))
+  const rows = Math.max(1, Math.floor((height + gap) / (tileHeight + gap)))
+  return { cols, rows, perPage: cols * rows }
+}
+
+export function pageCount(items: number, perPage: number): number {
+  return Math.max(1, Math.ceil(items / Math.max(1, perPage)))
+}
+
+/**
+ * Kiosk pages are laid side by side in one strip (the wall slides it, so turning a page creates
+ * nothing): the 1-based grid column and row of the tile ranked `index` (0-based), row-major
+ * within its page.
+ */
+export function kioskCell(index: number, cols: number, perPage: number): { column: number; row: number } {
+  const page = Math.floor(index / perPage)
+  const within = index % perPage
+  return { column: page * cols + (within % cols) + 1, row: Math.floor(within / cols) + 1 }
+}

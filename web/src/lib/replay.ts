@@ -1,0 +1,250 @@
+// Replay of a finished stream: the KPIs "as they stood" at a scrub position, computed from the
+// per-bucket series alone, so scrubbing and playing need no request.
+//
+// Counts and money add up exactly across buckets (an order is counted in one bucket only).
+// Distinct counts (viewers, buyers) do not: a viewer who came back in a later bucket is counted
+// again, so their sum over buckets is an upper-bound approximation, and conversion computed from
+// them is approximate too. Those are flagged in `approximate` for the screen to label.
+
+import { type ColumnSeries, runningRatio } from './series.ts'
+import { STEP_MS, type Step, type Totals } from './types.ts'
+
+const SUMMED = [
+  'views',
+  'impressions',
+  'clicks',
+  'carts',
+  'orders',
+  'items',
+  'comments',
+  'likes',
+  'shares',
+  'follows',
+] as const
+const MONEY = ['gmv', 'refunds'] as const
+const APPROX_SUMMED = ['viewers', 'buyers'] as const
+
+/** The running conversion curve starts once this many viewers came (before that it is noise). */
+export const CONVERSION_MIN_VIEWERS = 20
+
+export const APPROXIMATE_METRICS: readonly (keyof Totals)[] = ['viewers', 'buyers', 'conversion']
+
+export interface ReplayIndex {
+  length: number
+  /** prefix[m][i] = sum of bucket values 0..i (money in integer cents) */
+  prefix: Record<string, Float64Array>
+  online: Float64Array
+  /** highest online (or peak_online when the series has it) over buckets 0..i */
+  peak: Float64Array
+}
+
+function column(series: ColumnSeries, metric: string): readonly (number | null)[] {
+  return series.cols[metric] ?? []
+}
+
+/** Precomputes running sums so that `kpisAt` is O(1) per scrub position. */
+export function buildReplayIndex(series: ColumnSeries): ReplayIndex {
+  const n = series.t.length
+  const prefix: Record<string, Float64Array> = {}
+  const sumInto = (metric: string, scale: number) => {
+    const values = column(series, metric)
+    const out = new Float64Array(n)
+    let sum = 0
+    for (let i = 0; i < n; i++) {
+      sum += Math.round((values[i] ?? 0) * scale)
+      out[i] = sum
+    }
+    prefix[metric] = out
+  }
+  for (const m of SUMMED) sumInto(m, 1)
+  for (const m of APPROX_SUMMED) sumInto(m, 1)
+  for (const m of MONEY) sumInto(m, 100)
+
+  const onlineValues = column(series, 'online')
+  const peakValues = column(series, 'peak_online')
+  const online = new Float64Array(n)
+  const peak = new Float64Array(n)
+  let highest = 0
+  for (let i = 0; i < n; i++) {
+    const o = onlineValues[i] ?? 0
+    online[i] = o
+    highest = Math.max(highest, o, peakValues[i] ?? 0)
+    peak[i] = highest
+  }
+  return { length: n, prefix, online, peak }
+}
+
+function ratio(numerator: number, denominator: number): number | null {
+  return denominator === 0 ? null : numerator / denominator
+}
+
+/** The stream's KPIs over buckets 0..index (inclusive); index is clamped to the series. */
+export function kpisAt(replay: ReplayIndex, index: number): Totals {
+  const totals: Totals = {
+    views: 0,
+    viewers: 0,
+    online: 0,
+    peak_online: 0,
+    impressions: 0,
+    clicks: 0,
+    ctr: null,
+    carts: 0,
+    orders: 0,
+    items: 0,
+    buyers: 0,
+    gmv: 0,
+    refunds: 0,
+    net_gmv: 0,
+    conversion: null,
+    co_rate: null,
+    gpm: null,
+    comments: 0,
+    likes: 0,
+    shares: 0,
+    follows: 0,
+  }
+  if (replay.length === 0 || index < 0) return totals
+  const i = Math.min(Math.floor(index), replay.length - 1)
+  const at = (m: string) => replay.prefix[m]?.[i] ?? 0
+  for (const m of SUMMED) totals[m] = at(m)
+  for (const m of APPROX_SUMMED) totals[m] = at(m)
+  const gmvCents = at('gmv')
+  const refundCents = at('refunds')
+  totals.gmv = gmvCents / 100
+  totals.refunds = refundCents / 100
+  totals.net_gmv = (gmvCents - refundCents) / 100
+  totals.online = replay.online[i] ?? 0
+  totals.peak_online = replay.peak[i] ?? 0
+  totals.ctr = ratio(totals.clicks, totals.impressions)
+  totals.co_rate = ratio(totals.orders, totals.clicks)
+  totals.conversion = ratio(totals.buyers, totals.viewers)
+  totals.gpm = totals.views === 0 ? null : Math.round((gmvCents * 1000) / totals.views) / 100
+  return totals
+}
+
+const REPLAY_STEPS: readonly Step[] = ['1s', '10s', '1m', '5m']
+
+/** The finest step that draws a session of `durationMs` in at most `maxBuckets` buckets. */
+export function replayStep(durationMs: number, maxBuckets = 2000): Step {
+  for (const step of REPLAY_STEPS) {
+    if (Math.ceil(Math.max(durationMs, 1) / STEP_MS[step]) + 1 <= maxBuckets) return step
+  }
+  return '5m'
+}
+
+/** Bucket index whose span holds `elapsedMs` after the first bucket's start. */
+export function indexAtElapsed(stepMs: number, length: number, elapsedMs: number): number {
+  if (length === 0) return -1
+  return Math.max(0, Math.min(length - 1, Math.floor(elapsedMs / stepMs)))
+}
+
+export const PLAY_SPEEDS = [1, 5, 15, 60] as const
+export type PlaySpeed = (typeof PLAY_SPEEDS)[number]
+
+/** A loaded replay laid out for drawing: x is ms since the first bucket, so two streams align. */
+export interface ReplayLayout {
+  stepMs: number
+  /** buckets on the timeline: the longer of the two streams */
+  length: number
+  /** buckets of the main stream */
+  mainLength: number
+  x: number[]
+  gmvCumulative: (number | null)[]
+  gmvBucket: (number | null)[]
+  /** running conversion (approximate, like the KPI) and each bucket's own */
+  conversionRunning: (number | null)[]
+  conversion: (number | null)[]
+  online: (number | null)[]
+  compare: {
+    gmvCumulative: (number | null)[]
+    conversionRunning: (number | null)[]
+    online: (number | null)[]
+  } | null
+  /** scale maxima over the whole session, so playing never rescales the charts */
+  yMax: { cum: number; bucket: number; conv: number; online: number }
+}
+
+function padded<T>(values: readonly T[], length: number): (T | null)[] {
+  const out = new Array<T | null>(length).fill(null)
+  for (let i = 0; i < Math.min(length, values.length); i++) out[i] = values[i] as T
+  return out
+}
+
+function maxOf(...columns: readonly (readonly (number | null)[])[]): number {
+  let max = 0
+  for (const column of columns) for (const v of column) if (v !== null && v > max) max = v
+  return max
+}
+
+export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): ReplayLayout {
+  const stepMs = main.stepMs
+  const mainLength = main.t.length
+  const length = Math.max(mainLength, compare?.t.length ?? 0)
+  const x = Array.from({ length }, (_, i) => i * stepMs)
+  const col = (s: ColumnSeries, m: string) => s.cols[m] ?? []
+  const layout: ReplayLayout = {
+    stepMs,
+    length,
+    mainLength,
+    x,
+    gmvCumulative: padded(cumulativeSum(col(main, 'gmv')), length),
+    gmvBucket: padded(col(main, 'gmv'), length),
+    conversionRunning: padded(
+      runningRatio(col(main, 'buyers'), col(main, 'viewers'), null, CONVERSION_MIN_VIEWERS),
+      length,
+    ),
+    conversion: padded(col(main, 'conversion'), length),
+    online: padded(col(main, 'online'), length),
+    compare: compare
+      ? {
+          gmvCumulative: padded(cumulativeSum(col(compare, 'gmv')), length),
+          conversionRunning: padded(
+            runningRatio(col(compare, 'buyers'), col(compare, 'viewers'), null, CONVERSION_MIN_VIEWERS),
+            length,
+          ),
+          online: padded(col(compare, 'online'), length),
+        }
+      : null,
+    yMax: { cum: 0, bucket: 0, conv: 0, online: 0 },
+  }
+  const c = layout.compare
+  layout.yMax = {
+    cum: maxOf(layout.gmvCumulative, c?.gmvCumulative ?? []),
+    bucket: maxOf(layout.gmvBucket),
+    conv: maxOf(layout.conversionRunning, c?.conversionRunning ?? []),
+    online: maxOf(layout.online, c?.online ?? []),
+  }
+  return layout
+}
+
+function cumulativeSum(values: readonly (number | null)[]): number[] {
+  const out = new Array<number>(values.length)
+  let cents = 0
+  for (let i = 0; i < values.length; i++) {
+    cents += Math.round((values[i] ?? 0) * 100)
+    out[i] = cents / 100
+  }
+  return out
+}
+
+export type Columns = [number[], ...(number | null)[][]]
+
+/** The three charts' data as they stood at bucket `index` (curves unfold up to it). */
+export function replayFrame(
+  layout: ReplayLayout,
+  index: number,
+): { gmv: Columns; conversion: Columns; online: Columns } {
+  const end = Math.max(0, Math.min(layout.length, Math.floor(index) + 1))
+  const x = layout.x.slice(0, end)
+  const cut = (values: (number | null)[]) => values.slice(0, end)
+  const c = layout.compare
+  return {
+    gmv: c
+      ? [x, cut(layout.gmvCumulative), cut(layout.gmvBucket), cut(c.gmvCumulative)]
+      : [x, cut(layout.gmvCumulative), cut(layout.gmvBucket)],
+    conversion: c
+      ? [x, cut(layout.conversionRunning), cut(layout.conversion), cut(c.conversionRunning)]
+      : [x, cut(layout.conversionRunning), cut(layout.conversion)],
+    online: c ? [x, cut(layout.online), cut(c.online)] : [x, cut(layout.online)],
+  }
+}
