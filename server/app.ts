@@ -1,8 +1,16 @@
+import { type Server, STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, {
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
 import { ApiError, errorBody } from './errors.ts'
@@ -13,6 +21,7 @@ import authPlugin from './plugins/auth.ts'
 import clickhousePlugin from './plugins/clickhouse.ts'
 import ingestPlugin from './plugins/ingest.ts'
 import livePlugin from './plugins/live.ts'
+import loadSheddingPlugin from './plugins/load-shedding.ts'
 import securityPlugin from './plugins/security.ts'
 import webPlugin from './plugins/web.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -80,8 +89,33 @@ function errorHandler(
           : (fastifyError.message ?? 'bad request')
     return reply.code(status).send(errorBody(code, message))
   }
+  if (isStorageUnreachable(error) || this.storage?.migrated === false) {
+    request.log.warn({ err: error }, 'storage unreachable')
+    return reply
+      .code(503)
+      .header('retry-after', '2')
+      .send(errorBody('storage_unavailable', 'storage is not reachable; retry'))
+  }
   request.log.error({ err: error }, 'unhandled error')
   return reply.code(500).send(errorBody('internal', 'internal error; it has been logged'))
+}
+
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+])
+
+/** A ClickHouse server that does not answer (refused, reset, timed out): the reader's retry may work. */
+function isStorageUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true
+  // @clickhouse/client's request_timeout
+  return error.message === 'Timeout error.'
 }
 
 /** The whole application as a plugin: what main.ts listens with and what tests build. */
@@ -95,6 +129,8 @@ export const livewall = fp<AppOptions>(
       reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
     )
 
+    // First: its hooks must see every route registered after it (/docs included).
+    await app.register(securityPlugin)
     await app.register(swagger, {
       openapi: {
         info: {
@@ -115,25 +151,54 @@ export const livewall = fp<AppOptions>(
       },
     })
     await app.register(swaggerUi, { routePrefix: '/docs' })
-    await app.register(securityPlugin)
     await app.register(rateLimit, { global: false })
     await app.register(clickhousePlugin, { config: opts.config, faults: opts.faults })
     await app.register(authPlugin)
     await app.register(ingestPlugin)
     await app.register(healthRoutes)
-    await app.register(readRoutes)
-    await app.register(ingestRoutes)
+    // The API sheds load when the process is saturated; health checks and the dashboard do not.
+    await app.register(async (api) => {
+      await api.register(loadSheddingPlugin)
+      await api.register(readRoutes)
+      await api.register(ingestRoutes)
+    })
     await app.register(livePlugin)
     await app.register(webPlugin, { distDir: opts.config.webDistDir })
   },
   { name: 'livewall' },
 )
 
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (a timeout, headers over
+ * the limit, bytes that are not HTTP), answered in SPEC's error format. The error carries
+ * the raw bytes received (`rawPacket`), which may hold a key: only its code is logged.
+ */
+function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', `the request headers exceed ${this.config.http.maxHeaderBytes} bytes`]
+        : [400, 'bad_request', 'the request is not valid HTTP/1.1']
+  this.log.debug({ code: error.code, status }, 'client error')
+  // A response already under way (say a 401 sent before a slow body finished) is not interrupted.
+  const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && !response?.headersSent) {
+    const body = JSON.stringify(errorBody(code, message))
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
+}
+
 /** Fastify with the server options production uses (limits, timeouts, redacted logs). */
 export function serverOptions(
   config: Config,
   logger: FastifyServerOptions['logger'] = { level: config.logLevel },
-): FastifyServerOptions {
+): FastifyHttpOptions<Server> {
   return {
     logger:
       logger === false
@@ -148,10 +213,34 @@ export function serverOptions(
           },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.ingest.maxBodyBytes,
-    // Slow clients cannot hold a request open forever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 65_000,
+    // Slow clients cannot hold a connection forever (slowloris): headers, the whole request,
+    // an idle keep-alive and a silent socket each have a deadline.
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // How often Node checks those two deadlines (its default, 30 s, would add up to 30 s to them).
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(
+          30_000,
+          Math.floor(Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs) / 4),
+        ),
+      ),
+      maxHeaderSize: config.http.maxHeaderBytes,
+    },
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.idleTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    clientErrorHandler,
+    // A stream_id is up to 128 characters: percent-encoded, up to 9 bytes each.
+    routerOptions: { maxParamLength: 128 * 9 },
+    // Malformed URLs (bad percent-encoding) in SPEC's error format, not Fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400
+      ;(reply as FastifyReply)
+        .code(status)
+        .send(errorBody(status === 414 ? 'uri_too_long' : 'bad_url', error.message))
+    },
     trustProxy: false,
     return503OnClosing: true,
   }
@@ -161,8 +250,8 @@ export async function buildApp(
   options: AppOptions & { logger?: FastifyServerOptions['logger'] },
 ): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(options.config, options.logger)).withTypeProvider<TypeBoxTypeProvider>()
-  // A client must finish sending its headers quickly (slowloris).
-  app.server.headersTimeout = 10_000
+  // Thousands of idle sockets cost little, but not without bound; 0 = no limit.
+  if (options.config.http.maxConnections > 0) app.server.maxConnections = options.config.http.maxConnections
   await app.register(livewall, options)
   await app.ready()
   return app

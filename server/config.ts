@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 
 /** Everything the server reads from its environment, validated once at boot. */
 export interface Config {
@@ -9,6 +10,8 @@ export interface Config {
   clickhouseUrl: string | undefined
   clickhouseUser: string | undefined
   clickhousePassword: string | undefined
+  /** ClickHouse server only: a query or insert that takes longer fails (and ingest answers 503). */
+  clickhouseRequestTimeoutMs: number
   database: string
   dataDir: string
   currency: string
@@ -16,7 +19,9 @@ export interface Config {
   tokenSecret: string
   demo: boolean
   ingest: IngestConfig
-  /** Origins allowed by CORS; empty = same-origin only. */
+  http: HttpConfig
+  shed: ShedConfig
+  /** Origins allowed by CORS (`https://shop.example`); empty = same-origin only. */
   corsOrigins: string[]
   logLevel: string
   /** Where the built dashboard lives; served at `/`. */
@@ -34,8 +39,34 @@ export interface IngestConfig {
   maxBodyBytes: number
   /** Memory budget of the event_id / order_id seen-filters (Bloom filters), in MiB. */
   dedupMemoryMb: number
-  /** Per ingest key: sustained requests per second, and burst. */
+  /** Per ingest key: requests per second (a fixed one-second window). */
   rateLimitPerKey: number
+  /** Body bytes of all ingest requests not yet answered, together; above it, 503 before reading. */
+  maxInflightBytes: number
+}
+
+/** Limits on what a client can hold open (slowloris, idle floods, huge headers). */
+export interface HttpConfig {
+  /** A client must have sent all its headers within this. */
+  headersTimeoutMs: number
+  /** …and its whole request, body included, within this. */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number
+  /** A connection with no traffic either way (e.g. a client that stopped reading) is closed after this. */
+  idleTimeoutMs: number
+  /** Request line plus headers; above it, 431. */
+  maxHeaderBytes: number
+  /** Open connections at once (0 = no limit); above it, new ones are dropped. */
+  maxConnections: number
+}
+
+/** Load shedding of the /v1 API: 503 + Retry-After instead of queueing when the process is saturated. */
+export interface ShedConfig {
+  /** Mean event-loop delay over a half-second sample above which requests are shed (0 = off). */
+  eventLoopDelayMs: number
+  /** V8 heap in use above which requests are shed (0 = off). */
+  heapUsedBytes: number
 }
 
 export class ConfigError extends Error {
@@ -59,6 +90,15 @@ function list(raw: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text
+  } catch {
+    return false
+  }
 }
 
 /** Builds the config from the environment; throws ConfigError naming the bad variable. */
@@ -89,6 +129,27 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
     throw new ConfigError(`CLICKHOUSE_DATABASE must be a plain identifier, got "${database}"`)
   }
+  const corsOrigins = list(env.LIVEWALL_CORS_ORIGINS)
+  for (const origin of corsOrigins) {
+    // No wildcard: every origin allowed to call the API with a token is named.
+    if (!isOrigin(origin)) {
+      throw new ConfigError(
+        `LIVEWALL_CORS_ORIGINS entries must be origins like https://shop.example (scheme, host, optional port), got "${origin}"`,
+      )
+    }
+  }
+  const http: HttpConfig = {
+    headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+    idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    maxHeaderBytes: int(env, 'HTTP_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
+  }
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS')
+  }
+  const heapLimitMb = Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024)
   const clickhouseUrl = env.CLICKHOUSE_URL || undefined
   if (clickhouseUrl !== undefined) {
     try {
@@ -103,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
     clickhouseUrl,
     clickhouseUser: env.CLICKHOUSE_USER || undefined,
     clickhousePassword: env.CLICKHOUSE_PASSWORD || undefined,
+    clickhouseRequestTimeoutMs: int(env, 'CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     database,
     dataDir: path.resolve(env.DATA_DIR || './data'),
     currency,
@@ -117,8 +179,16 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       dedupMemoryMb: int(env, 'INGEST_DEDUP_MEMORY_MB', 128, 1, 65_536),
       rateLimitPerKey: int(env, 'INGEST_RATE_LIMIT_PER_KEY', 1000, 1, 1_000_000),
+      maxInflightBytes: int(env, 'INGEST_MAX_INFLIGHT_MB', 256, 1, 1_000_000) * 1024 * 1024,
     },
-    corsOrigins: list(env.LIVEWALL_CORS_ORIGINS),
+    http,
+    shed: {
+      eventLoopDelayMs: int(env, 'LOAD_SHED_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000),
+      // Default: 90 % of V8's heap limit, well before an out-of-memory crash.
+      heapUsedBytes:
+        int(env, 'LOAD_SHED_HEAP_USED_MB', Math.floor(heapLimitMb * 0.9), 0, 1_000_000) * 1024 * 1024,
+    },
+    corsOrigins,
     logLevel: env.LOG_LEVEL || 'info',
     webDistDir: path.resolve(env.LIVEWALL_WEB_DIST || path.join(import.meta.dirname, '..', 'web', 'dist')),
   }

@@ -2,10 +2,15 @@ import { mkdirSync } from 'node:fs'
 import {
   type ClickHouseClient,
   type ClickHouseClientConfigOptions,
+  ClickHouseLogLevel,
   type ClickHouseSettings,
   createClient,
+  type ErrorLogParams,
+  type Logger,
+  type LogParams,
 } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
+import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
@@ -48,15 +53,44 @@ function asClientConnection(connection: unknown): ClientConnection {
   return connection as ClientConnection
 }
 
-function buildClient(config: Config, faults?: FaultInjector): ClickHouseClient {
+/**
+ * The HTTP client's own log lines go to the app's logger (structured, redacted), not to
+ * the console. Its failures are logged again, with context, where they are handled, so
+ * they are debug lines here.
+ */
+function clientLog(log: FastifyBaseLogger): ClickHouseClientConfigOptions['log'] {
+  const line = ({ module, message, args }: LogParams, err?: Error) =>
+    log.debug({ module, args, err }, `clickhouse client: ${message}`)
+  class AppLogger implements Logger {
+    trace(params: LogParams) {
+      line(params)
+    }
+    debug(params: LogParams) {
+      line(params)
+    }
+    info(params: LogParams) {
+      line(params)
+    }
+    warn(params: LogParams & { err?: Error }) {
+      line(params, params.err)
+    }
+    error(params: ErrorLogParams) {
+      line(params, params.err)
+    }
+  }
+  return { LoggerClass: AppLogger, level: ClickHouseLogLevel.WARN }
+}
+
+function buildClient(config: Config, log: FastifyBaseLogger, faults?: FaultInjector): ClickHouseClient {
   if (config.clickhouseUrl !== undefined) {
     return createClient({
+      log: clientLog(log),
       url: config.clickhouseUrl,
       username: config.clickhouseUser,
       password: config.clickhousePassword,
       database: config.database,
       clickhouse_settings: SETTINGS,
-      request_timeout: 30_000,
+      request_timeout: config.clickhouseRequestTimeoutMs,
     })
   }
   mkdirSync(config.dataDir, { recursive: true })
@@ -65,14 +99,16 @@ function buildClient(config: Config, faults?: FaultInjector): ClickHouseClient {
 }
 
 /** Creates the database if needed, from a client that does not select one yet. */
-async function ensureDatabase(config: Config): Promise<void> {
+async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<void> {
   const bootstrap =
     config.clickhouseUrl !== undefined
       ? createClient({
+          log: clientLog(log),
           url: config.clickhouseUrl,
           username: config.clickhouseUser,
           password: config.clickhousePassword,
-          request_timeout: 5_000,
+          // Short: the server starts (not ready) rather than wait long for a storage that is away.
+          request_timeout: Math.min(5_000, config.clickhouseRequestTimeoutMs),
         })
       : createClient({ connection: asClientConnection(createChdbConnection({ path: config.dataDir })) })
   try {
@@ -93,7 +129,7 @@ async function ensureDatabase(config: Config): Promise<void> {
 export default fp(
   async (app, opts: ClickhousePluginOptions) => {
     const { config } = opts
-    const client = buildClient(config, opts.faults)
+    const client = buildClient(config, app.log, opts.faults)
     let stopped = false
     const state: StorageState = {
       embedded: config.clickhouseUrl === undefined,
@@ -102,7 +138,7 @@ export default fp(
     }
 
     const prepare = async () => {
-      await ensureDatabase(config)
+      await ensureDatabase(config, app.log)
       await migrate(client, (msg) => app.log.info(msg))
       state.migrated = true
     }
@@ -115,7 +151,8 @@ export default fp(
         } catch (error) {
           if (error instanceof Error && error.name === 'MigrationError') throw error
           app.log.warn({ err: error, attempt }, 'storage not reachable; retrying')
-          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)))
+          // unref: a retry pending must not keep a stopped process alive
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)).unref())
         }
       }
     }

@@ -1,23 +1,23 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { validateEvent } from '../ingest/validate.ts'
-import type { QuarantineRow } from '../ingest/writer.ts'
+import { IngestUnavailableError, type QuarantineRow } from '../ingest/writer.ts'
 import { type EventRow, IncomingEvent, IngestResponse } from '../schemas/event.ts'
 
-/** Per ingest key (identified by a digest of its Authorization header), requests per second. */
+/**
+ * Per ingest key, requests per second. The key check runs first (the route's onRequest
+ * precedes the limiter's), so the bucket is the key itself: spelling the header
+ * differently (`bearer`, extra spaces) does not buy a fresh one, and unknown keys never
+ * reach the limiter.
+ */
 function ingestRateLimit(perSecond: number) {
   return {
     max: perSecond,
     timeWindow: 1000,
-    keyGenerator: (request: { headers: { authorization?: string } }) =>
-      createHash('sha256')
-        .update(request.headers.authorization ?? '')
-        .digest('base64url')
-        .slice(0, 16),
+    keyGenerator: (request: { ingestKeyId?: string }) => request.ingestKeyId ?? 'unknown',
     errorResponseBuilder: (_request: unknown, context: { after: string }) =>
       new ApiError(429, 'rate_limited', `this ingest key is over its rate; retry in ${context.after}`),
   }
@@ -53,6 +53,12 @@ declare module 'fastify' {
 }
 
 export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const inflight = { bytes: 0 }
+  app.registry.gauge(
+    'livewall_ingest_inflight_bytes',
+    'Body bytes of ingest requests not yet answered (bounded by INGEST_MAX_INFLIGHT_MB)',
+    () => inflight.bytes,
+  )
   // Bodies are read raw; each event is parsed and judged on its own (a bad line never
   // sinks the request). The size limit applies before any parsing.
   app.removeAllContentTypeParsers()
@@ -87,8 +93,9 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       // The schema above documents the body; validation is per event in validateEvent.
       validatorCompiler: () => () => true,
-      // The key is checked before the body is read: strangers cannot make us buffer 5 MiB.
-      onRequest: async (request) => {
+      // Everything that can refuse a request is decided before its body is read: strangers
+      // cannot make us buffer 5 MiB, and neither can a request we would shed anyway.
+      onRequest: async (request, reply) => {
         const keyId = app.ingestKeys.check(bearer(request.headers.authorization))
         if (!keyId)
           throw new ApiError(
@@ -97,15 +104,39 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
             'missing or unknown ingest key (Authorization: Bearer <key>)',
           )
         request.ingestKeyId = keyId
+        if (!app.storage.migrated) {
+          throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
+            'retry-after': '2',
+          })
+        }
+        if (app.writer.pendingEvents >= app.config.ingest.maxPendingEvents) {
+          app.ingestInstruments.shed.inc()
+          throw new IngestUnavailableError('overloaded', 'the write buffer is full; retry after a moment', 1)
+        }
+        // Bodies are held in memory until their request is answered: bound them all together.
+        const declared = Number(request.headers['content-length'])
+        const bytes = Math.min(
+          Number.isSafeInteger(declared) && declared >= 0 ? declared : app.config.ingest.maxBodyBytes,
+          app.config.ingest.maxBodyBytes,
+        )
+        if (inflight.bytes > 0 && inflight.bytes + bytes > app.config.ingest.maxInflightBytes) {
+          app.ingestInstruments.shed.inc()
+          throw new IngestUnavailableError(
+            'overloaded',
+            'too many request bodies in flight; retry after a moment',
+            1,
+          )
+        }
+        // Held until the answer is sent or the client is gone: the body stays referenced
+        // while its events wait for their commit.
+        inflight.bytes += bytes
+        reply.raw.once('close', () => {
+          inflight.bytes -= bytes
+        })
       },
     },
     async (request, reply) => {
       const keyId = request.ingestKeyId!
-      if (!app.storage.migrated) {
-        throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
-          'retry-after': '2',
-        })
-      }
       const body = request.body as unknown as Buffer
       const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       const { maxEventsPerRequest } = app.config.ingest

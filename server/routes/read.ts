@@ -25,6 +25,17 @@ function parseTime(name: string, value: string | number | undefined): number | u
   }
 }
 
+/**
+ * `limit` as validated: Ajv coerces "1e309" to Infinity and then skips minimum/maximum,
+ * which only judge finite numbers.
+ */
+function finiteLimit(limit: number | undefined, fallback: number): number {
+  if (limit === undefined) return fallback
+  if (!Number.isFinite(limit))
+    throw new ApiError(400, 'invalid_request', 'querystring/limit must be an integer from 1 to 1000')
+  return limit
+}
+
 function notFound(streamId: string): ApiError {
   return new ApiError(404, 'stream_not_found', `no stream "${streamId}" visible to this token`)
 }
@@ -84,7 +95,8 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const reader = request.reader!
-      const { status = 'all', vertical, creator_id, limit = 100 } = request.query
+      const { status = 'all', vertical, creator_id } = request.query
+      const limit = finiteLimit(request.query.limit, 100)
       if (reader.role === 'creator' && creator_id && creator_id !== reader.creator_id) return { streams: [] }
       const streams = await listStreams(app.clickhouse, {
         status,
@@ -273,7 +285,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Rejected events may belong to any creator's stream; only ops read them.
       if (request.reader!.role !== 'ops')
         throw new ApiError(403, 'forbidden', 'the quarantine is visible to ops tokens only')
-      return readQuarantine(app.clickhouse, request.query.limit ?? 100)
+      return readQuarantine(app.clickhouse, finiteLimit(request.query.limit, 100))
     },
   )
 }

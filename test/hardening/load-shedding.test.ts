@@ -1,0 +1,245 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { describe, expect, test } from 'vitest'
+import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
+
+/**
+ * Above capacity the ingest answers 503 + Retry-After at once instead of queueing without
+ * bound: memory stays bounded, and what was acknowledged is stored exactly once.
+ */
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+const heapUsedMb = () => {
+  gc()
+  return process.memoryUsage().heapUsed / 1024 / 1024
+}
+
+interface Sent {
+  ids: string[]
+  body: string
+}
+
+let seq = 0
+function request(stream: string, events: number, padding = 0): Sent {
+  const ids: string[] = []
+  const lines: string[] = []
+  for (let i = 0; i < events; i++) {
+    const id = `${stream}-${++seq}`
+    ids.push(id)
+    const event: Record<string, unknown> = {
+      event_id: id,
+      type: 'view_start',
+      stream_id: stream,
+      ts: Date.now(),
+      viewer_id: id,
+    }
+    if (padding > 0) event.padding = 'p'.repeat(padding)
+    lines.push(JSON.stringify(event))
+  }
+  return { ids, body: lines.join('\n') }
+}
+
+async function post(server: TestServer, sent: Sent) {
+  const started = performance.now()
+  const response = await fetch(`${server.url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/x-ndjson' },
+    body: sent.body,
+    signal: AbortSignal.timeout(30_000),
+  })
+  const body = await response.json()
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body,
+    ms: performance.now() - started,
+  }
+}
+
+async function storedCounts(server: TestServer, stream: string): Promise<Map<string, number>> {
+  const rows = await (
+    await server.app.clickhouse.query({
+      query: 'SELECT event_id, count() AS n FROM events WHERE stream_id = {stream:String} GROUP BY event_id',
+      query_params: { stream },
+      format: 'JSONEachRow',
+    })
+  ).json<{ event_id: string; n: number }>()
+  return new Map(rows.map((r) => [r.event_id, r.n]))
+}
+
+const ms = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0
+    ? 'none'
+    : `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms`
+}
+
+/** Samples `read` on every turn of the event loop until stopped; returns the maximum seen. */
+function sampleMax(read: () => number): () => number {
+  let max = read()
+  let running = true
+  const tick = () => {
+    max = Math.max(max, read())
+    if (running) setImmediate(tick)
+  }
+  setImmediate(tick)
+  return () => {
+    running = false
+    return max
+  }
+}
+
+describe('a flood of ingest requests', () => {
+  test('pending events never exceed INGEST_MAX_PENDING_EVENTS; the excess gets 503 + Retry-After at once; every 2xx event is stored exactly once', async () => {
+    const MAX_PENDING = 2000
+    const server = await startTestServer({
+      env: {
+        INGEST_MAX_PENDING_EVENTS: String(MAX_PENDING),
+        INGEST_FLUSH_MAX_EVENTS: '1000',
+        INGEST_RATE_LIMIT_PER_KEY: '1000000',
+      },
+    })
+    try {
+      const heapBefore = heapUsedMb()
+      const stopSampling = sampleMax(() => server.app.writer.pendingEvents)
+      const requests = Array.from({ length: 600 }, () => request('flood', 100))
+      const answers = await Promise.all(requests.map((r) => post(server, r)))
+      const maxPending = stopSampling()
+      const heapAfter = heapUsedMb()
+
+      const ok = answers.filter((a) => a.status === 200)
+      const shed = answers.filter((a) => a.status === 503)
+      console.log(
+        `flood: 600 requests × 100 events; ${ok.length} stored (${ms(ok.map((a) => a.ms))}), ` +
+          `${shed.length} shed with 503 (${ms(shed.map((a) => a.ms))}); pending peaked at ${maxPending} ` +
+          `(bound ${MAX_PENDING}); heap ${heapBefore.toFixed(0)} → ${heapAfter.toFixed(0)} MB`,
+      )
+      expect(ok.length + shed.length).toBe(answers.length) // nothing else: no 5xx but the 503s
+      expect(shed.length).toBeGreaterThan(0)
+      expect(maxPending).toBeLessThanOrEqual(MAX_PENDING)
+      for (const a of shed) {
+        expect(a.body.error.code).toBe('overloaded')
+        expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1)
+      }
+      // Bounded: 60 000 events passed through, and the heap holds none of them afterwards.
+      expect(heapAfter - heapBefore).toBeLessThan(100)
+
+      // Ack means stored; 503 means nothing of the request was stored.
+      const acked = new Set(requests.flatMap((r, i) => (answers[i]!.status === 200 ? r.ids : [])))
+      let stored = await storedCounts(server, 'flood')
+      expect([...stored.values()].every((n) => n === 1)).toBe(true)
+      expect(new Set(stored.keys())).toEqual(acked)
+
+      // The clients retry what was shed, as Retry-After tells them, until all is in.
+      // (Fifty clients at a time: a real fleet backs off and spreads out.)
+      let pending = requests.filter((_, i) => answers[i]!.status === 503)
+      let rounds = 0
+      while (pending.length > 0 && rounds++ < 100) {
+        const wave = pending.slice(0, 50)
+        const retried = await Promise.all(wave.map((r) => post(server, r)))
+        expect(retried.every((a) => a.status === 200 || a.status === 503)).toBe(true)
+        pending = [...pending.slice(50), ...wave.filter((_, i) => retried[i]!.status === 503)]
+        if (retried.some((a) => a.status === 503)) await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      expect(pending).toEqual([])
+      stored = await storedCounts(server, 'flood')
+      expect(stored.size).toBe(600 * 100)
+      expect([...stored.values()].every((n) => n === 1)).toBe(true)
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
+
+  test('request bodies in flight are bounded by INGEST_MAX_INFLIGHT_MB: big bodies beyond it get 503 before they are read', async () => {
+    const server = await startTestServer({
+      env: { INGEST_MAX_INFLIGHT_MB: '8', INGEST_RATE_LIMIT_PER_KEY: '1000000' },
+    })
+    try {
+      const inflight = () =>
+        Number(/^livewall_ingest_inflight_bytes (\d+)$/m.exec(server.app.registry.render())?.[1] ?? 0)
+      const stopSampling = sampleMax(inflight)
+      // 40 requests of ~1 MiB (4 events of 256 KiB) at once: 40 MiB against a budget of 8
+      const requests = Array.from({ length: 40 }, () => request('big', 4, 256 * 1024))
+      const answers = await Promise.all(requests.map((r) => post(server, r)))
+      const maxInflight = stopSampling()
+      const ok = answers.filter((a) => a.status === 200)
+      const shed = answers.filter((a) => a.status === 503)
+      console.log(
+        `big bodies: 40 × 1 MiB; ${ok.length} stored, ${shed.length} shed; ` +
+          `bytes in flight peaked at ${(maxInflight / 1048576).toFixed(1)} MiB (bound 8 MiB)`,
+      )
+      expect(ok.length + shed.length).toBe(40)
+      expect(shed.length).toBeGreaterThan(0)
+      expect(maxInflight).toBeLessThanOrEqual(8 * 1024 * 1024)
+      for (const a of shed) expect(a.body.error.code).toBe('overloaded')
+      expect(inflight()).toBe(0) // every share given back
+      const acked = new Set(requests.flatMap((r, i) => (answers[i]!.status === 200 ? r.ids : [])))
+      expect(new Set((await storedCounts(server, 'big')).keys())).toEqual(acked)
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
+})
+
+describe('whole-process pressure (@fastify/under-pressure)', () => {
+  test('over the heap limit the API answers 503 + Retry-After in the API error format; health checks still answer', async () => {
+    const server = await startTestServer({ env: { LOAD_SHED_HEAP_USED_MB: '1' } })
+    try {
+      // the first sample is taken within half a second
+      let answer = await post(server, request('heap', 1))
+      for (let i = 0; i < 50 && answer.status !== 503; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        answer = await post(server, request('heap', 1))
+      }
+      expect(answer.status).toBe(503)
+      expect(answer.retryAfter).toBe('2')
+      expect(answer.body.error.code).toBe('overloaded')
+      expect(answer.body.error.message).toContain('heapUsedBytes')
+      const read = await server.get('/v1/streams')
+      expect(read.status).toBe(503)
+      expect(read.body.error.code).toBe('overloaded')
+      for (const path of ['/healthz', '/readyz', '/metrics'])
+        expect((await fetch(`${server.url}${path}`)).status).toBe(200)
+      expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(
+        /livewall_load_shed_total\{reason="heapUsedBytes"\} [1-9]/,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a lagging event loop sheds the API until it recovers', async () => {
+    const server = await startTestServer({ env: { LOAD_SHED_EVENT_LOOP_DELAY_MS: '50' } })
+    try {
+      // past the boot grace (two samples after ready)
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect((await post(server, request('lag', 1))).status).toBe(200)
+      // Two seconds of 200 ms synchronous chunks: the mean loop delay is far above 50 ms,
+      // and requests still get through between the chunks to be answered.
+      let lagging = true
+      const lag = (async () => {
+        const until = Date.now() + 2000
+        while (Date.now() < until) {
+          const chunkEnd = Date.now() + 200
+          while (Date.now() < chunkEnd) {}
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        lagging = false
+      })()
+      const during: number[] = []
+      while (lagging) during.push((await post(server, request('lag', 1))).status)
+      await lag
+      const after: number[] = []
+      for (let i = 0; i < 100 && after.at(-1) !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        after.push((await post(server, request('lag', 1))).status)
+      }
+      console.log(`lag: statuses while lagging ${during.join(' ')}; after ${after.join(' ')}`)
+      expect(during).toContain(503)
+      expect(after.at(-1)).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+})
