@@ -21,10 +21,10 @@ const REVALIDATE = 'no-cache'
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Livewall — dashboard not built</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:system-ui,sans-serif;background:#0a0e15;color:#e8eef6;padding:3rem;line-height:1.5">
+<body>
 <h1>The dashboard is not built</h1>
 <p>Run <code>npm run build</code> and reload this page (or use <code>npm run dev</code> for the dev server).
-The API (<code>/v1</code>), the socket and <a style="color:#4aa8ff" href="/docs">/docs</a> work without it.</p>
+The API (<code>/v1</code>), the socket and <a href="/docs">/docs</a> work without it.</p>
 </body></html>`
 
 /**
