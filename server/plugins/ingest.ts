@@ -47,14 +47,24 @@ export default fp(
     )
 
     // Warm the dedup filters in the background; until then every id is looked up.
+    let closing = false
     const warm = async () => {
       await app.storage.whenReady
-      const started = Date.now()
-      const loaded = await dedup.warmUp()
-      app.log.info({ ids: loaded, ms: Date.now() - started }, 'dedup filters warmed from storage')
+      for (let attempt = 1; !closing; attempt++) {
+        try {
+          const started = Date.now()
+          const loaded = await dedup.warmUp()
+          app.log.info({ ids: loaded, ms: Date.now() - started }, 'dedup filters warmed from storage')
+          return
+        } catch (err) {
+          // Still correct meanwhile: every id is looked up in storage until the filters are warm.
+          app.log.warn({ err, attempt }, 'dedup warm-up failed; retrying')
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)).unref())
+        }
+      }
     }
     warm().catch((err) =>
-      app.log.warn({ err }, 'dedup warm-up failed; every id will be looked up in storage'),
+      app.log.warn({ err }, 'dedup warm-up stopped; every id will be looked up in storage'),
     )
 
     app.decorate('ingestKeys', new IngestKeys(app.config.ingestKeys))
@@ -64,6 +74,7 @@ export default fp(
     app.decorate('commits', commits)
     // Flush the write buffer before the server stops: every taken request gets its answer.
     app.addHook('preClose', async () => {
+      closing = true
       await writer.close()
     })
   },
