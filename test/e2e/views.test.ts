@@ -1,0 +1,200 @@
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { issueToken } from '../../server/auth/tokens.ts'
+import { formatCount, formatMoney, formatMoneyCompact, formatPercent } from '../../web/src/lib/format.ts'
+import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts'
+import {
+  dashboardUrl,
+  ensureDashboardBuilt,
+  kpiValue,
+  launchBrowser,
+  openPage,
+  textOf,
+  type UiPage,
+  wallTile,
+} from './helpers.ts'
+import { SEED_STREAMS, seedEvents } from './seed.ts'
+
+// Every screen of the dashboard in real Chromium, served by the real server from web/dist, on
+// data ingested through the real endpoint. The numbers on screen are compared with the API's.
+
+let server: TestServer
+let browser: Browser
+const { miaLive, noahLive, miaEnded } = SEED_STREAMS
+
+interface ApiStream {
+  stream_id: string
+  title: string
+  status: 'live' | 'ended'
+  totals: Record<string, number | null>
+}
+
+async function apiStream(id: string): Promise<ApiStream> {
+  const { status, body } = await server.get(`/v1/streams/${id}`)
+  expect(status).toBe(200)
+  return body
+}
+
+/** Resource errors the browser logs for answers the test asked for (a 401, a 404). */
+function unexpectedErrors(ui: UiPage, expectedStatus: number): string[] {
+  return [...ui.consoleErrors.filter((e) => !e.includes(`status of ${expectedStatus}`)), ...ui.pageErrors]
+}
+
+beforeAll(async () => {
+  const [, launched] = await Promise.all([ensureDashboardBuilt(), launchBrowser()])
+  browser = launched
+  server = await startTestServer()
+  const { valid, invalid } = seedEvents(Date.now())
+  const stored = await server.ingest(valid)
+  expect(stored.status, JSON.stringify(stored.body)).toBe(200)
+  const rejected = await server.ingest([invalid])
+  expect(rejected.status).toBe(422)
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+describe('the dashboard views (README: views)', () => {
+  test('every view opens from its link without a console error and shows the API numbers', async () => {
+    const ui = await openPage(browser, { width: 1920, height: 1080 })
+    const { page } = ui
+
+    // The wall: one tile per live stream, each tile's GMV the stream's GMV.
+    await page.goto(dashboardUrl(server.url, '/', server.opsToken))
+    const live: ApiStream[] = (await server.get('/v1/streams?status=live')).body.streams
+    expect(live.map((s) => s.stream_id).sort()).toEqual(
+      [miaLive.stream_id, noahLive.stream_id, SEED_STREAMS.avaLive.stream_id].sort(),
+    )
+    await expect.poll(() => page.locator('a.tile').count(), { timeout: 20_000 }).toBe(live.length)
+    for (const stream of live) {
+      const tile = wallTile(page, stream.stream_id)
+      expect(await textOf(tile.locator('.gmv')), stream.stream_id).toBe(formatMoneyCompact(stream.totals.gmv))
+      expect(await textOf(tile), stream.stream_id).toContain(stream.title)
+    }
+    // The top tile is the stream with the most GMV.
+    const ranked = [...live].sort((a, b) => (b.totals.gmv ?? 0) - (a.totals.gmv ?? 0))
+    expect(await page.locator('a.tile').first().getAttribute('href')).toBe(`/stream/${ranked[0]!.stream_id}`)
+    await expect
+      .poll(() => textOf(page.locator('.total', { hasText: 'Live streams' }).locator('.v')))
+      .toBe(String(live.length))
+    // The token left the address bar (it lives in sessionStorage now).
+    expect(page.url()).toBe(`${server.url}/`)
+
+    // Streams: live and ended, each with its GMV.
+    await page.goto(`${server.url}/streams`)
+    const all: ApiStream[] = (await server.get('/v1/streams?status=all')).body.streams
+    await expect.poll(() => page.locator('table.data tbody tr').count()).toBe(all.length)
+    for (const stream of all) {
+      const row = page.locator('table.data tbody tr', { hasText: stream.title })
+      expect(await textOf(row.locator('td.gmv')), stream.stream_id).toBe(formatMoney(stream.totals.gmv))
+    }
+    expect(await textOf(page.locator('tr', { hasText: miaEnded.title }).locator('.badge'))).toBe('ended')
+
+    // A live stream: the KPIs are the stream's totals.
+    const noah = await apiStream(noahLive.stream_id)
+    await page.goto(`${server.url}/stream/${noahLive.stream_id}`)
+    await page.getByRole('heading', { name: noahLive.title }).waitFor()
+    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(noah.totals.gmv))
+    expect(await textOf(kpiValue(page, 'Orders'))).toBe(formatCount(noah.totals.orders))
+    expect(await textOf(kpiValue(page, 'Viewers'))).toBe(formatCount(noah.totals.viewers))
+    expect(await textOf(kpiValue(page, 'Conversion'))).toBe(formatPercent(noah.totals.conversion, 2))
+    expect(await textOf(kpiValue(page, 'Clicks'))).toBe(formatCount(noah.totals.clicks))
+    // Hero products as the API ranks them.
+    const { products } = (await server.get(`/v1/streams/${noahLive.stream_id}/products`)).body
+    const topProduct = page.locator('.products tbody tr').first()
+    await expect.poll(() => textOf(topProduct.locator('.name'))).toBe(products[0].product_id)
+    expect(await textOf(topProduct.locator('td.gmv'))).toBe(formatMoney(products[0].gmv))
+    expect(await textOf(page.locator('.panel', { hasText: 'Pins & markers' }))).toContain('flash sale starts')
+
+    // The replay of the finished stream, standing at its end: the session's totals.
+    const ended = await apiStream(miaEnded.stream_id)
+    expect(ended.status).toBe('ended')
+    await page.goto(`${server.url}/replay/${miaEnded.stream_id}`)
+    await page.getByRole('slider', { name: 'Position in the session' }).waitFor()
+    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(ended.totals.gmv))
+    expect(await textOf(kpiValue(page, 'Orders'))).toBe(formatCount(ended.totals.orders))
+
+    // Quarantine: the rejected event with its reason.
+    await page.goto(`${server.url}/quarantine`)
+    const row = page.locator('tr', { hasText: 'e2e-bad-amount' })
+    await row.waitFor()
+    expect(await textOf(row.locator('.reason'))).toMatch(/amount/)
+
+    // In-app navigation: a wall tile opens its stream.
+    await page.goto(`${server.url}/`)
+    await wallTile(page, miaLive.stream_id).click()
+    await page.waitForURL(`${server.url}/stream/${miaLive.stream_id}`)
+    await page.getByRole('heading', { name: miaLive.title }).waitFor()
+
+    expect(ui.errors()).toEqual([])
+  })
+
+  test('the kiosk wall opens without a console error', async () => {
+    const ui = await openPage(browser, { width: 1920, height: 1080 })
+    await ui.page.goto(dashboardUrl(server.url, '/?kiosk=1', server.opsToken))
+    await expect.poll(() => ui.page.locator('.tile').count(), { timeout: 20_000 }).toBe(3)
+    expect(ui.errors()).toEqual([])
+  })
+})
+
+describe('access on screen (SPEC §6)', () => {
+  test("a creator's link cannot open another creator's stream or replay, and shows none of its numbers", async () => {
+    const ui = await openPage(browser)
+    const { page } = ui
+    const mia = await apiStream(miaLive.stream_id)
+    const miaReplay = await apiStream(miaEnded.stream_id)
+    const noahToken = server.creatorToken(noahLive.creator_id)
+
+    await page.goto(dashboardUrl(server.url, `/stream/${miaLive.stream_id}`, noahToken))
+    await page.getByRole('heading', { name: 'Stream not found — or not yours' }).waitFor()
+    let body = (await page.locator('body').textContent()) ?? ''
+    expect(body).not.toContain(miaLive.title)
+    expect(body).not.toContain(formatMoney(mia.totals.gmv))
+    expect(await page.locator('.kpi').count()).toBe(0)
+
+    await page.goto(`${server.url}/replay/${miaEnded.stream_id}`)
+    await page.getByRole('heading', { name: 'Stream not found — or not yours' }).waitFor()
+    body = (await page.locator('body').textContent()) ?? ''
+    expect(body).not.toContain(miaEnded.title)
+    expect(body).not.toContain(formatMoney(miaReplay.totals.gmv))
+    expect(await page.locator('.kpi').count()).toBe(0)
+
+    // Their own stream opens; the wall shows their streams only.
+    await page.goto(`${server.url}/stream/${noahLive.stream_id}`)
+    await page.getByRole('heading', { name: noahLive.title }).waitFor()
+    await page.goto(`${server.url}/`)
+    await wallTile(page, noahLive.stream_id).waitFor()
+    expect(await page.locator('a.tile').count()).toBe(1)
+
+    expect(unexpectedErrors(ui, 404)).toEqual([])
+  })
+
+  test('an expired or missing link shows a clear message, not a blank page', async () => {
+    const expired = issueToken(TEST_SECRET, { role: 'ops', ttlMs: -60_000 })
+    for (const view of ['/', `/stream/${noahLive.stream_id}`, '/streams']) {
+      const ui = await openPage(browser, { suffix: `expired ${view}` })
+      await ui.page.goto(dashboardUrl(server.url, view, expired))
+      await ui.page.getByRole('heading', { name: 'This link has expired' }).waitFor()
+      expect(await textOf(ui.page.locator('main'))).toContain('Ask whoever gave you this link for a new one')
+      expect(await ui.page.locator('.tile, .kpi, table').count()).toBe(0)
+      expect(unexpectedErrors(ui, 401), view).toEqual([])
+    }
+
+    const noToken = await openPage(browser, { suffix: 'no token' })
+    await noToken.page.goto(`${server.url}/`)
+    await noToken.page.getByRole('heading', { name: 'Open Livewall with your link' }).waitFor()
+    expect(noToken.errors()).toEqual([])
+  })
+
+  test('a link that expires while the wall is open turns into the expired message', async () => {
+    const ui = await openPage(browser)
+    const shortLived = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 8_000 })
+    await ui.page.goto(dashboardUrl(server.url, '/', shortLived))
+    await wallTile(ui.page, miaLive.stream_id).waitFor()
+    await ui.page.getByRole('heading', { name: 'This link has expired' }).waitFor({ timeout: 20_000 })
+    expect(await ui.page.locator('.tile').count()).toBe(0)
+    expect(unexpectedErrors(ui, 401)).toEqual([])
+  })
+})
