@@ -157,13 +157,10 @@ test('the wall shows the connection lost while the server is down, and recovers 
   expect(ui.pageErrors).toEqual([])
 }, 150_000)
 
-// KNOWN BUG, kept as an expected failure so the suite stays green and flags the fix: after a
-// server-side disconnect (a graceful stop or deploy) the dashboard retries after 2 s and, while
-// that attempt is pending, reports the connection as 'connecting' — which FeedStatus shows as
-// "Live" with no banner (for up to socket.io's 20 s connect timeout when the attempt hangs).
-// Fix: web/src/lib/live.ts, LiveClient.retryLater — do not setState('connecting') there (stay
-// 'disconnected' until the 'connect' event). When fixed, this test fails: make it a plain test.
-test.fails('while the server is gone and a reconnect attempt hangs, the wall still says the connection is lost', async () => {
+// After a server-side disconnect (a graceful stop or deploy) the dashboard retries after 2 s;
+// while that attempt is pending (up to socket.io's 20 s connect timeout when it hangs) the
+// wall must not claim to be live.
+test('while the server is gone and a reconnect attempt hangs, the wall still says the connection is lost', async () => {
   if (!server) server = await spawnServer(env)
   const ui = await openPage(browser, { width: 1920, height: 1080 })
   const { page } = ui

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
+import { ensureDashboardBuilt } from '../e2e/build.ts'
 import { startTestServer, TEST_KEY, TEST_SECRET, type TestServer } from '../helpers/server.ts'
 
 /**
@@ -109,24 +110,22 @@ describe('security headers', () => {
     expect(dashboard['style-src']).toEqual(["'self'"])
   })
 
-  test.skipIf(!existsSync(path.join(DIST, 'index.html')))(
-    'the built dashboard has no inline script or style, so the strict policy fits it',
-    async () => {
-      const html = readFileSync(path.join(DIST, 'index.html'), 'utf8')
-      const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
-      expect(scripts.length).toBeGreaterThan(0)
-      for (const [, attributes, body] of scripts) {
-        expect(attributes).toMatch(/\bsrc="\/[^"/][^"]*"/) // same origin
-        expect(body!.trim()).toBe('')
-      }
-      expect(html).not.toMatch(/<style\b/i)
-      expect(html).not.toMatch(/\son[a-z]+\s*=/i) // no inline event handlers
-      expect(html).not.toMatch(/\sstyle\s*=/i)
-      expect(html).not.toMatch(/(src|href)="(https?:)?\/\//i) // nothing from another origin
-      const served = await (await fetch(`${server.url}/`)).text()
-      expect(served).toBe(html)
-    },
-  )
+  test('the built dashboard has no inline script or style, so the strict policy fits it', async () => {
+    await ensureDashboardBuilt()
+    const html = readFileSync(path.join(DIST, 'index.html'), 'utf8')
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
+    expect(scripts.length).toBeGreaterThan(0)
+    for (const [, attributes, body] of scripts) {
+      expect(attributes).toMatch(/\bsrc="\/[^"/][^"]*"/) // same origin
+      expect(body!.trim()).toBe('')
+    }
+    expect(html).not.toMatch(/<style\b/i)
+    expect(html).not.toMatch(/\son[a-z]+\s*=/i) // no inline event handlers
+    expect(html).not.toMatch(/\sstyle\s*=/i)
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//i) // nothing from another origin
+    const served = await (await fetch(`${server.url}/`)).text()
+    expect(served).toBe(html)
+  })
 })
 
 describe('CORS', () => {

@@ -160,7 +160,8 @@ export class LiveClient {
     clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => {
       if (!this.socket.connected && !this.tokenRefused && !this.closed) {
-        this.setState('connecting')
+        // Stay 'disconnected' until the 'connect' event: an attempt under way is not a live
+        // feed, and the wall must keep saying so however long the attempt hangs.
         this.socket.connect()
       }
     }, RETRY_MS)
