@@ -50,10 +50,11 @@ export class Deduplicator {
   }
 
   /** Loads the ids stored within the windows into the filters, an hour at a time. */
-  async warmUp(): Promise<number> {
+  async warmUp(stopped: () => boolean = () => false): Promise<number> {
     const end = this.now()
     let loaded = 0
     for (let from = end - ORDER_ID_WINDOW_MS; from < end; from += WARM_SLICE_MS) {
+      if (stopped()) return loaded
       const to = Math.min(end, from + WARM_SLICE_MS)
       const rows = await (
         await this.client.query({

@@ -53,7 +53,7 @@ export default fp(
       for (let attempt = 1; !closing; attempt++) {
         try {
           const started = Date.now()
-          const loaded = await dedup.warmUp()
+          const loaded = await dedup.warmUp(() => closing)
           app.log.info({ ids: loaded, ms: Date.now() - started }, 'dedup filters warmed from storage')
           return
         } catch (err) {

@@ -21,28 +21,34 @@ export function scopedConnection(
   faults?: FaultInjector,
 ): Connection<Readable> {
   const use = `USE ${database}; `
-  const guard = (op: 'query' | 'exec' | 'command' | 'insert', sql: string) => {
+  // Closing the engine while a statement runs inside it crashes the process (SIGSEGV seen
+  // on SIGTERM during the dedup warm-up), so close waits for the statements in flight.
+  const inFlight = new Set<Promise<unknown>>()
+  const run = <T>(
+    op: 'query' | 'exec' | 'command' | 'insert',
+    sql: string,
+    start: () => Promise<T>,
+  ): Promise<T> => {
     const error = faults?.failNext(op, sql)
-    if (error) throw error
+    if (error) return Promise.reject(error)
+    const statement = start()
+    inFlight.add(statement)
+    const forget = () => inFlight.delete(statement)
+    statement.then(forget, forget)
+    return statement
   }
   return {
-    query: async (params) => {
-      guard('query', params.query)
-      return inner.query({ ...params, query: use + params.query })
-    },
-    exec: async (params) => {
-      guard('exec', params.query)
-      return inner.exec({ ...params, query: use + params.query })
-    },
-    command: async (params) => {
-      guard('command', params.query)
-      return inner.command({ ...params, query: use + params.query })
-    },
-    insert: async (params) => {
-      guard('insert', params.query)
-      return inner.insert({ ...params, query: use + params.query })
-    },
+    query: (params) =>
+      run('query', params.query, () => inner.query({ ...params, query: use + params.query })),
+    exec: (params) => run('exec', params.query, () => inner.exec({ ...params, query: use + params.query })),
+    command: (params) =>
+      run('command', params.query, () => inner.command({ ...params, query: use + params.query })),
+    insert: (params) =>
+      run('insert', params.query, () => inner.insert({ ...params, query: use + params.query })),
     ping: (params) => inner.ping(params),
-    close: () => inner.close(),
+    close: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      await inner.close()
+    },
   }
 }

@@ -27,7 +27,15 @@ const line = (e: object) => JSON.stringify(e)
 
 beforeAll(async () => {
   // The fuzzer is one very fast client: the per-key rate limit is not what is under test here.
-  server = await startTestServer({ env: { INGEST_RATE_LIMIT_PER_KEY: '1000000' } })
+  // Load shedding is off here: this file checks what the validator answers, and a loaded CI
+  // machine must not turn a fuzz case into a (correct) 503. Shedding has its own tests.
+  server = await startTestServer({
+    env: {
+      INGEST_RATE_LIMIT_PER_KEY: '1000000',
+      LOAD_SHED_EVENT_LOOP_DELAY_MS: '0',
+      LOAD_SHED_HEAP_USED_MB: '0',
+    },
+  })
 })
 afterAll(() => server.close())
 
@@ -578,7 +586,10 @@ describe('adversarial bodies over the real port', () => {
 
   test('impossible calendar dates are refused, not rolled over into the next month', async () => {
     const clock = manualClock(Date.parse('2026-03-01T12:00:00Z'))
-    const own = await startTestServer({ clock })
+    const own = await startTestServer({
+      clock,
+      env: { LOAD_SHED_EVENT_LOOP_DELAY_MS: '0', LOAD_SHED_HEAP_USED_MB: '0' },
+    })
     try {
       const at = (ts: string) => ({
         event_id: `cal-${ts}`,

@@ -53,6 +53,8 @@ describe('security headers', () => {
   let server: TestServer
   let host: string
   beforeAll(async () => {
+    // The web plugin looks for the build when the server starts: build first.
+    await ensureDashboardBuilt()
     server = await startTestServer()
     host = new URL(server.url).host
   })
@@ -111,7 +113,6 @@ describe('security headers', () => {
   })
 
   test('the built dashboard has no inline script or style, so the strict policy fits it', async () => {
-    await ensureDashboardBuilt()
     const html = readFileSync(path.join(DIST, 'index.html'), 'utf8')
     const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
     expect(scripts.length).toBeGreaterThan(0)
