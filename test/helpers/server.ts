@@ -59,6 +59,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: 'warn',
     INGEST_FLUSH_MAX_WAIT_MS: '5',
     INGEST_DEDUP_MEMORY_MB: '4',
+    // In-process test servers share their event loop with the test (browsers, fuzzers,
+    // hundreds of clients): the saturation shedder is off unless a test turns it on.
+    LOAD_SHED_EVENT_LOOP_DELAY_MS: '0',
+    LOAD_SHED_HEAP_USED_MB: '0',
     ...options.env,
   })
   const app = await buildApp({ config, clock: options.clock, faults: options.faults, logger: false })
