@@ -111,13 +111,18 @@ async function main(): Promise<void> {
   const stop = new AbortController()
   let stopping = false
   let stopSignal = 'SIGINT'
+  let firstSignalAt = 0
   const shutdown = async (signal: string) => {
+    // Under `npm start`, tsx relays the terminal's Ctrl-C to this process a second time
+    // right after the first: that is not the user pressing it again.
+    if (stopping && Date.now() - firstSignalAt < 1500) return
     stopSignal = signal
     if (stopping) {
       say('second interrupt: exiting now')
       process.exit(130)
     }
     stopping = true
+    firstSignalAt = Date.now()
     say(`${signal}: stopping the simulator and flushing the server…`)
     stop.abort()
   }
