@@ -44,11 +44,26 @@ async function gmv(url: string, token: string, id: string): Promise<number> {
   return ((await response.json()) as { totals: { gmv: number } }).totals.gmv
 }
 
+/** main.ts forces an exit 20 s after SIGTERM; a process still there after this is stuck. */
+const EXIT_WITHIN_MS = 25_000
+
 async function stop(signal: NodeJS.Signals): Promise<void> {
   const running = server
   server = undefined
-  running?.process.kill(signal)
-  await running?.exited
+  if (!running) return
+  running.process.kill(signal)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const stuck = new Promise<'stuck'>((resolve) => {
+    timer = setTimeout(() => resolve('stuck'), EXIT_WITHIN_MS)
+  })
+  const outcome = await Promise.race([running.exited, stuck])
+  clearTimeout(timer)
+  if (outcome === 'stuck') {
+    // Seen before ed85350: exit() deadlocked in libchdb's destructors, where no JS timer runs.
+    running.process.kill('SIGKILL')
+    await running.exited
+    throw new Error(`the server was still running ${EXIT_WITHIN_MS} ms after ${signal}`)
+  }
 }
 
 /**
