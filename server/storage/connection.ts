@@ -45,7 +45,8 @@ export function scopedConnection(
       run('command', params.query, () => inner.command({ ...params, query: use + params.query })),
     insert: (params) =>
       run('insert', params.query, () => inner.insert({ ...params, query: use + params.query })),
-    ping: (params) => inner.ping(params),
+    // chDB's ping runs SELECT 1: it is a statement like the others.
+    ping: (params) => run('query', 'SELECT 1', () => inner.ping(params)),
     close: async () => {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
       await inner.close()
