@@ -1,28 +1,12 @@
 // The event format of SPEC §1 as the simulator writes it, plus what the simulator knows
 // about each event it sends (the server is told none of this).
 
-export const EVENT_TYPES = [
-  'stream_start',
-  'stream_end',
-  'view_start',
-  'view_end',
-  'product_impression',
-  'product_click',
-  'add_to_cart',
-  'order_paid',
-  'order_refunded',
-  'comment',
-  'like',
-  'share',
-  'follow',
-  'product_pin',
-  'marker',
-] as const
+// One list of types and sources for the server and the simulator.
+import { EVENT_TYPES, type EventType, SOURCES } from '../../server/schemas/event.ts'
 
-export type EventType = (typeof EVENT_TYPES)[number]
-
-export const TRAFFIC_SOURCES = ['for_you', 'following', 'search', 'shop', 'ads', 'external', 'other'] as const
-export type TrafficSource = (typeof TRAFFIC_SOURCES)[number]
+export { EVENT_TYPES, type EventType }
+export const TRAFFIC_SOURCES = SOURCES
+export type TrafficSource = (typeof SOURCES)[number]
 
 /**
  * One event on the wire. Deliberately loose: the simulator also writes invalid events

@@ -31,29 +31,8 @@ export interface Totals {
 
 export type Metric = keyof Totals
 
-export const METRICS: readonly Metric[] = [
-  'views',
-  'viewers',
-  'online',
-  'peak_online',
-  'impressions',
-  'clicks',
-  'ctr',
-  'carts',
-  'orders',
-  'items',
-  'buyers',
-  'gmv',
-  'refunds',
-  'net_gmv',
-  'conversion',
-  'co_rate',
-  'gpm',
-  'comments',
-  'likes',
-  'shares',
-  'follows',
-]
+// The metric list of SPEC §3 is defined once, on the server (the module has no imports).
+export { METRICS } from '../../../server/metrics/definitions.ts'
 
 export type StreamStatus = 'live' | 'ended'
 
