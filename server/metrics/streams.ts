@@ -89,12 +89,15 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
   }))
 }
 
+/** One stream; `withPeak: false` skips the peak_online scan (null) when only metadata is needed. */
 export async function getStream(
   client: ClickHouseClient,
   streamId: string,
   now: number,
+  { withPeak = true } = {},
 ): Promise<Stream | undefined> {
-  const [stream] = await listStreams(client, { status: 'all', streamIds: [streamId], limit: 1, now })
+  const peaks = withPeak ? undefined : async () => new Map<string, number | null>()
+  const [stream] = await listStreams(client, { status: 'all', streamIds: [streamId], limit: 1, now, peaks })
   return stream
 }
 

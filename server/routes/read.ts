@@ -150,7 +150,8 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const streamId = request.params.stream_id
       const reader = request.reader!
-      const stream = await getStream(app.clickhouse, streamId, app.clock.now())
+      // Only its span and owner are needed here, not its peak.
+      const stream = await getStream(app.clickhouse, streamId, app.clock.now(), { withPeak: false })
       if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id))
         throw notFound(streamId)
       const metrics = parseMetricList(request.query.metrics)
