@@ -1,0 +1,196 @@
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import { validateEvent } from '../../server/ingest/validate.ts'
+import { METRICS } from '../../server/metrics/definitions.ts'
+import { readMarkers, readProducts, readSources } from '../../server/metrics/details.ts'
+import { readSeries } from '../../server/metrics/series.ts'
+import { listStreams } from '../../server/metrics/streams.ts'
+import { scopedConnection } from '../../server/storage/connection.ts'
+import { MIGRATIONS_DIR, MigrationError, migrate } from '../../server/storage/migrate.ts'
+import { testDataDir } from '../helpers/server.ts'
+
+const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+let clients: ClickHouseClient[] = []
+const dirs: string[] = []
+
+async function freshDatabase(): Promise<ClickHouseClient> {
+  const database = `mig_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+  const boot = createClient({ connection: createChdbConnection({ path: testDataDir() }) as never })
+  await boot.command({ query: `CREATE DATABASE ${database}` })
+  clients.push(boot)
+  const client = createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+  })
+  clients.push(client)
+  return client
+}
+
+/** A migrations folder holding the real files whose number is at most `upTo`. */
+function migrationsUpTo(upTo: number): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'livewall-migrations-'))
+  dirs.push(dir)
+  for (const file of readdirSync(MIGRATIONS_DIR)) {
+    if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) <= upTo) {
+      copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(dir, file))
+    }
+  }
+  return dir
+}
+
+/** Writes events the way the server's group commit does. */
+async function store(client: ClickHouseClient, events: Record<string, unknown>[]): Promise<void> {
+  const lines = events.map((raw) => {
+    const v = validateEvent(raw, T0 + 3_600_000, 'USD')
+    if (!v.ok) throw new Error(v.message)
+    return eventRowLine(v.event, secondsText(T0 + 3_600_000))
+  })
+  await client.exec({ query: INSERT_EVENTS_SQL, values: lines.join('\n') as never })
+}
+
+function session(prefix: string, count: number): Record<string, unknown>[] {
+  const events: Record<string, unknown>[] = [
+    {
+      event_id: `${prefix}-s`,
+      type: 'stream_start',
+      stream_id: 's1',
+      ts: T0,
+      creator_id: 'c1',
+      title: 'Drop',
+      vertical: 'Beauty',
+    },
+  ]
+  for (let i = 0; i < count; i++) {
+    const ts = T0 + 1000 + i * 7_300 // spans several minutes
+    const viewer = `v${i % 13}`
+    events.push({
+      event_id: `${prefix}-v${i}`,
+      type: 'view_start',
+      stream_id: 's1',
+      ts,
+      viewer_id: viewer,
+      source: i % 3 === 0 ? 'search' : 'for_you',
+    })
+    events.push({
+      event_id: `${prefix}-i${i}`,
+      type: 'product_impression',
+      stream_id: 's1',
+      ts: ts + 10,
+      product_id: `p${i % 4}`,
+    })
+    if (i % 2 === 0)
+      events.push({
+        event_id: `${prefix}-c${i}`,
+        type: 'product_click',
+        stream_id: 's1',
+        ts: ts + 20,
+        viewer_id: viewer,
+        product_id: `p${i % 4}`,
+      })
+    if (i % 5 === 0) {
+      events.push({
+        event_id: `${prefix}-o${i}`,
+        type: 'order_paid',
+        stream_id: 's1',
+        ts: ts + 30,
+        viewer_id: viewer,
+        product_id: `p${i % 4}`,
+        order_id: `${prefix}-order-${i}`,
+        amount: '12.34',
+        quantity: 2,
+      })
+    }
+    if (i % 4 === 3)
+      events.push({
+        event_id: `${prefix}-e${i}`,
+        type: 'view_end',
+        stream_id: 's1',
+        ts: ts + 40,
+        viewer_id: viewer,
+      })
+  }
+  events.push({
+    event_id: `${prefix}-m`,
+    type: 'marker',
+    stream_id: 's1',
+    ts: T0 + 5000,
+    label: 'flash sale',
+  })
+  return events
+}
+
+/** Everything the read API serves for stream s1, through the real readers. */
+async function readAll(client: ClickHouseClient) {
+  const now = T0 + 3_600_000
+  const [streams, products, sources, markers, perSecond, perMinute] = await Promise.all([
+    listStreams(client, { status: 'all', limit: 10, now }),
+    readProducts(client, 's1', 50),
+    readSources(client, 's1'),
+    readMarkers(client, 's1'),
+    readSeries(client, 's1', { stepMs: 1000, from: T0, to: T0 + 600_000, metrics: METRICS }),
+    readSeries(client, 's1', { stepMs: 60_000, from: T0, to: T0 + 600_000, metrics: METRICS }),
+  ])
+  return { streams, products, sources, markers, perSecond, perMinute }
+}
+
+beforeAll(() => {
+  clients = []
+})
+
+afterAll(async () => {
+  for (const client of clients.reverse()) await client.close()
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('migrations', () => {
+  test('each file is applied once, in order, and recorded with its checksum', async () => {
+    const client = await freshDatabase()
+    const first = await migrate(client, () => {})
+    expect(first).toEqual(
+      readdirSync(MIGRATIONS_DIR)
+        .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+        .sort(),
+    )
+    expect(await migrate(client, () => {})).toEqual([])
+    const rows = await (
+      await client.query({
+        query: 'SELECT name, length(checksum) AS n FROM schema_migrations ORDER BY name',
+        format: 'JSONEachRow',
+      })
+    ).json<{ name: string; n: number }>()
+    expect(rows.map((r) => r.name)).toEqual(first)
+    expect(rows.every((r) => r.n === 64)).toBe(true)
+  })
+
+  test('an applied file that was edited stops the start', async () => {
+    const client = await freshDatabase()
+    const dir = migrationsUpTo(999)
+    await migrate(client, () => {}, dir)
+    writeFileSync(path.join(dir, '003_quarantine.sql'), '-- edited\nSELECT 1;\n')
+    await expect(migrate(client, () => {}, dir)).rejects.toThrow(MigrationError)
+    await expect(migrate(client, () => {}, dir)).rejects.toThrow(/003_quarantine\.sql was edited/)
+  })
+
+  test('005 rebuilds the rollups of data stored before it, and every reader answers the same', async () => {
+    const client = await freshDatabase()
+    await migrate(client, () => {}, migrationsUpTo(4))
+    await store(client, session('a', 60))
+    await store(client, session('b', 30))
+    const before = await readAll(client)
+    expect(before.streams[0]!.totals.orders).toBe(18)
+
+    expect(await migrate(client, () => {}, migrationsUpTo(5))).toEqual(['005_one_rollup.sql'])
+    const after = await readAll(client)
+    expect(after).toEqual(before)
+
+    // New events now flow through the one view into the same readers.
+    await store(client, session('c', 10))
+    const more = await readAll(client)
+    expect(more.streams[0]!.totals.orders).toBe(18 + 2)
+    expect(more.sources.reduce((a, s) => a + s.views, 0)).toBe(60 + 30 + 10)
+  })
+})
