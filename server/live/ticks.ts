@@ -1,8 +1,15 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { CommitNotice } from '../ingest/writer.ts'
 import { METRICS, type MetricName, type Totals } from '../metrics/definitions.ts'
-import { alignDown, alignUp, buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
-import { listStreams, type Stream } from '../metrics/streams.ts'
+import {
+  alignDown,
+  alignUp,
+  type BucketRow,
+  buildDenseSeries,
+  readBucketsMany,
+  type Series,
+} from '../metrics/series.ts'
+import { readRound, type Stream } from '../metrics/streams.ts'
 import type { ViewBalances } from './view-balance.ts'
 
 /** Every §3 metric has a per-bucket column except peak_online, which is a running total (in `totals`). */
@@ -66,6 +73,7 @@ export class TickEngine {
   /** When the oldest commit not yet covered by a round arrived (performance.now()). */
   private dirtySince: number | undefined
   private closed = false
+  private readonly idleWaiters = new Set<() => void>()
   /**
    * Per stream and step: every subscriber holds the buckets up to here. The next tick
    * starts no later, so empty buckets that came into being as time went on (whose
@@ -115,6 +123,38 @@ export class TickEngine {
   close(): void {
     this.closed = true
     clearTimeout(this.timer)
+    this.releaseIdle()
+  }
+
+  /**
+   * Resolves once no round is due or running, or after `maxWaitMs`. The group commit
+   * waits on it before its next INSERT, so a round reading the last commit's buckets
+   * is not queued behind a whole INSERT in the engine (which runs one statement at a
+   * time); a round that is due starts at once.
+   */
+  idle(maxWaitMs: number): Promise<void> {
+    if (this.closed || (!this.running && this.dirty.size === 0)) return Promise.resolve()
+    if (!this.running && this.timer) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+      void this.round()
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(done)
+        resolve()
+      }, maxWaitMs)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.idleWaiters.add(done)
+    })
+  }
+
+  private releaseIdle(): void {
+    for (const done of this.idleWaiters) done()
+    this.idleWaiters.clear()
   }
 
   private schedule(): void {
@@ -150,6 +190,8 @@ export class TickEngine {
       this.inflight = new Map()
       this.running = false
       this.lastRoundAt = Date.now()
+      if (this.dirty.size === 0) this.releaseIdle()
+      else if (this.idleWaiters.size > 0) void this.round()
       this.schedule()
     }
   }
@@ -158,7 +200,6 @@ export class TickEngine {
     const { client, balances } = this.options
     const ids = [...dirty.keys()]
     await balances.ensure(ids)
-    // Viewer balance first (online and peak of every later bucket depend on it).
     const secondRanges = new Map<string, { from: number; to: number }>()
     const byStep = new Map<number, Map<string, { from: number; to: number }>>()
     for (const [id, range] of dirty) {
@@ -174,25 +215,25 @@ export class TickEngine {
         ranges.set(id, liveRange(Math.min(range.from, held), last, step))
       }
     }
-    // The viewer balance is refreshed first: online and peak of every later bucket depend
-    // on it. When 1 s subscribers exist, their rows carry it and no extra query is needed.
-    const secondRows = byStep.has(1000) ? await readBucketsMany(client, 1000, byStep.get(1000)!) : undefined
+    // online and peak of every bucket depend on the viewer balance: the 1 s rows refresh
+    // it when 1 s subscribers exist, else a query of its own does (before any is built).
+    // A round is one statement (totals + 1 s buckets), plus one per other step in use:
+    // chDB runs one statement at a time and spends ~10 ms on even a small one. They go
+    // to the engine together, so none waits behind an INSERT sent in between.
+    const others = [...byStep].filter(([step]) => step !== 1000)
+    const [round, ...otherRows] = await Promise.all([
+      readRound(client, ids, 1000, byStep.get(1000) ?? new Map(), this.options.now()),
+      ...others.map(([step, ranges]) => readBucketsMany(client, step, ranges)),
+      ...(byStep.has(1000)
+        ? []
+        : [balances.refresh(secondRanges).then(() => new Map<string, BucketRow[]>())]),
+    ])
+    const secondRows = byStep.has(1000) ? round.buckets : undefined
     if (secondRows) {
       for (const [id, range] of byStep.get(1000)!) balances.apply(id, range, secondRows.get(id) ?? [])
-    } else {
-      await balances.refresh(secondRanges)
     }
-    const others = [...byStep].filter(([step]) => step !== 1000)
-    const [streams, ...otherRows] = await Promise.all([
-      listStreams(client, {
-        status: 'all',
-        streamIds: ids,
-        limit: ids.length,
-        now: this.options.now(),
-        peaks: async (streamIds) => new Map(streamIds.map((id) => [id, balances.peak(id)])),
-      }),
-      ...others.map(([step, ranges]) => readBucketsMany(client, step, ranges)),
-    ])
+    const streams = round.streams
+    for (const stream of streams) stream.totals.peak_online = balances.peak(stream.stream_id)
     const steps = secondRows ? [[1000, byStep.get(1000)!] as const, ...others] : others
     const stepRows = secondRows ? [secondRows, ...otherRows] : otherRows
     const streamById = new Map<string, Stream>(streams.map((s) => [s.stream_id, s]))

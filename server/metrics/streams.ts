@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { AGGREGATES_SQL, type AggregateRow, finalizeMetrics, type Totals } from './definitions.ts'
+import type { BucketRow } from './series.ts'
 
 /** SPEC §3: live until stream_end, or until its newest event is more than 5 minutes old. */
 export const LIVE_TIMEOUT_MS = 5 * 60 * 1000
@@ -87,6 +88,68 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
     ...metaOf(row, filter.now),
     totals: finalizeMetrics(row, row.views - row.view_ends, peaks.get(row.stream_id) ?? null),
   }))
+}
+
+/**
+ * One live-push round in one statement: the totals and metadata of `ids`, and their
+ * buckets at `stepMs` over each stream's own [from, to) of `ranges`. chDB spends ~10 ms
+ * on any statement however small, and runs one at a time, so a round is one query.
+ * peak_online is null here; the live push fills it from its viewer-balance cache.
+ */
+export async function readRound(
+  client: ClickHouseClient,
+  ids: readonly string[],
+  stepMs: number,
+  ranges: ReadonlyMap<string, { from: number; to: number }>,
+  now: number,
+): Promise<{ streams: Stream[]; buckets: Map<string, BucketRow[]> }> {
+  const rangeIds = [...ranges.keys()]
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT
+          grain,
+          stream_id,
+          if(grain = 3, 0, toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000) AS t,
+          toUnixTimestamp64Milli(min(first_ts)) AS started_at,
+          toUnixTimestamp64Milli(max(last_ts)) AS last_event_at,
+          toUnixTimestamp64Milli(max(ended_at)) AS ended_ms,
+          argMinMerge(meta) AS stream_meta,
+          ${AGGREGATES_SQL}
+        FROM rollups
+        WHERE (grain = 3 AND stream_id IN {ids:Array(String)})
+           OR (grain = {bucket_grain:UInt8} AND stream_id IN {range_ids:Array(String)}
+               AND bucket >= toDateTime(intDiv(transform(stream_id, {range_ids:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 1000), 'UTC')
+               AND bucket < toDateTime(intDiv(transform(stream_id, {range_ids:Array(String)}, {tos:Array(Int64)}, toInt64(0)), 1000), 'UTC'))
+        GROUP BY grain, stream_id, t
+        ORDER BY grain, stream_id, t`,
+      query_params: {
+        ids,
+        range_ids: rangeIds,
+        froms: rangeIds.map((id) => ranges.get(id)!.from),
+        tos: rangeIds.map((id) => ranges.get(id)!.to),
+        step: stepMs / 1000,
+        bucket_grain: stepMs < 60_000 ? 1 : 2,
+      },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<TotalsRow & { grain: number; t: number }>()
+  const streams: Stream[] = []
+  const buckets = new Map<string, BucketRow[]>()
+  for (const row of rows) {
+    if (row.grain === 3) {
+      streams.push({ ...metaOf(row, now), totals: finalizeMetrics(row, row.views - row.view_ends, null) })
+      continue
+    }
+    let list = buckets.get(row.stream_id)
+    if (!list) {
+      list = []
+      buckets.set(row.stream_id, list)
+    }
+    list.push(row)
+  }
+  return { streams, buckets }
 }
 
 /** One stream; `withPeak: false` skips the peak_online scan (null) when only metadata is needed. */
