@@ -216,7 +216,8 @@ async function main() {
       results.push(`| server: ${name} | ${histogramSummary(metrics, name)} |`)
     }
     if (process.env.BENCH_HISTOGRAMS) {
-      for (const line of metrics.split('\n')) if (/^livewall_(live|ingest_commit)\w*_bucket/.test(line)) log(line)
+      for (const line of metrics.split('\n'))
+        if (/^livewall_(live|ingest_commit)\w*_bucket/.test(line)) log(line)
     }
   } finally {
     server.process.kill('SIGTERM')
