@@ -106,8 +106,18 @@ async function main() {
     const template = eventMix('@RUN@', 0, BATCH, STREAMS, Date.now()).join('\n')
     let next = 0
     const body = () => template.replaceAll('@RUN@', `http${next++}`)
-    // Warm up: connections, JIT, dedup filters.
-    for (let i = 0; i < 5; i++) await post(url, body())
+    // Steady state: the dedup filters loaded from storage (until then every id is looked
+    // up in ClickHouse), then connections and JIT warmed by a few seconds of traffic.
+    const metricsUrl = new URL('/metrics', server.url)
+    while (!/^livewall_dedup_warm 1$/m.test(await (await fetch(metricsUrl)).text())) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const warmUntil = performance.now() + 3000
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < warmUntil) await post(url, body())
+      }),
+    )
 
     log('sustained: as fast as the server acknowledges')
     let acked = 0

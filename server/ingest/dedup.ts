@@ -53,7 +53,22 @@ export class Deduplicator {
   async warmUp(stopped: () => boolean = () => false): Promise<number> {
     const end = this.now()
     let loaded = 0
-    for (let from = end - ORDER_ID_WINDOW_MS; from < end; from += WARM_SLICE_MS) {
+    // Start at the oldest id still inside the window: a young database has only minutes
+    // of events, not 8 days of hourly slices (~10 ms a statement in chDB) to read.
+    const oldest = await (
+      await this.client.query({
+        query: `SELECT toUnixTimestamp64Milli(min(received_at)) AS oldest, count() AS n FROM events
+                WHERE received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')`,
+        query_params: { from: end - ORDER_ID_WINDOW_MS },
+        format: 'JSONEachRow',
+      })
+    ).json<{ oldest: number | string; n: number | string }>()
+    const first = Number(oldest[0]?.n ?? 0) === 0 ? end : Number(oldest[0]!.oldest)
+    const start =
+      end -
+      ORDER_ID_WINDOW_MS +
+      Math.floor((first - (end - ORDER_ID_WINDOW_MS)) / WARM_SLICE_MS) * WARM_SLICE_MS
+    for (let from = start; from < end; from += WARM_SLICE_MS) {
       if (stopped()) return loaded
       const to = Math.min(end, from + WARM_SLICE_MS)
       const rows = await (

@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type Clock } from '../../server/app.ts'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { loadConfig } from '../../server/config.ts'
-import type { FaultInjector } from '../../server/storage/connection.ts'
+import { type FaultInjector, scopedConnection } from '../../server/storage/connection.ts'
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef'
 export const TEST_KEY = 'test-ingest-key-0001'
@@ -21,6 +23,25 @@ export function testDataDir(): string {
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
   return processDataDir
+}
+
+const embeddedClients: ClickHouseClient[] = []
+
+/** A client on a fresh, empty database of this process's embedded ClickHouse (no server, no migrations). */
+export async function embeddedDatabase(): Promise<ClickHouseClient> {
+  const database = `db_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+  const boot = createClient({ connection: createChdbConnection({ path: testDataDir() }) as never })
+  await boot.command({ query: `CREATE DATABASE ${database}` })
+  embeddedClients.push(boot)
+  const client = createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+  })
+  embeddedClients.push(client)
+  return client
+}
+
+export async function closeEmbeddedClients(): Promise<void> {
+  for (const client of embeddedClients.splice(0).reverse()) await client.close()
 }
 
 export interface TestServer {

@@ -12,23 +12,10 @@ import { readSeries } from '../../server/metrics/series.ts'
 import { listStreams } from '../../server/metrics/streams.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { MIGRATIONS_DIR, MigrationError, migrate } from '../../server/storage/migrate.ts'
-import { testDataDir } from '../helpers/server.ts'
+import { closeEmbeddedClients, embeddedDatabase } from '../helpers/server.ts'
 
 const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
-let clients: ClickHouseClient[] = []
 const dirs: string[] = []
-
-async function freshDatabase(): Promise<ClickHouseClient> {
-  const database = `mig_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
-  const boot = createClient({ connection: createChdbConnection({ path: testDataDir() }) as never })
-  await boot.command({ query: `CREATE DATABASE ${database}` })
-  clients.push(boot)
-  const client = createClient({
-    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
-  })
-  clients.push(client)
-  return client
-}
 
 /** A migrations folder holding the real files whose number is at most `upTo`. */
 function migrationsUpTo(upTo: number): string {
@@ -137,18 +124,14 @@ async function readAll(client: ClickHouseClient) {
   return { streams, products, sources, markers, perSecond, perMinute }
 }
 
-beforeAll(() => {
-  clients = []
-})
-
 afterAll(async () => {
-  for (const client of clients.reverse()) await client.close()
+  await closeEmbeddedClients()
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('migrations', () => {
   test('each file is applied once, in order, and recorded with its checksum', async () => {
-    const client = await freshDatabase()
+    const client = await embeddedDatabase()
     const first = await migrate(client, () => {})
     expect(first).toEqual(
       readdirSync(MIGRATIONS_DIR)
@@ -167,7 +150,7 @@ describe('migrations', () => {
   })
 
   test('an applied file that was edited stops the start', async () => {
-    const client = await freshDatabase()
+    const client = await embeddedDatabase()
     const dir = migrationsUpTo(999)
     await migrate(client, () => {}, dir)
     writeFileSync(path.join(dir, '003_quarantine.sql'), '-- edited\nSELECT 1;\n')
@@ -176,7 +159,7 @@ describe('migrations', () => {
   })
 
   test('005 and 006 rebuild the rollups of data stored before them, and every reader answers the same', async () => {
-    const client = await freshDatabase()
+    const client = await embeddedDatabase()
     await migrate(client, () => {}, migrationsUpTo(4))
     await store(client, session('a', 60))
     await store(client, session('b', 30))

@@ -1,0 +1,87 @@
+import { afterAll, expect, test } from 'vitest'
+import { Deduplicator } from '../../server/ingest/dedup.ts'
+import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import { validateEvent } from '../../server/ingest/validate.ts'
+import type { EventRow } from '../../server/schemas/event.ts'
+import { migrate } from '../../server/storage/migrate.ts'
+import { closeEmbeddedClients, embeddedDatabase } from '../helpers/server.ts'
+
+afterAll(closeEmbeddedClients)
+
+const NOW = Date.UTC(2026, 10, 24, 12, 0, 0)
+const HOUR = 3_600_000
+
+function row(id: string, fields: Record<string, unknown> = {}): EventRow {
+  const v = validateEvent(
+    { event_id: id, type: 'like', stream_id: 's', viewer_id: 'v', ts: NOW - HOUR, ...fields },
+    NOW,
+    'USD',
+  )
+  if (!v.ok) throw new Error(v.message)
+  return v.event
+}
+
+test('after a restart the filters are refilled from storage: stored ids and orders are found, new ones cost no look-up', async () => {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  // Accepted 2 h ago, 30 h ago (outside the event_id window) and an order 3 days ago.
+  const stored: [EventRow, number][] = [
+    [row('recent'), NOW - 2 * HOUR],
+    [row('day-old'), NOW - 30 * HOUR],
+    [
+      row('order-ev', {
+        type: 'order_paid',
+        viewer_id: 'v',
+        product_id: 'p',
+        order_id: 'o-1',
+        amount: '5.00',
+        ts: NOW - 72 * HOUR,
+      }),
+      NOW - 72 * HOUR,
+    ],
+  ]
+  for (const [event, receivedAt] of stored) {
+    await client.exec({
+      query: INSERT_EVENTS_SQL,
+      values: eventRowLine(event, secondsText(receivedAt)) as never,
+    })
+  }
+
+  const dedup = new Deduplicator(client, () => NOW, 4)
+  expect(await dedup.warmUp()).toBe(3)
+  expect(dedup.isWarm).toBe(true)
+
+  const fresh = Array.from({ length: 500 }, (_, i) => row(`new-${i}`))
+  const before = dedup.lookups
+  expect((await dedup.findDuplicates(fresh)).some(Boolean)).toBe(false)
+  expect(dedup.lookups - before).toBe(0)
+
+  const again = [
+    row('recent'),
+    row('day-old'),
+    row('order-ev-2', {
+      type: 'order_paid',
+      viewer_id: 'v',
+      product_id: 'p',
+      order_id: 'o-1',
+      amount: '9.00',
+    }),
+  ]
+  // 'day-old' was accepted 30 h ago: outside the 24 h event_id window, so it counts again.
+  expect(await dedup.findDuplicates(again)).toEqual([true, false, true])
+})
+
+test('warm-up of an empty database is one statement, not a slice per hour of the window', async () => {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  let statements = 0
+  const counting = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'query') statements++
+      return Reflect.get(target, prop, receiver)
+    },
+  })
+  const dedup = new Deduplicator(counting, () => NOW, 4)
+  expect(await dedup.warmUp()).toBe(0)
+  expect(statements).toBe(1)
+})
