@@ -176,6 +176,7 @@ export class TickEngine {
     const since = this.dirtySince ?? performance.now()
     this.dirtySince = undefined
     const started = performance.now()
+    let failed = false
     try {
       await this.read(this.inflight, watermark)
       this.rounds++
@@ -185,12 +186,14 @@ export class TickEngine {
       // Nothing was sent for these streams: read them again next round.
       for (const [id, range] of this.inflight) this.markDirty(id, range.from, range.to)
       this.dirtySince ??= since
+      failed = true
       this.options.onError(error)
     } finally {
       this.inflight = new Map()
       this.running = false
       this.lastRoundAt = Date.now()
-      if (this.dirty.size === 0) this.releaseIdle()
+      // A failed round is retried at the normal pace, and the commit waiting on it goes on.
+      if (this.dirty.size === 0 || failed) this.releaseIdle()
       else if (this.idleWaiters.size > 0) void this.round()
       this.schedule()
     }
