@@ -2,15 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import type { Socket } from 'socket.io'
 import type { Reader } from '../auth/tokens.ts'
 import { parseTimestamp } from '../ingest/validate.ts'
-import { buildDenseSeries, readBucketsMany } from '../metrics/series.ts'
-import { getStream } from '../metrics/streams.ts'
 import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
-import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
+import type { SnapshotBatcher } from './snapshots.ts'
+import type { TickEngine } from './ticks.ts'
 import type { ViewBalances } from './view-balance.ts'
 import { cutWall, readerWallView, readWall, wallRoom } from './wall.ts'
 
 export const LIVE_STEPS = { '1s': 1000, '10s': 10_000, '1m': 60_000 } as const
-const DEFAULT_WINDOW_MS = 30 * 60 * 1000
 const MAX_SUBSCRIPTIONS = 20
 const VERTICAL_MAX = 64
 
@@ -20,6 +18,7 @@ export interface LiveContext {
   delivery: Delivery
   watermark: () => number
   ticks: TickEngine
+  snapshots: SnapshotBatcher
 }
 
 type Ack = (answer: unknown) => void
@@ -79,34 +78,20 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     const stepMs = LIVE_STEPS[stepName as keyof typeof LIVE_STEPS]
     const watermark = context.watermark()
     const reader = state.reader
-    const now = app.clock.now()
     // Join first: a commit from here on produces a tick for this socket too.
     const previousStep = state.subscriptions.get(streamId)
     if (previousStep !== undefined && previousStep !== stepMs)
       await socket.leave(tickRoom(streamId, previousStep))
     await socket.join(tickRoom(streamId, stepMs))
     state.subscriptions.set(streamId, stepMs)
-    await context.balances.ensure([streamId])
-    const stream = await getStream(app.clickhouse, streamId, now)
+    const snapshot = await context.snapshots.get(streamId, stepMs, since)
+    const stream = snapshot.stream
     if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id)) {
       await socket.leave(tickRoom(streamId, stepMs))
       state.subscriptions.delete(streamId)
       return failure('stream_not_found', `no stream "${streamId}" visible to this token`)
     }
-    context.balances.noteEvent(streamId, stream.last_event_at)
-    stream.totals.peak_online = context.balances.peak(streamId)
-    const last = Math.max(stream.last_event_at, context.balances.lastEventAt(streamId))
-    const from = since ?? Math.max(stream.started_at, last - DEFAULT_WINDOW_MS)
-    const range = liveRange(from, last, stepMs)
-    const rows = await readBucketsMany(app.clickhouse, stepMs, new Map([[streamId, range]]))
-    const series = buildDenseSeries(
-      streamId,
-      { stepMs, from: range.from, to: range.to, metrics: LIVE_METRICS },
-      rows.get(streamId) ?? [],
-      context.balances.balanceBefore(streamId, range.from),
-      0,
-    )
-    context.ticks.noteSnapshot(streamId, stepMs, range.to - stepMs)
+    const series = snapshot.series!
     return { ok: true, snapshot: { stream, totals: stream.totals, series, watermark } }
   })
 

@@ -3,6 +3,7 @@ import { Server } from 'socket.io'
 import { TokenError } from '../auth/tokens.ts'
 import { Delivery } from '../live/delivery.ts'
 import { registerHandlers, type SocketState } from '../live/handlers.ts'
+import { SnapshotBatcher } from '../live/snapshots.ts'
 import { TickEngine } from '../live/ticks.ts'
 import { ViewBalances } from '../live/view-balance.ts'
 import { cutWall, readWall, wallViewOf } from '../live/wall.ts'
@@ -81,6 +82,13 @@ export default fp(
       },
     })
 
+    const snapshots = new SnapshotBatcher({
+      client: app.clickhouse,
+      balances,
+      ticks,
+      now: () => app.clock.now(),
+    })
+
     let wallDirty = true
     let wallReadAt = 0
     let wallRunning = false
@@ -150,7 +158,14 @@ export default fp(
       )
       socket.conn.on('drain', () => delivery.flush(socket))
       socket.on('disconnect', () => clearTimeout(expiry))
-      registerHandlers(socket, { app, balances, delivery, ticks, watermark: () => ticks.startedWatermark })
+      registerHandlers(socket, {
+        app,
+        balances,
+        delivery,
+        ticks,
+        snapshots,
+        watermark: () => ticks.startedWatermark,
+      })
     })
 
     app.decorate('io', io)

@@ -88,3 +88,51 @@ test('a client that stops reading does not stop the others, and what the server 
   slow.close()
   healthy.close()
 }, 120_000)
+
+test('a reconnect storm shares snapshot reads: 300 subscribes at once, each gets the snapshot, then every tick', async () => {
+  let statements = 0
+  const storm = await startTestServer({
+    faults: {
+      failNext: () => {
+        statements++
+        return undefined
+      },
+    },
+  })
+  const clients = Array.from({ length: 300 }, () => new LiveClient(storm.url, storm.opsToken))
+  try {
+    const start = Date.now() - 120_000
+    await storm.ingest([
+      ev('storm', 'stream_start', start, { creator_id: 'c' }),
+      ev('storm', 'view_start', start + 1000, { viewer_id: 'a' }),
+      ev('storm', 'order_paid', start + 2000, {
+        viewer_id: 'a',
+        product_id: 'p',
+        order_id: 'storm-1',
+        amount: '10.00',
+      }),
+    ])
+    await Promise.all(
+      clients.map((c) => c.socket.connected || new Promise((r) => c.socket.once('connect', r))),
+    )
+    const before = statements
+    await Promise.all(clients.map((c) => c.subscribe('storm', '1s')))
+    const used = statements - before
+    console.log(`reconnect storm: 300 subscribes answered with ${used} statements`)
+    expect(clients.every((c) => c.totals?.orders === 1 && c.totals?.gmv === 10)).toBe(true)
+    // One subscribe alone costs ~3 statements; shared, 300 cost far fewer than 300.
+    expect(used).toBeLessThan(100)
+
+    const order = ev('storm', 'order_paid', Date.now(), {
+      viewer_id: 'b',
+      product_id: 'p',
+      order_id: 'storm-2',
+      amount: '5.00',
+    })
+    expect((await storm.ingest([order])).status).toBe(200)
+    await Promise.all(clients.map((c) => c.waitFor(() => c.totals?.orders === 2, 30_000)))
+  } finally {
+    for (const c of clients) c.close()
+    await storm.close()
+  }
+}, 90_000)

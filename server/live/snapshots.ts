@@ -1,0 +1,84 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
+import { getStream, type Stream } from '../metrics/streams.ts'
+import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
+import type { ViewBalances } from './view-balance.ts'
+
+/** A subscription's first screen when no `since` is given: the last 30 minutes. */
+const DEFAULT_WINDOW_MS = 30 * 60 * 1000
+
+export interface Snapshot {
+  /** undefined: no such stream. Visibility to the reader is checked by the caller. */
+  stream: Stream | undefined
+  series: Series | undefined
+}
+
+export interface SnapshotOptions {
+  client: ClickHouseClient
+  balances: ViewBalances
+  ticks: TickEngine
+  now: () => number
+}
+
+/**
+ * Snapshots for subscribers, shared by those who ask for the same stream, step and
+ * `since` at about the same time: a wall of screens reconnecting after a restart is a
+ * thousand subscribes at once, and chDB runs one statement at a time (~10 ms each).
+ * A batch is read only after every subscriber in it has joined the tick room (so no
+ * commit falls between its snapshot and its first tick), and a key's next batch waits
+ * for the one being read, gathering whoever arrives meanwhile.
+ */
+export class SnapshotBatcher {
+  private readonly open = new Map<string, Promise<Snapshot>>()
+  private readonly reading = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly options: SnapshotOptions) {}
+
+  /** Call after the subscriber has joined the stream's tick room. */
+  get(streamId: string, stepMs: number, since: number | undefined): Promise<Snapshot> {
+    const key = `${stepMs}:${since ?? ''}:${streamId}`
+    const existing = this.open.get(key)
+    if (existing) return existing
+    const before = this.reading.get(key) ?? Promise.resolve()
+    const batch = before
+      .catch(() => {})
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => {
+        // From here on, later subscribers form the next batch.
+        this.open.delete(key)
+        const read = this.read(streamId, stepMs, since)
+        this.reading.set(key, read)
+        const done = () => {
+          if (this.reading.get(key) === read) this.reading.delete(key)
+        }
+        read.then(done, done)
+        return read
+      })
+    this.open.set(key, batch)
+    return batch
+  }
+
+  private async read(streamId: string, stepMs: number, since: number | undefined): Promise<Snapshot> {
+    const { client, balances, ticks } = this.options
+    const now = this.options.now()
+    await balances.ensure([streamId])
+    // peak_online comes from the live viewer-balance cache, not a scan of the history.
+    const stream = await getStream(client, streamId, now, { withPeak: false })
+    if (!stream) return { stream: undefined, series: undefined }
+    balances.noteEvent(streamId, stream.last_event_at)
+    stream.totals.peak_online = balances.peak(streamId)
+    const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))
+    const from = since ?? Math.max(stream.started_at, last - DEFAULT_WINDOW_MS)
+    const range = liveRange(from, last, stepMs)
+    const rows = await readBucketsMany(client, stepMs, new Map([[streamId, range]]))
+    const series = buildDenseSeries(
+      streamId,
+      { stepMs, from: range.from, to: range.to, metrics: LIVE_METRICS },
+      rows.get(streamId) ?? [],
+      balances.balanceBefore(streamId, range.from),
+      0,
+    )
+    ticks.noteSnapshot(streamId, stepMs, range.to - stepMs)
+    return { stream, series }
+  }
+}
