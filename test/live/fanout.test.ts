@@ -112,9 +112,7 @@ test('a reconnect storm shares snapshot reads: 300 subscribes at once, each gets
         amount: '10.00',
       }),
     ])
-    await Promise.all(
-      clients.map((c) => c.socket.connected || new Promise((r) => c.socket.once('connect', r))),
-    )
+    await Promise.all(clients.map((c) => c.connected()))
     const before = statements
     await Promise.all(clients.map((c) => c.subscribe('storm', '1s')))
     const used = statements - before
