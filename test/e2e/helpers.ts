@@ -51,12 +51,7 @@ export async function openPage(
   })
   page.on('pageerror', (error) => pageErrors.push(error.stack ?? error.message))
 
-  const testName = expect.getState().currentTestName ?? 'e2e'
-  const shot = path.join(
-    ROOT,
-    'test-results',
-    `${fileName(testName)}${options.suffix ? `-${fileName(options.suffix)}` : ''}.png`,
-  )
+  const shot = screenshotPath(options.suffix)
   onTestFinished(async () => {
     try {
       mkdirSync(path.dirname(shot), { recursive: true })
@@ -74,6 +69,19 @@ export async function openPage(
     pageErrors,
     errors: () => [...consoleErrors, ...pageErrors],
   }
+}
+
+/** test-results/<current test name>[-<suffix>].png */
+function screenshotPath(suffix?: string): string {
+  const testName = expect.getState().currentTestName ?? 'e2e'
+  return path.join(ROOT, 'test-results', `${fileName(testName)}${suffix ? `-${fileName(suffix)}` : ''}.png`)
+}
+
+/** Saves the page as it is now to test-results/<test name>-<suffix>.png (a step of a longer test). */
+export async function saveScreenshot(page: Page, suffix: string): Promise<void> {
+  const shot = screenshotPath(suffix)
+  mkdirSync(path.dirname(shot), { recursive: true })
+  await page.screenshot({ path: shot, animations: 'disabled' })
 }
 
 /** The dashboard URL of a view, carrying the read token in the fragment as links do. */
@@ -99,6 +107,16 @@ export function kpiValue(page: Page, label: string): Locator {
 /** A wall tile by stream id (tiles link to their stream view). */
 export function wallTile(page: Page, streamId: string): Locator {
   return page.locator(`a.tile[href="/stream/${encodeURIComponent(streamId)}"]`)
+}
+
+/**
+ * The wall tile shown at a rank (`#1` …). By the rank it shows, not by its place in the DOM: the
+ * wall keeps tiles in the DOM in the order they came and places them by rank with CSS.
+ */
+export function wallTileAtRank(page: Page, rank: number): Locator {
+  return page
+    .locator('.tile')
+    .filter({ has: page.locator('.rank', { hasText: new RegExp(`^\\s*#${rank}\\s*$`) }) })
 }
 
 /** A port nobody listens on right now (for a child server that must come back on the same one). */

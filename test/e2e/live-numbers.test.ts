@@ -17,6 +17,7 @@ import {
   openPage,
   textOf,
   wallTile,
+  wallTileAtRank,
 } from './helpers.ts'
 import { orderPaid, SEED_STREAMS, seedEvents } from './seed.ts'
 
@@ -65,8 +66,21 @@ describe('live numbers (SPEC §5)', () => {
     await expect.poll(() => textOf(tile.locator('.gmv')), LIVE_TIMEOUT).toBe(formatMoneyCompact(before.gmv))
     await expect.poll(() => textOf(kpiValue(view.page, 'GMV')), LIVE_TIMEOUT).toBe(formatMoney(before.gmv))
     // Noah starts behind Mia on the wall.
-    expect(await wall.page.locator('a.tile').first().getAttribute('href')).toBe(
-      `/stream/${miaLive.stream_id}`,
+    expect(await wallTileAtRank(wall.page, 1).getAttribute('href')).toBe(`/stream/${miaLive.stream_id}`)
+    // The first animation Noah's tile plays (its keyframe `transform`), watched from now on.
+    const noahMoves = wall.page.evaluate(
+      (id) =>
+        new Promise<string>((resolve) => {
+          const look = () => {
+            const cell = document.querySelector(`.cell[data-id="${id}"]`)
+            const animation = cell?.getAnimations()[0]
+            if (animation?.effect instanceof KeyframeEffect) {
+              resolve(String(animation.effect.getKeyframes()[0]?.transform))
+            } else requestAnimationFrame(look)
+          }
+          look()
+        }),
+      noahLive.stream_id,
     )
 
     // A big order, and a new viewer who buys it.
@@ -89,10 +103,13 @@ describe('live numbers (SPEC §5)', () => {
     expect(await textOf(tile.locator('.stats div', { hasText: 'Orders' }).locator('.v'))).toBe(
       formatCount(after.orders),
     )
-    // …and the wall re-ranks: Noah's stream now leads.
+    // …and the wall re-ranks (at its next re-sort, every 10 s): Noah's stream now leads, and
+    // its tile slid there from where it was rather than jumping.
     await expect
-      .poll(() => wall.page.locator('a.tile').first().getAttribute('href'), LIVE_TIMEOUT)
+      .poll(() => wallTileAtRank(wall.page, 1).getAttribute('href'), LIVE_TIMEOUT)
       .toBe(`/stream/${noahLive.stream_id}`)
+    expect(await noahMoves).toMatch(/^translate\(-?\d/)
+    expect(await noahMoves).not.toBe('translate(0px, 0px)')
 
     await expect.poll(() => textOf(kpiValue(view.page, 'GMV')), LIVE_TIMEOUT).toBe(formatMoney(after.gmv))
     await expect

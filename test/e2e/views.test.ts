@@ -12,6 +12,7 @@ import {
   textOf,
   type UiPage,
   wallTile,
+  wallTileAtRank,
 } from './helpers.ts'
 import { SEED_STREAMS, seedEvents } from './seed.ts'
 
@@ -75,7 +76,7 @@ describe('the dashboard views (README: views)', () => {
     }
     // The top tile is the stream with the most GMV.
     const ranked = [...live].sort((a, b) => (b.totals.gmv ?? 0) - (a.totals.gmv ?? 0))
-    expect(await page.locator('a.tile').first().getAttribute('href')).toBe(`/stream/${ranked[0]!.stream_id}`)
+    expect(await wallTileAtRank(page, 1).getAttribute('href')).toBe(`/stream/${ranked[0]!.stream_id}`)
     await expect
       .poll(() => textOf(page.locator('.total', { hasText: 'Live streams' }).locator('.v')))
       .toBe(String(live.length))

@@ -2,7 +2,14 @@ import { describe, expect, test } from 'vitest'
 import { freshness, shouldProbe } from '../../web/src/lib/freshness.ts'
 import { gridFit, kioskCell, pageCount } from '../../web/src/lib/grid.ts'
 import type { WallStream } from '../../web/src/lib/types.ts'
-import { rankStreams, sameColumns, sparkColumns } from '../../web/src/lib/wall.ts'
+import {
+  creationOrder,
+  holdRanking,
+  rankStreams,
+  sameColumns,
+  sameOrder,
+  sparkColumns,
+} from '../../web/src/lib/wall.ts'
 
 function wallStream(id: string, vertical: string, gmv: number, online: number): WallStream {
   const totals = {
@@ -117,5 +124,38 @@ describe('kiosk grid', () => {
     expect(kioskCell(5, 4, 8)).toEqual({ column: 2, row: 2 })
     expect(kioskCell(8, 4, 8)).toEqual({ column: 5, row: 1 }) // first tile of page 2
     expect(kioskCell(15, 4, 8)).toEqual({ column: 8, row: 2 })
+  })
+})
+
+describe('the shown ranking between re-ranks (the wall re-ranks every 10 s)', () => {
+  const s = (id: string, gmv: number) => wallStream(id, 'Beauty', gmv, 0)
+
+  test('a held order stays as shown while GMVs move, and is the same array when nobody joined or left', () => {
+    const held = ['a', 'b', 'c']
+    const ranked = [s('c', 300), s('a', 200), s('b', 100)]
+    expect(holdRanking(held, ranked)).toBe(held)
+  })
+
+  test('a stream that ended drops out at once; a new one goes in before the first shown stream it outranks', () => {
+    expect(holdRanking(['a', 'b', 'c'], [s('a', 300), s('c', 100)])).toEqual(['a', 'c'])
+    // n ranks second in the current ranking: it goes before b (ranked third), not at the end.
+    expect(holdRanking(['a', 'b', 'c'], [s('a', 300), s('n', 250), s('b', 200), s('c', 100)])).toEqual([
+      'a',
+      'n',
+      'b',
+      'c',
+    ])
+    // Ranked last: at the end.
+    expect(holdRanking(['a', 'b'], [s('a', 3), s('b', 2), s('z', 1)])).toEqual(['a', 'b', 'z'])
+    expect(holdRanking([], [s('x', 1), s('y', 2)])).toEqual(['x', 'y'])
+  })
+
+  test('tiles keep their creation order in the DOM: leavers removed, newcomers appended, same array if unchanged', () => {
+    const previous = ['a', 'b', 'c']
+    expect(creationOrder(previous, [s('c', 3), s('b', 2), s('a', 1)])).toBe(previous)
+    expect(creationOrder(previous, [s('n', 9), s('c', 3), s('a', 1)])).toEqual(['a', 'c', 'n'])
+    expect(sameOrder(['a', 'b'], ['a', 'b'])).toBe(true)
+    expect(sameOrder(['a', 'b'], ['b', 'a'])).toBe(false)
+    expect(sameOrder(['a'], ['a', 'b'])).toBe(false)
   })
 })

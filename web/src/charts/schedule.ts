@@ -1,6 +1,7 @@
-// Chart creation is the costly part of a first render (a wall mounts dozens of uPlot instances
-// at once). Creations are queued and run on animation frames, a few milliseconds' worth per
-// frame, so no single task blocks the main thread for long.
+// Chart work is the costly part of the wall: it mounts dozens of uPlot instances at once, and a
+// wall push changes the data of every tile. Creations and redraws are queued and run on
+// animation frames, a few milliseconds' worth per frame, so no single task blocks the main
+// thread for long and a chart draws at most once per frame.
 
 const FRAME_BUDGET_MS = 8
 
@@ -10,9 +11,9 @@ let scheduled = false
 function run(): void {
   scheduled = false
   const start = performance.now()
-  for (const create of queue) {
-    queue.delete(create)
-    create()
+  for (const work of queue) {
+    queue.delete(work)
+    work()
     if (performance.now() - start > FRAME_BUDGET_MS) break
   }
   if (queue.size > 0) schedule()
@@ -24,11 +25,11 @@ function schedule(): void {
   requestAnimationFrame(run)
 }
 
-/** Runs `create` on a coming frame; the returned function cancels it if it has not run yet. */
-export function scheduleCreation(create: () => void): () => void {
-  queue.add(create)
+/** Runs `work` on a coming frame; the returned function cancels it if it has not run yet. */
+export function onFrame(work: () => void): () => void {
+  queue.add(work)
   schedule()
   return () => {
-    queue.delete(create)
+    queue.delete(work)
   }
 }

@@ -44,3 +44,42 @@ export function sameColumns(
   }
   return true
 }
+
+/**
+ * The wall's shown ranking between re-ranks: `held` (ids in the order shown) keeps its order;
+ * streams that left drop out and newcomers go in before the first shown stream they outrank
+ * in `ranked` (the current ranking). Returns `held` itself when nothing joined or left.
+ */
+export function holdRanking(held: readonly string[], ranked: readonly WallStream[]): readonly string[] {
+  const rankOf = new Map(ranked.map((s, i) => [s.stream_id, i]))
+  const kept = held.filter((id) => rankOf.has(id))
+  if (kept.length === held.length && kept.length === ranked.length) return held
+  const shown = new Set(kept)
+  for (const stream of ranked) {
+    if (shown.has(stream.stream_id)) continue
+    const rank = rankOf.get(stream.stream_id) as number
+    const at = kept.findIndex((id) => (rankOf.get(id) as number) > rank)
+    kept.splice(at < 0 ? kept.length : at, 0, stream.stream_id)
+  }
+  return kept
+}
+
+/**
+ * Ids in the order their tiles were created: `previous` minus the streams that left, then
+ * newcomers. The wall keeps its tiles in this order in the DOM and places them by rank with
+ * CSS, so a re-rank moves boxes instead of DOM nodes (which would lay out and paint each tile anew).
+ */
+export function creationOrder(
+  previous: readonly string[],
+  streams: readonly WallStream[],
+): readonly string[] {
+  const present = new Set(streams.map((s) => s.stream_id))
+  const kept = previous.filter((id) => present.has(id))
+  const known = new Set(kept)
+  for (const stream of streams) if (!known.has(stream.stream_id)) kept.push(stream.stream_id)
+  return kept.length === previous.length && kept.every((id, i) => id === previous[i]) ? previous : kept
+}
+
+export function sameOrder(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i])
+}
