@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { freshness, shouldProbe } from '../../web/src/lib/freshness.ts'
-import { gridFit, kioskCell, pageCount } from '../../web/src/lib/grid.ts'
+import { gridFit, kioskCell, pageCount, rowsShown } from '../../web/src/lib/grid.ts'
 import type { WallStream } from '../../web/src/lib/types.ts'
 import {
   creationOrder,
@@ -124,6 +124,15 @@ describe('kiosk grid', () => {
     expect(kioskCell(5, 4, 8)).toEqual({ column: 2, row: 2 })
     expect(kioskCell(8, 4, 8)).toEqual({ column: 5, row: 1 }) // first tile of page 2
     expect(kioskCell(15, 4, 8)).toEqual({ column: 8, row: 2 })
+  })
+
+  test('the rows the tiles fill: only those in use when they fit, a full page when pages turn', () => {
+    const fit = { cols: 4, rows: 4, perPage: 16 }
+    expect(rowsShown(12, fit)).toBe(3) // three rows grow to fill the screen
+    expect(rowsShown(3, fit)).toBe(1)
+    expect(rowsShown(0, fit)).toBe(1)
+    expect(rowsShown(48, fit)).toBe(12) // more than fit: the wall scrolls, rows at the base size
+    expect(rowsShown(48, fit, 3)).toBe(4) // kiosk: a page's rows
   })
 })
 

@@ -33,3 +33,12 @@ export function kioskCell(index: number, cols: number, perPage: number): { colum
   const within = index % perPage
   return { column: page * cols + (within % cols) + 1, row: Math.floor(within / cols) + 1 }
 }
+
+/**
+ * The rows `items` tiles fill on one screen: all their rows (which may be more than `fit.rows`:
+ * the wall then scrolls), or, for kiosk pages, a full page's rows when there are `pages` > 1.
+ */
+export function rowsShown(items: number, fit: GridFit, pages = 1): number {
+  if (pages > 1) return fit.rows
+  return Math.max(1, Math.ceil(items / fit.cols))
+}
