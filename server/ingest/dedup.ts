@@ -54,7 +54,7 @@ export class Deduplicator {
     const end = this.now()
     let loaded = 0
     // Start at the oldest id still inside the window: a young database has only minutes
-    // of events, not 8 days of hourly slices (~10 ms a statement in chDB) to read.
+    // of events, not 8 days of hourly slices (192 statements, one at a time in chDB) to read.
     const oldest = await (
       await this.client.query({
         query: `SELECT toUnixTimestamp64Milli(min(received_at)) AS oldest, count() AS n FROM events

@@ -221,7 +221,7 @@ export class TickEngine {
     // online and peak of every bucket depend on the viewer balance: the 1 s rows refresh
     // it when 1 s subscribers exist, else a query of its own does (before any is built).
     // A round is one statement (totals + 1 s buckets), plus one per other step in use:
-    // chDB runs one statement at a time and spends ~10 ms on even a small one. They go
+    // chDB runs one statement at a time; a small read of the rollup costs ~7–12 ms. They go
     // to the engine together, so none waits behind an INSERT sent in between.
     const others = [...byStep].filter(([step]) => step !== 1000)
     const [round, ...otherRows] = await Promise.all([
