@@ -1,14 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { CommitNotice } from '../ingest/writer.ts'
 import { METRICS, type MetricName, type Totals } from '../metrics/definitions.ts'
-import {
-  alignDown,
-  alignUp,
-  type BucketRow,
-  buildDenseSeries,
-  readBucketsMany,
-  type Series,
-} from '../metrics/series.ts'
+import { alignDown, alignUp, buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
 import { readRound, type Stream } from '../metrics/streams.ts'
 import type { ViewBalances } from './view-balance.ts'
 
@@ -224,12 +217,10 @@ export class TickEngine {
     // chDB runs one statement at a time; a small read of the rollup costs ~7–12 ms. They go
     // to the engine together, so none waits behind an INSERT sent in between.
     const others = [...byStep].filter(([step]) => step !== 1000)
-    const [round, ...otherRows] = await Promise.all([
+    const [round, otherRows] = await Promise.all([
       readRound(client, ids, 1000, byStep.get(1000) ?? new Map(), this.options.now()),
-      ...others.map(([step, ranges]) => readBucketsMany(client, step, ranges)),
-      ...(byStep.has(1000)
-        ? []
-        : [balances.refresh(secondRanges).then(() => new Map<string, BucketRow[]>())]),
+      Promise.all(others.map(([step, ranges]) => readBucketsMany(client, step, ranges))),
+      byStep.has(1000) ? undefined : balances.refresh(secondRanges),
     ])
     const secondRows = byStep.has(1000) ? round.buckets : undefined
     if (secondRows) {

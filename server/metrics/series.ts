@@ -160,11 +160,7 @@ export async function readBucketsMany(
   stepMs: number,
   ranges: ReadonlyMap<string, { from: number; to: number }>,
 ): Promise<Map<string, BucketRow[]>> {
-  const out = new Map<string, BucketRow[]>()
-  if (ranges.size === 0) return out
-  const ids = [...ranges.keys()]
-  const froms = ids.map((id) => ranges.get(id)!.from)
-  const tos = ids.map((id) => ranges.get(id)!.to)
+  if (ranges.size === 0) return new Map()
   const table = stepMs < 60_000 ? 'stream_buckets_1s' : 'stream_buckets_1m'
   const rows = await (
     await client.query({
@@ -173,23 +169,37 @@ export async function readBucketsMany(
                toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000 AS t,
                ${AGGREGATES_SQL}
         FROM ${table}
-        WHERE stream_id IN {ids:Array(String)}
-          AND bucket >= toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 1000), 'UTC')
-          AND bucket < toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {tos:Array(Int64)}, toInt64(0)), 1000), 'UTC')
+        WHERE ${STREAM_RANGES_SQL}
         GROUP BY stream_id, t
         ORDER BY stream_id, t`,
-      query_params: { ids, froms, tos, step: stepMs / 1000 },
+      query_params: { ...streamRangeParams(ranges), step: stepMs / 1000 },
       clickhouse_settings: COLUMN_NAMES_FIRST,
       format: 'JSONEachRow',
     })
   ).json<BucketRow & { stream_id: string }>()
+  return groupByStream(rows)
+}
+
+/**
+ * Buckets of several streams, each within its own [from, to) (ms). Takes the parameters
+ * of `streamRangeParams`.
+ */
+export const STREAM_RANGES_SQL = `stream_id IN {ids:Array(String)}
+  AND bucket >= toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 1000), 'UTC')
+  AND bucket < toDateTime(intDiv(transform(stream_id, {ids:Array(String)}, {tos:Array(Int64)}, toInt64(0)), 1000), 'UTC')`
+
+export function streamRangeParams(ranges: ReadonlyMap<string, { from: number; to: number }>) {
+  const ids = [...ranges.keys()]
+  return { ids, froms: ids.map((id) => ranges.get(id)!.from), tos: ids.map((id) => ranges.get(id)!.to) }
+}
+
+/** Rows ordered by stream, as lists per stream. */
+export function groupByStream<T extends { stream_id: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>()
   for (const row of rows) {
-    let list = out.get(row.stream_id)
-    if (!list) {
-      list = []
-      out.set(row.stream_id, list)
-    }
-    list.push(row)
+    const list = out.get(row.stream_id)
+    if (list) list.push(row)
+    else out.set(row.stream_id, [row])
   }
   return out
 }

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { AGGREGATES_SQL, type AggregateRow, finalizeMetrics, type Totals } from './definitions.ts'
-import type { BucketRow } from './series.ts'
+import { type BucketRow, groupByStream, STREAM_RANGES_SQL, streamRangeParams } from './series.ts'
 
 /** SPEC §3: live until stream_end, or until its newest event is more than 5 minutes old. */
 export const LIVE_TIMEOUT_MS = 5 * 60 * 1000
@@ -44,6 +44,14 @@ interface TotalsRow extends AggregateRow {
 // https://clickhouse.com/docs/operations/settings/settings#prefer_column_name_to_alias
 export const COLUMN_NAMES_FIRST = { prefer_column_name_to_alias: 1 } as const
 
+/** A stream's metadata, status inputs and merged totals, over its totals rows. */
+const STREAM_TOTALS_SQL = `
+  toUnixTimestamp64Milli(min(first_ts)) AS started_at,
+  toUnixTimestamp64Milli(max(last_ts)) AS last_event_at,
+  toUnixTimestamp64Milli(max(ended_at)) AS ended_ms,
+  argMinMerge(meta) AS stream_meta,
+  ${AGGREGATES_SQL}`
+
 export function statusOf(lastEventAt: number, endedMs: number, now: number): 'live' | 'ended' {
   return endedMs === 0 && lastEventAt > now - LIVE_TIMEOUT_MS ? 'live' : 'ended'
 }
@@ -55,11 +63,7 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
       query: `
         SELECT
           stream_id,
-          toUnixTimestamp64Milli(min(first_ts)) AS started_at,
-          toUnixTimestamp64Milli(max(last_ts)) AS last_event_at,
-          toUnixTimestamp64Milli(max(ended_at)) AS ended_ms,
-          argMinMerge(meta) AS stream_meta,
-          ${AGGREGATES_SQL}
+          ${STREAM_TOTALS_SQL}
         FROM stream_totals
         WHERE {all_ids:UInt8} = 1 OR stream_id IN {ids:Array(String)}
         GROUP BY stream_id
@@ -104,7 +108,6 @@ export async function readRound(
   ranges: ReadonlyMap<string, { from: number; to: number }>,
   now: number,
 ): Promise<{ streams: Stream[]; buckets: Map<string, BucketRow[]> }> {
-  const rangeIds = [...ranges.keys()]
   const rows = await (
     await client.query({
       query: `
@@ -112,23 +115,15 @@ export async function readRound(
           grain,
           stream_id,
           if(grain = 3, 0, toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000) AS t,
-          toUnixTimestamp64Milli(min(first_ts)) AS started_at,
-          toUnixTimestamp64Milli(max(last_ts)) AS last_event_at,
-          toUnixTimestamp64Milli(max(ended_at)) AS ended_ms,
-          argMinMerge(meta) AS stream_meta,
-          ${AGGREGATES_SQL}
+          ${STREAM_TOTALS_SQL}
         FROM rollups
-        WHERE (grain = 3 AND stream_id IN {ids:Array(String)})
-           OR (grain = {bucket_grain:UInt8} AND stream_id IN {range_ids:Array(String)}
-               AND bucket >= toDateTime(intDiv(transform(stream_id, {range_ids:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 1000), 'UTC')
-               AND bucket < toDateTime(intDiv(transform(stream_id, {range_ids:Array(String)}, {tos:Array(Int64)}, toInt64(0)), 1000), 'UTC'))
+        WHERE (grain = 3 AND stream_id IN {totals_ids:Array(String)})
+           OR (grain = {bucket_grain:UInt8} AND ${STREAM_RANGES_SQL})
         GROUP BY grain, stream_id, t
         ORDER BY grain, stream_id, t`,
       query_params: {
-        ids,
-        range_ids: rangeIds,
-        froms: rangeIds.map((id) => ranges.get(id)!.from),
-        tos: rangeIds.map((id) => ranges.get(id)!.to),
+        ...streamRangeParams(ranges),
+        totals_ids: ids,
         step: stepMs / 1000,
         bucket_grain: stepMs < 60_000 ? 1 : 2,
       },
@@ -136,21 +131,10 @@ export async function readRound(
       format: 'JSONEachRow',
     })
   ).json<TotalsRow & { grain: number; t: number }>()
-  const streams: Stream[] = []
-  const buckets = new Map<string, BucketRow[]>()
-  for (const row of rows) {
-    if (row.grain === 3) {
-      streams.push({ ...metaOf(row, now), totals: finalizeMetrics(row, row.views - row.view_ends, null) })
-      continue
-    }
-    let list = buckets.get(row.stream_id)
-    if (!list) {
-      list = []
-      buckets.set(row.stream_id, list)
-    }
-    list.push(row)
-  }
-  return { streams, buckets }
+  const streams = rows
+    .filter((row) => row.grain === 3)
+    .map((row) => ({ ...metaOf(row, now), totals: finalizeMetrics(row, row.views - row.view_ends, null) }))
+  return { streams, buckets: groupByStream(rows.filter((row) => row.grain !== 3)) }
 }
 
 /** One stream; `withPeak: false` skips the peak_online scan (null) when only metadata is needed. */
