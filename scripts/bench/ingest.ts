@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -10,7 +9,7 @@ import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { eventMix, percentile } from './mix.ts'
+import { eventMix, ndjsonPoster, percentile } from './mix.ts'
 
 /**
  * npm run bench:ingest — sustained events/s through POST /v1/events next to the raw
@@ -64,27 +63,7 @@ async function rawCeiling(): Promise<number> {
   }
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS })
-
-function post(url: URL, body: string): Promise<{ status: number; ms: number }> {
-  const started = performance.now()
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }))
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+const { post, close: closeAgent } = ndjsonPoster(KEY, CONNECTIONS)
 
 async function main() {
   log(`connections ${CONNECTIONS}, ${BATCH} events per request, ${SECONDS} s per phase, ${STREAMS} streams`)
@@ -171,7 +150,7 @@ async function main() {
   } finally {
     server.process.kill('SIGTERM')
     await server.exited
-    agent.destroy()
+    closeAgent()
     rmSync(dataDir, { recursive: true, force: true })
   }
 }

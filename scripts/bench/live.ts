@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { io, type Socket } from 'socket.io-client'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { percentile } from './mix.ts'
+import { ndjsonPoster, percentile } from './mix.ts'
 
 /**
  * npm run bench:live — event-to-screen latency: from the moment an ingest request is
@@ -31,25 +30,8 @@ const KEY = 'bench-live-key-0001'
 const SECRET = 'bench-live-secret-0123456789'
 const log = (msg: string) => console.error(`bench:live: ${msg}`)
 
-const agent = new Agent({ keepAlive: true, maxSockets: 16 })
-function post(url: URL, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+const poster = ndjsonPoster(KEY, 16)
+const post = (url: URL, body: string) => poster.post(url, body).then((r) => r.status)
 
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
@@ -222,7 +204,7 @@ async function main() {
   } finally {
     server.process.kill('SIGTERM')
     await server.exited
-    agent.destroy()
+    poster.close()
     rmSync(dataDir, { recursive: true, force: true })
   }
   console.log(`\n${CLIENTS} clients, ${STREAMS} streams, ${SECONDS} s per rate, ticks at step 1s\n`)

@@ -1,3 +1,5 @@
+import { Agent, request } from 'node:http'
+
 /**
  * A realistic live-shopping event mix for benchmarks: mostly impressions, views and
  * engagement, a thin funnel down to orders. Unique event ids; timestamps near `now`.
@@ -72,4 +74,32 @@ export function eventMix(run: string, start: number, count: number, streams: num
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/**
+ * POSTs NDJSON bodies with an ingest key over `connections` keep-alive connections;
+ * resolves with the status and the time to the last byte of the answer.
+ */
+export function ndjsonPoster(key: string, connections: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections })
+  const post = (url: URL, body: string): Promise<{ status: number; ms: number }> => {
+    const started = performance.now()
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }))
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+  return { post, close: () => agent.destroy() }
 }

@@ -8,6 +8,7 @@ import { issueToken } from '../../server/auth/tokens.ts'
 import { ensureDashboardBuilt, launchBrowser, ROOT } from '../../test/e2e/build.ts'
 import { type SeedStream, streamEvents } from '../../test/e2e/seed.ts'
 import { type ChildServer, spawnServer } from '../../test/helpers/child-server.ts'
+import { ndjsonPoster } from './mix.ts'
 
 /**
  * npm run bench:web — the wall's cost in the browser: 48 live tiles at 1920×1080 in headless
@@ -114,15 +115,9 @@ function seedStreams(): SeedStream[] {
   }))
 }
 
-async function post(url: string, lines: string[]): Promise<number> {
-  const response = await fetch(`${url}/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
-    body: lines.join('\n'),
-  })
-  await response.arrayBuffer()
-  return response.status
-}
+const poster = ndjsonPoster(KEY, 4)
+const post = (url: string, lines: string[]): Promise<number> =>
+  poster.post(new URL('/v1/events', url), lines.join('\n')).then((r) => r.status)
 
 let seq = 0
 /** One second of an evening: viewers come and go on every stream, some buy. */
