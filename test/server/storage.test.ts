@@ -27,3 +27,52 @@ test("a statement's settings apply to it only, as on a server (chDB keeps SETs i
   expect(await setting({ prefer_column_name_to_alias: 1 })).toBe(true)
   expect(await setting({ prefer_column_name_to_alias: 0 })).toBe(false)
 })
+
+test('statements of two connections on one data dir each run in their own database, with their own settings', async () => {
+  const scoped = (database: string) =>
+    createClient({
+      connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+    })
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS storage_a' })
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS storage_b' })
+  const a = scoped('storage_a')
+  const b = scoped('storage_b')
+  try {
+    for (const c of [a, b]) {
+      await c.command({ query: 'CREATE TABLE IF NOT EXISTS t (v String) ENGINE = MergeTree ORDER BY v' })
+    }
+    const where = async (c: typeof a, settings?: Record<string, number>) =>
+      (
+        await (
+          await c.query({
+            query: "SELECT currentDatabase() AS db, getSetting('prefer_column_name_to_alias') AS alias",
+            format: 'JSONEachRow',
+            clickhouse_settings: settings,
+          })
+        ).json<{ db: string; alias: boolean }>()
+      )[0]
+    // Interleaved and concurrent; an INSERT with a body (its preamble runs apart) right
+    // after a statement that set a setting.
+    const answers = await Promise.all([
+      where(a, { prefer_column_name_to_alias: 1 }),
+      a.exec({ query: 'INSERT INTO t FORMAT TabSeparated', values: 'from-a\n' as never }),
+      where(b),
+      b.exec({ query: 'INSERT INTO t FORMAT TabSeparated', values: 'from-b\n' as never }),
+      where(a),
+      where(b, { prefer_column_name_to_alias: 1 }),
+    ])
+    expect(answers[0]).toEqual({ db: 'storage_a', alias: true })
+    expect(answers[2]).toEqual({ db: 'storage_b', alias: false })
+    expect(answers[4]).toEqual({ db: 'storage_a', alias: false })
+    expect(answers[5]).toEqual({ db: 'storage_b', alias: true })
+    const rows = async (c: typeof a) =>
+      (await (await c.query({ query: 'SELECT v FROM t', format: 'JSONEachRow' })).json<{ v: string }>()).map(
+        (r) => r.v,
+      )
+    expect(await rows(a)).toEqual(['from-a'])
+    expect(await rows(b)).toEqual(['from-b'])
+  } finally {
+    await a.close()
+    await b.close()
+  }
+})
