@@ -31,6 +31,50 @@ function describeJsonError(error: unknown): string {
  * rejection, never the request's. Blank lines are skipped but keep their line number.
  */
 export function parseNdjson(body: Buffer, maxEvents: number): BodyItem[] {
+  // The common case, a body that is valid UTF-8, is decoded once and cut into lines as
+  // text (per-line decoding was a tenth of the server's main thread at full ingest rate);
+  // only a body with invalid UTF-8 is cut into byte lines, to reject exactly those lines.
+  let text: string
+  try {
+    text = strictUtf8.decode(body)
+  } catch {
+    return parseNdjsonBytes(body, maxEvents)
+  }
+  const items: BodyItem[] = []
+  let start = 0
+  let index = 0
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start)
+    if (end === -1) end = text.length
+    let lineEnd = end
+    if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--
+    let first = start
+    while (first < lineEnd && (text.charCodeAt(first) === 0x20 || text.charCodeAt(first) === 0x09)) first++
+    if (first < lineEnd) {
+      if (items.length >= maxEvents) {
+        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
+      }
+      let line = text.slice(start, lineEnd)
+      // A byte order mark opening a line (as per-line decoding dropped it).
+      if (line.charCodeAt(0) === 0xfeff) line = line.slice(1)
+      pushJsonLine(items, index, line)
+    }
+    index++
+    start = end + 1
+  }
+  return items
+}
+
+function pushJsonLine(items: BodyItem[], index: number, line: string): void {
+  try {
+    items.push({ index, value: JSON.parse(line), raw: line })
+  } catch (error) {
+    items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}`, raw: line })
+  }
+}
+
+/** The same cut, by bytes, for a body that is not valid UTF-8 throughout. */
+function parseNdjsonBytes(body: Buffer, maxEvents: number): BodyItem[] {
   const items: BodyItem[] = []
   let start = 0
   let index = 0
@@ -44,19 +88,10 @@ export function parseNdjson(body: Buffer, maxEvents: number): BodyItem[] {
       if (items.length >= maxEvents) {
         throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
       }
-      let line: string
       try {
-        line = strictUtf8.decode(bytes)
+        pushJsonLine(items, index, strictUtf8.decode(bytes))
       } catch {
         items.push({ index, error: 'line is not valid UTF-8', raw: lenientUtf8.decode(bytes) })
-        index++
-        start = end + 1
-        continue
-      }
-      try {
-        items.push({ index, value: JSON.parse(line), raw: line })
-      } catch (error) {
-        items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}`, raw: line })
       }
     }
     index++
