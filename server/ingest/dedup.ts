@@ -6,6 +6,29 @@ export const EVENT_ID_WINDOW_MS = 24 * 3600 * 1000
 /** order_paid is accepted up to 7 days late, so its order_id is remembered a little longer. */
 export const ORDER_ID_WINDOW_MS = 8 * 24 * 3600 * 1000
 const LOOKUP_CHUNK = 1000
+/** Commits whose ids are kept beside the filters for prechecks taken before they were added. */
+const RECENT_COMMITS = 16
+
+/**
+ * What the seen-filters said about a request's events when it came in (see `precheck`).
+ * Asking them then, while the engine writes the commit in flight, keeps their memory
+ * accesses (~3 ms per 10 000 ids: the filters are far larger than the CPU caches) out of
+ * the commit, where the engine would wait for them.
+ */
+export interface Precheck {
+  /** Commits whose ids were in the filters when they were asked. */
+  seq: number
+  /** Per event: 1 when its event_id may have been seen (or the filters were not warm). */
+  maybeId: Uint8Array
+  /** Per event: 1 when it is an order_paid whose order_id may have been seen. */
+  maybeOrder: Uint8Array
+}
+
+interface RecentCommit {
+  seq: number
+  ids: Set<string>
+  orders: Set<string>
+}
 const WARM_SLICE_MS = 3600 * 1000
 
 /**
@@ -19,6 +42,10 @@ export class Deduplicator {
   private readonly eventIds: SeenFilter
   private readonly orderIds: SeenFilter
   private warm = false
+  /** Commits whose ids are in the filters. */
+  private seq = 0
+  /** The ids of the last commits, for prechecks taken before they reached the filters. */
+  private readonly recent: RecentCommit[] = []
   lookups = 0
 
   constructor(
@@ -91,8 +118,37 @@ export class Deduplicator {
     return loaded
   }
 
-  /** Marks `duplicate[i]` for every event of the batch that must not be counted again. */
-  async findDuplicates(events: readonly EventRow[]): Promise<boolean[]> {
+  /** Asks the filters about these events now; `findDuplicates` then completes the answer. */
+  precheck(events: readonly EventRow[]): Precheck {
+    const maybeId = new Uint8Array(events.length)
+    const maybeOrder = new Uint8Array(events.length)
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      if (!this.warm || this.eventIds.mightContain(event.event_id)) maybeId[i] = 1
+      if (event.type === 'order_paid' && (!this.warm || this.orderIds.mightContain(event.order_id))) {
+        maybeOrder[i] = 1
+      }
+    }
+    return { seq: this.seq, maybeId, maybeOrder }
+  }
+
+  /**
+   * Marks `duplicate[i]` for every event of the batch that must not be counted again.
+   * With a precheck (of exactly these events, its `seq` the oldest of theirs), the filters
+   * are not asked again: only the ids of commits added to them since are.
+   */
+  async findDuplicates(events: readonly EventRow[], precheck?: Precheck): Promise<boolean[]> {
+    const since =
+      precheck && (this.seq === precheck.seq || this.recent.some((c) => c.seq === precheck.seq + 1))
+        ? this.recent.filter((c) => c.seq > precheck.seq)
+        : undefined
+    const maybeSeen = (i: number, column: 'ids' | 'orders', id: string): boolean => {
+      if (precheck && since) {
+        if ((column === 'ids' ? precheck.maybeId : precheck.maybeOrder)[i] === 1) return true
+        return since.some((commit) => commit[column].has(id))
+      }
+      return !this.warm || (column === 'ids' ? this.eventIds : this.orderIds).mightContain(id)
+    }
     const duplicate = new Array<boolean>(events.length).fill(false)
     const firstOfId = new Set<string>()
     const maybeIds: string[] = []
@@ -103,7 +159,7 @@ export class Deduplicator {
         continue
       }
       firstOfId.add(id)
-      if (!this.warm || this.eventIds.mightContain(id)) maybeIds.push(id)
+      if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
     }
     const storedIds = await this.lookup('event_id', maybeIds)
     const firstOfOrder = new Set<string>()
@@ -121,7 +177,7 @@ export class Deduplicator {
         continue
       }
       firstOfOrder.add(event.order_id)
-      if (!this.warm || this.orderIds.mightContain(event.order_id)) maybeOrders.push(event.order_id)
+      if (maybeSeen(i, 'orders', event.order_id)) maybeOrders.push(event.order_id)
     }
     const storedOrders = await this.lookup('order_id', maybeOrders)
     if (storedOrders.size > 0) {
@@ -134,12 +190,27 @@ export class Deduplicator {
     return duplicate
   }
 
-  /** After a commit: the stored events' ids are now known. */
-  remember(events: readonly EventRow[]): void {
+  /**
+   * Before a commit's INSERT: its events' ids are (about to be) stored. They are kept
+   * beside the filters at once; adding them to the filters (~3.5 ms per 10 000 ids) is
+   * left to the returned promise, which the caller lets run while the engine writes.
+   */
+  remember(events: readonly EventRow[]): Promise<void> {
+    const commit: RecentCommit = { seq: this.seq + 1, ids: new Set(), orders: new Set() }
     for (const event of events) {
-      this.eventIds.add(event.event_id)
-      if (event.type === 'order_paid') this.orderIds.add(event.order_id)
+      commit.ids.add(event.event_id)
+      if (event.type === 'order_paid') commit.orders.add(event.order_id)
     }
+    this.recent.push(commit)
+    if (this.recent.length > RECENT_COMMITS) this.recent.shift()
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        for (const id of commit.ids) this.eventIds.add(id)
+        for (const id of commit.orders) this.orderIds.add(id)
+        this.seq = commit.seq
+        resolve()
+      })
+    })
   }
 
   private async lookup(column: 'event_id' | 'order_id', ids: string[]): Promise<Set<string>> {

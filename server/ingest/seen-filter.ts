@@ -15,6 +15,12 @@ export interface SeenFilterOptions {
   now: () => number
 }
 
+/** 512 bits: a 64-byte cache line. */
+const BLOCK_WORDS = 16
+const BLOCK_MASK = BLOCK_WORDS * 32 - 1
+/** Step between an id's bits inside its block: odd, so the bits are distinct. */
+const STRIDE = (h2: number): number => (h2 >>> 9) | 1
+
 interface Generation {
   startMs: number
   bits: Uint32Array
@@ -22,12 +28,15 @@ interface Generation {
 
 export class SeenFilter {
   readonly bitsPerGeneration: number
+  private readonly blocks: number
   private readonly sliceMs: number
   private readonly hashes: number
   private readonly ring: Generation[] = []
 
   constructor(private readonly options: SeenFilterOptions) {
-    const words = Math.max(1024, Math.floor(options.memoryBytes / options.generations / 4))
+    const words =
+      Math.max(1024, Math.floor(options.memoryBytes / options.generations / 4 / BLOCK_WORDS)) * BLOCK_WORDS
+    this.blocks = words / BLOCK_WORDS
     this.bitsPerGeneration = words * 32
     this.sliceMs = options.windowMs / Math.max(1, options.generations - 1)
     this.hashes = options.hashes ?? 7
@@ -42,30 +51,38 @@ export class SeenFilter {
     this.rotate()
     const bits = this.ring[this.ring.length - 1]!.bits
     const [h1, h2] = hashPair(id)
-    for (let i = 0; i < this.hashes; i++) {
-      const bit = this.position(h1, h2, i)
-      bits[bit >>> 5]! |= 1 << (bit & 31)
+    const base = this.block(h1)
+    for (let i = 0, x = h2; i < this.hashes; i++, x = (x + STRIDE(h2)) >>> 0) {
+      const bit = x & BLOCK_MASK
+      bits[base + (bit >>> 5)]! |= 1 << (bit & 31)
     }
   }
 
   mightContain(id: string): boolean {
     this.rotate()
     const [h1, h2] = hashPair(id)
+    const base = this.block(h1)
     for (const { bits } of this.ring) {
       let all = true
-      for (let i = 0; i < this.hashes && all; i++) {
-        const bit = this.position(h1, h2, i)
-        all = (bits[bit >>> 5]! & (1 << (bit & 31))) !== 0
+      for (let i = 0, x = h2; i < this.hashes && all; i++, x = (x + STRIDE(h2)) >>> 0) {
+        const bit = x & BLOCK_MASK
+        all = (bits[base + (bit >>> 5)]! & (1 << (bit & 31))) !== 0
       }
       if (all) return true
     }
     return false
   }
 
-  private position(h1: number, h2: number, i: number): number {
-    const h = (h1 + Math.imul(i, h2)) >>> 0
-    // Scale the 32-bit hash onto [0, bits) without the bias of a modulo.
-    return Math.floor((h / 4294967296) * this.bitsPerGeneration)
+  /**
+   * First word of the id's block. A blocked Bloom filter: all of an id's bits lie in one
+   * 64-byte block, so a probe costs one memory access rather than one per hash — the
+   * filters are far larger than the CPU caches, and the seven scattered accesses per id
+   * per generation were most of a group commit's dedup time (measured: ~6.5 ms of ~8 per
+   * 10 000 events). The price is a slightly higher false-positive rate at equal memory.
+   */
+  private block(h1: number): number {
+    // Scale the 32-bit hash onto the blocks without the bias of a modulo.
+    return Math.floor((h1 / 4294967296) * this.blocks) * BLOCK_WORDS
   }
 
   private rotate(): void {

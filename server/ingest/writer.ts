@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
-import type { Deduplicator } from './dedup.ts'
+import type { Deduplicator, Precheck } from './dedup.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
 
 export interface QuarantineRow {
@@ -59,6 +59,11 @@ function quarantineRecord(q: QuarantineRow) {
 
 interface PendingRequest {
   events: EventRow[]
+  /** Each event's `events` row, built when the request came in (see `submit`). */
+  lines: string[]
+  /** The rows joined: what the commit sends when none of them is a duplicate. */
+  rows: string
+  precheck: Precheck
   quarantine: QuarantineRow[]
   resolve: (outcome: CommitOutcome) => void
   reject: (error: Error) => void
@@ -110,8 +115,15 @@ export class GroupCommitWriter {
         new IngestUnavailableError('overloaded', 'the write buffer is full; retry after a moment', 1),
       )
     }
+    // The rows are built now, while the engine runs the commit in flight, not in the
+    // commit itself, where the engine would wait for them (~1.2 µs per event, measured:
+    // about a fifth of a commit). `received_at` is therefore when the request came in.
+    const receivedText = secondsText(this.options.now())
+    const lines = events.map((event) => eventRowLine(event, receivedText))
+    const rows = lines.join('\n')
+    const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, quarantine, resolve, reject })
+      this.queue.push({ events, lines, rows, precheck, quarantine, resolve, reject })
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -171,35 +183,46 @@ export class GroupCommitWriter {
     const started = performance.now()
     const events = batch.flatMap((r) => r.events)
     const quarantine = batch.flatMap((r) => r.quarantine)
+    let remembered: Promise<void> | undefined
     try {
       const lookupsBefore = dedup.lookups
-      const duplicate = await dedup.findDuplicates(events)
+      const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length))
       instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
-      const receivedAt = Math.max(this.options.now(), this.lastWatermark + 1)
-      const receivedText = secondsText(receivedAt)
-      const lines: string[] = []
+      const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
+      const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
-      for (let i = 0; i < events.length; i++) {
-        if (duplicate[i]) continue
-        const event = events[i]!
-        fresh.push(event)
-        lines.push(eventRowLine(event, receivedText))
-        const range = streams.get(event.stream_id)
-        if (range) {
-          if (event.ts < range.from) range.from = event.ts
-          if (event.ts > range.to) range.to = event.ts
-        } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
+      let offset = 0
+      for (const request of batch) {
+        let kept = 0
+        for (let i = 0; i < request.events.length; i++) {
+          if (duplicate[offset + i]) continue
+          kept++
+          const event = request.events[i]!
+          fresh.push(event)
+          const range = streams.get(event.stream_id)
+          if (range) {
+            if (event.ts < range.from) range.from = event.ts
+            if (event.ts > range.to) range.to = event.ts
+          } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
+        }
+        if (kept === request.events.length) {
+          if (kept > 0) chunks.push(request.rows)
+        } else if (kept > 0) {
+          chunks.push(request.lines.filter((_, i) => !duplicate[offset + i]).join('\n'))
+        }
+        offset += request.events.length
       }
       // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
       // may be stored, and the seen-filter must send their retry to ClickHouse for the truth.
       // (Remembering an id that was not stored costs one look-up, never a wrong answer.)
-      dedup.remember(fresh)
-      if (lines.length > 0) {
+      // The filters take the ids while the engine writes (see Deduplicator.remember).
+      remembered = dedup.remember(fresh)
+      if (chunks.length > 0) {
         // One INSERT, one block: the batch lands in one part (and one part per rollup).
         await client.exec({
           query: INSERT_EVENTS_SQL,
-          values: Readable.from([lines.join('\n')]),
+          values: Readable.from([chunks.join('\n')]),
         })
       }
       // After the events: if this fails, the retry finds the events stored (duplicates,
@@ -212,17 +235,17 @@ export class GroupCommitWriter {
           format: 'JSONEachRow',
         })
       }
-      this.lastWatermark = receivedAt
+      this.lastWatermark = watermark
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
-      let offset = 0
+      offset = 0
       for (const request of batch) {
         let duplicates = 0
         for (let i = 0; i < request.events.length; i++) if (duplicate[offset + i]) duplicates++
         offset += request.events.length
         request.resolve({ accepted: request.events.length - duplicates, duplicates })
       }
-      if (fresh.length > 0) this.options.onCommit({ watermark: receivedAt, streams, events: fresh.length })
+      if (fresh.length > 0) this.options.onCommit({ watermark, streams, events: fresh.length })
     } catch (error) {
       instruments.commitErrors.inc()
       this.options.onError(error)
@@ -233,5 +256,22 @@ export class GroupCommitWriter {
       )
       for (const request of batch) request.reject(failure)
     }
+    // Before the next commit asks the filters.
+    await remembered
   }
+}
+
+/** The prechecks of a batch's requests as one, for its events in order. */
+function batchPrecheck(batch: PendingRequest[], events: number): Precheck {
+  const maybeId = new Uint8Array(events)
+  const maybeOrder = new Uint8Array(events)
+  let seq = Number.POSITIVE_INFINITY
+  let offset = 0
+  for (const { precheck } of batch) {
+    maybeId.set(precheck.maybeId, offset)
+    maybeOrder.set(precheck.maybeOrder, offset)
+    offset += precheck.maybeId.length
+    seq = Math.min(seq, precheck.seq)
+  }
+  return { seq: Number.isFinite(seq) ? seq : 0, maybeId, maybeOrder }
 }

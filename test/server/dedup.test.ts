@@ -85,3 +85,34 @@ test('warm-up of an empty database is one statement, not a slice per hour of the
   expect(await dedup.warmUp()).toBe(0)
   expect(statements).toBe(1)
 })
+
+test('a precheck taken before a commit reached the filters still finds that commit’s ids and orders', async () => {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  const dedup = new Deduplicator(client, () => NOW, 4)
+  await dedup.warmUp()
+  const order = (id: string, orderId: string) =>
+    row(id, { type: 'order_paid', viewer_id: 'v', product_id: 'p', order_id: orderId, amount: '5.00' })
+  const committed = [row('a-1'), row('a-2'), order('a-3', 'o-a')]
+  // A request comes in while the commit of `committed` has not yet reached the filters.
+  const later = [row('a-1'), row('b-1'), order('b-2', 'o-a'), order('b-3', 'o-b')]
+  const precheck = dedup.precheck(later)
+  expect([...precheck.maybeId]).toEqual([0, 0, 0, 0])
+
+  const remembered = dedup.remember(committed)
+  await client.exec({
+    query: INSERT_EVENTS_SQL,
+    values: committed.map((e) => eventRowLine(e, secondsText(NOW))).join('\n') as never,
+  })
+  await remembered
+  const before = dedup.lookups
+  expect(await dedup.findDuplicates(later, precheck)).toEqual([true, false, true, false])
+  // Only the ids of the commit since the precheck were looked up in storage.
+  expect(dedup.lookups - before).toBe(2)
+
+  // A precheck taken now asks the filters, which hold the commit.
+  const now = dedup.precheck(later)
+  expect([...now.maybeId]).toEqual([1, 0, 0, 0])
+  expect([...now.maybeOrder]).toEqual([0, 0, 1, 0])
+  expect(await dedup.findDuplicates(later, now)).toEqual([true, false, true, false])
+})
