@@ -147,6 +147,29 @@ describe('migrations', () => {
     expect(rows.every((r) => r.n === 64)).toBe(true)
   })
 
+  test('table settings the engine knows are set after the migrations (and skipped where a table is not there yet)', async () => {
+    const client = await embeddedDatabase()
+    const early = await embeddedDatabase()
+    await migrate(client, () => {})
+    await migrate(early, () => {}, migrationsUpTo(1))
+    const engines = async (c: ClickHouseClient) =>
+      (
+        await (
+          await c.query({
+            query:
+              "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rollups') ORDER BY name",
+            format: 'JSONEachRow',
+          })
+        ).json<{ name: string; engine_full: string }>()
+      ).map((t) => [t.name, t.engine_full.includes('merge_selector_base = 20')])
+    // chDB (ClickHouse 26) knows merge_selector_base.
+    expect(await engines(client)).toEqual([
+      ['events', true],
+      ['rollups', true],
+    ])
+    expect(await engines(early)).toEqual([['events', true]])
+  })
+
   test('an applied file that was edited stops the start', async () => {
     const client = await embeddedDatabase()
     const dir = migrationsUpTo(999)
