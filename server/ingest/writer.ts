@@ -59,10 +59,10 @@ function quarantineRecord(q: QuarantineRow) {
 
 interface PendingRequest {
   events: EventRow[]
-  /** Each event's `events` row, built when the request came in (see `submit`). */
-  lines: string[]
-  /** The rows joined: what the commit sends when none of them is a duplicate. */
+  /** The events' rows, built when the request came in (see `submit`). */
   rows: string
+  /** Their `received_at`, to build them again without a duplicate. */
+  receivedText: string
   precheck: Precheck
   quarantine: QuarantineRow[]
   resolve: (outcome: CommitOutcome) => void
@@ -119,11 +119,12 @@ export class GroupCommitWriter {
     // commit itself, where the engine would wait for them (~1.2 µs per event, measured:
     // about a fifth of a commit). `received_at` is therefore when the request came in.
     const receivedText = secondsText(this.options.now())
-    const lines = events.map((event) => eventRowLine(event, receivedText))
-    const rows = lines.join('\n')
+    // One flat string per request: the per-event lines die young (kept until the commit,
+    // 1 000 strings per request made the garbage collector a quarter of the main thread).
+    const rows = events.map((event) => eventRowLine(event, receivedText)).join('\n')
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, lines, rows, precheck, quarantine, resolve, reject })
+      this.queue.push({ events, rows, receivedText, precheck, quarantine, resolve, reject })
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -209,7 +210,13 @@ export class GroupCommitWriter {
         if (kept === request.events.length) {
           if (kept > 0) chunks.push(request.rows)
         } else if (kept > 0) {
-          chunks.push(request.lines.filter((_, i) => !duplicate[offset + i]).join('\n'))
+          const at = offset
+          chunks.push(
+            request.events
+              .filter((_, i) => !duplicate[at + i])
+              .map((event) => eventRowLine(event, request.receivedText))
+              .join('\n'),
+          )
         }
         offset += request.events.length
       }
