@@ -99,30 +99,35 @@ export function scopedConnection(
   const inFlight = new Set<Promise<unknown>>()
   const session: Session = { database: undefined, settings: new Map() }
   let engineQueue: Promise<unknown> = Promise.resolve()
-  /** `apart`: the preamble runs as its own statement (a body follows the text, or `start` ignores it). */
+  /**
+   * `preamble`: 'inline' before the text, 'apart' as its own statement first (a body
+   * follows the text), or 'none' (the statement needs neither database nor settings).
+   */
   const run = <T extends { query: string; clickhouse_settings?: Record<string, unknown> }, R>(
     op: 'query' | 'exec' | 'command' | 'insert',
     params: T,
-    apart: boolean,
+    mode: 'inline' | 'apart' | 'none',
     start: (params: T) => Promise<R>,
   ): Promise<R> => {
     const error = faults?.failNext(op, params.query)
     if (error) return Promise.reject(error)
     const statement = engineQueue.then(async () => {
+      if (mode === 'none') return start(params)
+      const before = [...session.settings.keys()]
       const preamble = preambleFor(session, database, params.clickhouse_settings)
       try {
         let query = params.query
-        if (preamble.sql !== '' && apart) await inner.command({ query: preamble.sql })
+        if (preamble.sql !== '' && mode === 'apart') await inner.command({ query: preamble.sql })
         else if (preamble.sql !== '') query = `${preamble.sql}; ${query}`
         session.database = database
         session.settings = preamble.settings
         return await start({ ...params, query, clickhouse_settings: preamble.passed })
       } catch (error) {
-        // How far the preamble got is unknown: set everything again next time.
+        // How far the preamble got is unknown (it may not have run at all, e.g. when a
+        // parameter could not be bound): set every setting it touched again next time.
         session.database = undefined
-        for (const key of [...session.settings.keys(), ...preamble.settings.keys()]) {
-          session.settings.set(key, UNKNOWN)
-        }
+        session.settings = new Map()
+        for (const key of [...before, ...preamble.settings.keys()]) session.settings.set(key, UNKNOWN)
         throw error
       }
     })
@@ -133,13 +138,15 @@ export function scopedConnection(
     return statement
   }
   return {
-    query: (params) => run('query', params, false, (p) => inner.query(p)),
-    exec: (params) => run('exec', params, params.values !== undefined, (p) => inner.exec(p)),
-    command: (params) => run('command', params, false, (p) => inner.command(p)),
-    insert: (params) => run('insert', params, true, (p) => inner.insert(p)),
-    // chDB's ping runs SELECT 1: a statement like the others (its own text, so any
-    // preamble goes first on its own).
-    ping: (params) => run('query', { query: 'SELECT 1' }, true, () => inner.ping(params)),
+    query: (params) => run('query', params, 'inline', (p) => inner.query(p)),
+    exec: (params) =>
+      run('exec', params, params.values !== undefined ? 'apart' : 'inline', (p) => inner.exec(p)),
+    command: (params) => run('command', params, 'inline', (p) => inner.command(p)),
+    insert: (params) => run('insert', params, 'apart', (p) => inner.insert(p)),
+    // chDB's ping runs SELECT 1, which needs no database or settings: in turn with the
+    // other statements, but without correcting the session (so a health check neither
+    // churns SETs nor fails on them; chDB's ping answers { success: false } itself).
+    ping: (params) => run('query', { query: 'SELECT 1' }, 'none', () => inner.ping(params)),
     close: async () => {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
       await inner.close()

@@ -28,6 +28,17 @@ test("a statement's settings apply to it only, as on a server (chDB keeps SETs i
   expect(await setting({ prefer_column_name_to_alias: 0 })).toBe(false)
 })
 
+test('a statement that fails before its text runs leaves no setting behind', async () => {
+  expect(await setting({ prefer_column_name_to_alias: 1 })).toBe(true)
+  // A parameter that cannot be bound: the statement (and the reset in front of it) never runs.
+  await expect(
+    client.query({ query: 'SELECT {n:Float64} AS n', query_params: { n: Number.POSITIVE_INFINITY } }),
+  ).rejects.toThrow()
+  expect(await setting()).toBe(false)
+  expect(await client.ping()).toEqual({ success: true })
+  expect(await setting()).toBe(false)
+})
+
 test('statements of two connections on one data dir each run in their own database, with their own settings', async () => {
   const scoped = (database: string) =>
     createClient({
