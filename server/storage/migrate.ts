@@ -76,7 +76,11 @@ export async function migrate(
     })
     newlyApplied.push(file)
   }
-  await tuneTables(client, log)
+  // Tuning is an optimisation: a server that refuses it (e.g. a user without ALTER
+  // rights) runs with the defaults rather than not at all.
+  await tuneTables(client, log).catch((error: unknown) =>
+    log(`table tuning skipped: ${error instanceof Error ? error.message : String(error)}`),
+  )
   return newlyApplied
 }
 
@@ -129,7 +133,13 @@ async function tuneTables(client: ClickHouseClient, log: (msg: string) => void):
     }
     // Constants of this file, never input: ALTER takes no query parameters here.
     for (const table of tables.filter((t) => present.has(t))) {
-      await client.command({ query: `ALTER TABLE ${table} MODIFY SETTING ${setting} = ${value}` })
+      try {
+        await client.command({ query: `ALTER TABLE ${table} MODIFY SETTING ${setting} = ${value}` })
+      } catch (error) {
+        log(
+          `${table}: ${setting} left at its default (${error instanceof Error ? error.message : String(error)})`,
+        )
+      }
     }
   }
 }

@@ -170,6 +170,25 @@ describe('migrations', () => {
     expect(await engines(early)).toEqual([['events', true]])
   })
 
+  test('a server that refuses the table tuning still starts, with the defaults and a log line', async () => {
+    const client = await embeddedDatabase()
+    const refusing = new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver)
+        return (params: { query: string }) =>
+          params.query.includes('MODIFY SETTING')
+            ? Promise.reject(new Error('Not enough privileges (ALTER MODIFY SETTING)'))
+            : target.command(params as never)
+      },
+    })
+    const logged: string[] = []
+    await migrate(refusing, (msg) => logged.push(msg))
+    expect(logged.filter((l) => l.includes('left at its default'))).toEqual([
+      'events: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'rollups: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+    ])
+  })
+
   test('an applied file that was edited stops the start', async () => {
     const client = await embeddedDatabase()
     const dir = migrationsUpTo(999)
