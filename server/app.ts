@@ -125,6 +125,17 @@ export const livewall = fp<AppOptions>(
     app.decorate('clock', opts.clock ?? systemClock)
     app.decorate('registry', new Registry())
     app.setErrorHandler(errorHandler)
+    // Fastify closes the connection when it stops reading a body (e.g. past the size
+    // limit). Closing a socket with unread bytes makes the kernel send a reset, and a
+    // client still sending then often reads ECONNRESET instead of the 413 (seen in CI).
+    // Node keeps reading and discarding the rest of a request it answered early, the same
+    // as for a 401 before the body: keep the connection for that, bounded by the request
+    // deadline, so the answer arrives.
+    app.addHook('onSend', async (request, reply) => {
+      if (reply.statusCode === 413 && !request.raw.complete && reply.getHeader('connection') === 'close') {
+        reply.removeHeader('connection')
+      }
+    })
     app.setNotFoundHandler((request, reply) =>
       reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
     )
