@@ -124,10 +124,8 @@ export class Deduplicator {
     const maybeOrder = new Uint8Array(events.length)
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!
-      if (!this.warm || this.eventIds.mightContain(event.event_id)) maybeId[i] = 1
-      if (event.type === 'order_paid' && (!this.warm || this.orderIds.mightContain(event.order_id))) {
-        maybeOrder[i] = 1
-      }
+      if (this.filterSays('ids', event.event_id)) maybeId[i] = 1
+      if (event.type === 'order_paid' && this.filterSays('orders', event.order_id)) maybeOrder[i] = 1
     }
     return { seq: this.seq, maybeId, maybeOrder }
   }
@@ -147,7 +145,7 @@ export class Deduplicator {
         if ((column === 'ids' ? precheck.maybeId : precheck.maybeOrder)[i] === 1) return true
         return since.some((commit) => commit[column].has(id))
       }
-      return !this.warm || (column === 'ids' ? this.eventIds : this.orderIds).mightContain(id)
+      return this.filterSays(column, id)
     }
     const duplicate = new Array<boolean>(events.length).fill(false)
     const firstOfId = new Set<string>()
@@ -188,6 +186,11 @@ export class Deduplicator {
       }
     }
     return duplicate
+  }
+
+  /** May this id have been accepted? (Until the filters are warm: yes, ask storage.) */
+  private filterSays(column: 'ids' | 'orders', id: string): boolean {
+    return !this.warm || (column === 'ids' ? this.eventIds : this.orderIds).mightContain(id)
   }
 
   /**

@@ -121,7 +121,7 @@ export class GroupCommitWriter {
     const receivedText = secondsText(this.options.now())
     // One flat string per request: the per-event lines die young (kept until the commit,
     // 1 000 strings per request made the garbage collector a quarter of the main thread).
-    const rows = events.map((event) => eventRowLine(event, receivedText)).join('\n')
+    const rows = rowsOf(events, receivedText)
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
       this.queue.push({ events, rows, receivedText, precheck, quarantine, resolve, reject })
@@ -193,12 +193,14 @@ export class GroupCommitWriter {
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
+      // Per request, how many of its events are stored (the rest are duplicates).
+      const kept: number[] = []
       let offset = 0
       for (const request of batch) {
-        let kept = 0
+        let stored = 0
         for (let i = 0; i < request.events.length; i++) {
           if (duplicate[offset + i]) continue
-          kept++
+          stored++
           const event = request.events[i]!
           fresh.push(event)
           const range = streams.get(event.stream_id)
@@ -207,17 +209,18 @@ export class GroupCommitWriter {
             if (event.ts > range.to) range.to = event.ts
           } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
         }
-        if (kept === request.events.length) {
-          if (kept > 0) chunks.push(request.rows)
-        } else if (kept > 0) {
+        if (stored === request.events.length) {
+          if (stored > 0) chunks.push(request.rows)
+        } else if (stored > 0) {
           const at = offset
           chunks.push(
-            request.events
-              .filter((_, i) => !duplicate[at + i])
-              .map((event) => eventRowLine(event, request.receivedText))
-              .join('\n'),
+            rowsOf(
+              request.events.filter((_, i) => !duplicate[at + i]),
+              request.receivedText,
+            ),
           )
         }
+        kept.push(stored)
         offset += request.events.length
       }
       // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
@@ -245,12 +248,8 @@ export class GroupCommitWriter {
       this.lastWatermark = watermark
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
-      offset = 0
-      for (const request of batch) {
-        let duplicates = 0
-        for (let i = 0; i < request.events.length; i++) if (duplicate[offset + i]) duplicates++
-        offset += request.events.length
-        request.resolve({ accepted: request.events.length - duplicates, duplicates })
+      for (const [r, request] of batch.entries()) {
+        request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
       }
       if (fresh.length > 0) this.options.onCommit({ watermark, streams, events: fresh.length })
     } catch (error) {
@@ -266,6 +265,11 @@ export class GroupCommitWriter {
     // Before the next commit asks the filters.
     await remembered
   }
+}
+
+/** The `events` rows of these events, one line each. */
+function rowsOf(events: readonly EventRow[], receivedText: string): string {
+  return events.map((event) => eventRowLine(event, receivedText)).join('\n')
 }
 
 /** The prechecks of a batch's requests as one, for its events in order. */
