@@ -103,28 +103,22 @@ export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[
 ]
 
 async function tuneTables(client: ClickHouseClient, log: (msg: string) => void): Promise<void> {
-  const known = new Set(
-    (
-      await (
-        await client.query({
-          query: 'SELECT name FROM system.merge_tree_settings WHERE name IN {names:Array(String)}',
-          query_params: { names: TABLE_TUNING.map((t) => t.setting) },
-          format: 'JSONEachRow',
-        })
-      ).json<{ name: string }>()
-    ).map((row) => row.name),
+  // The `name`s a statement (filtering by {names}) returns.
+  const found = async (query: string, names: string[]) =>
+    new Set(
+      (
+        await (
+          await client.query({ query, query_params: { names }, format: 'JSONEachRow' })
+        ).json<{ name: string }>()
+      ).map((row) => row.name),
+    )
+  const known = await found(
+    'SELECT name FROM system.merge_tree_settings WHERE name IN {names:Array(String)}',
+    TABLE_TUNING.map((t) => t.setting),
   )
-  const present = new Set(
-    (
-      await (
-        await client.query({
-          query:
-            'SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
-          query_params: { names: TABLE_TUNING.flatMap((t) => t.tables) },
-          format: 'JSONEachRow',
-        })
-      ).json<{ name: string }>()
-    ).map((row) => row.name),
+  const present = await found(
+    'SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
+    TABLE_TUNING.flatMap((t) => t.tables),
   )
   for (const { setting, value, tables } of TABLE_TUNING) {
     if (!known.has(setting)) {
