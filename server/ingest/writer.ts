@@ -4,6 +4,7 @@ import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
 import type { Deduplicator, Precheck } from './dedup.ts'
+import { type CommitJournal, joinSuspects, repairRollups, type SuspectCommit } from './repair.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
 
 export interface QuarantineRow {
@@ -63,6 +64,7 @@ interface PendingRequest {
   rows: string
   /** Their `received_at`, to build them again without a duplicate. */
   receivedText: string
+  receivedAt: number
   precheck: Precheck
   quarantine: QuarantineRow[]
   resolve: (outcome: CommitOutcome) => void
@@ -77,6 +79,10 @@ export interface WriterOptions {
   instruments: IngestInstruments
   onCommit: (notice: CommitNotice) => void
   onError: (error: unknown) => void
+  /** Where commits that may have half-landed are kept across a crash (see repair.ts). */
+  journal: CommitJournal
+  /** A repair of the rollups happened (streams rebuilt) or could not be done yet. */
+  onRepair: (outcome: { streams: string[]; error?: unknown }) => void
 }
 
 /**
@@ -94,8 +100,28 @@ export class GroupCommitWriter {
   private closed = false
   private lastWatermark = 0
   private readonly gates: (() => Promise<void>)[] = []
+  /** Commits that may have stored their events and not their rollups: repaired before the next. */
+  private suspects: SuspectCommit[]
 
-  constructor(private readonly options: WriterOptions) {}
+  constructor(private readonly options: WriterOptions) {
+    const { suspects, problem } = options.journal.read()
+    if (problem) options.onRepair({ streams: [], error: new Error(problem) })
+    this.suspects = suspects
+  }
+
+  /**
+   * Repairs what a crash or a failed commit may have left half-written, now rather than
+   * before the next commit (at start-up: a server nobody sends to still heals).
+   */
+  async repairNow(): Promise<void> {
+    while (this.flushing) await this.flushing
+    if (this.suspects.length === 0) return
+    this.flushing = this.repair().finally(() => {
+      this.flushing = undefined
+      if (this.queue.length > 0) this.kick()
+    })
+    await this.flushing
+  }
 
   /** Events accepted into the buffer and not yet committed. */
   get pendingEvents(): number {
@@ -118,13 +144,14 @@ export class GroupCommitWriter {
     // The rows are built now, while the engine runs the commit in flight, not in the
     // commit itself, where the engine would wait for them (~1.2 µs per event, measured:
     // about a fifth of a commit). `received_at` is therefore when the request came in.
-    const receivedText = secondsText(this.options.now())
+    const receivedAt = this.options.now()
+    const receivedText = secondsText(receivedAt)
     // One flat string per request: the per-event lines die young (kept until the commit,
     // 1 000 strings per request made the garbage collector a quarter of the main thread).
     const rows = rowsOf(events, receivedText)
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, rows, receivedText, precheck, quarantine, resolve, reject })
+      this.queue.push({ events, rows, receivedText, receivedAt, precheck, quarantine, resolve, reject })
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -185,6 +212,9 @@ export class GroupCommitWriter {
     const events = batch.flatMap((r) => r.events)
     const quarantine = batch.flatMap((r) => r.quarantine)
     let remembered: Promise<void> | undefined
+    // Outside the try: a repair that cannot be done yet is retried before the next commit;
+    // this one goes ahead (the repair compares totals, which stay comparable).
+    if (this.suspects.length > 0) await this.repair()
     try {
       const lookupsBefore = dedup.lookups
       const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length))
@@ -229,11 +259,23 @@ export class GroupCommitWriter {
       // The filters take the ids while the engine writes (see Deduplicator.remember).
       remembered = dedup.remember(fresh)
       if (chunks.length > 0) {
-        // One INSERT, one block: the batch lands in one part (and one part per rollup).
-        await client.exec({
-          query: INSERT_EVENTS_SQL,
-          values: Readable.from([chunks.join('\n')]),
-        })
+        const suspect: SuspectCommit = {
+          streams: [...streams.keys()],
+          from: Math.min(...batch.map((r) => r.receivedAt)),
+          to: Math.max(...batch.map((r) => r.receivedAt)),
+        }
+        this.options.journal.write(joinSuspects(this.suspects, suspect))
+        try {
+          // One INSERT, one block: the batch lands in one part (and one part per rollup).
+          await client.exec({
+            query: INSERT_EVENTS_SQL,
+            values: Readable.from([chunks.join('\n')]),
+          })
+        } catch (error) {
+          this.suspects = joinSuspects(this.suspects, suspect)
+          throw error
+        }
+        this.options.journal.write(this.suspects)
       }
       // After the events: if this fails, the retry finds the events stored (duplicates,
       // counted once) and stores the quarantine rows then. The other order would store
@@ -264,6 +306,24 @@ export class GroupCommitWriter {
     }
     // Before the next commit asks the filters.
     await remembered
+  }
+
+  /** Rebuilds the rollups of the suspect commits' streams where they lack events. */
+  private async repair(): Promise<void> {
+    try {
+      // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
+      const repaired = await repairRollups(this.options.client, this.suspects)
+      this.suspects = []
+      this.options.journal.write([])
+      this.options.onRepair({ streams: [...repaired.keys()] })
+      if (repaired.size > 0) {
+        const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
+        this.lastWatermark = watermark
+        this.options.onCommit({ watermark, streams: repaired, events: 0 })
+      }
+    } catch (error) {
+      this.options.onRepair({ streams: [], error })
+    }
   }
 }
 

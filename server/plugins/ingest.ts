@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events'
+import path from 'node:path'
 import fp from 'fastify-plugin'
 import { IngestKeys } from '../auth/tokens.ts'
 import { Deduplicator } from '../ingest/dedup.ts'
+import { CommitJournal } from '../ingest/repair.ts'
 import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
 
@@ -31,6 +33,18 @@ export default fp(
       instruments,
       onCommit: (notice) => commits.emit('commit', notice),
       onError: (err) => app.log.error({ err }, 'group commit failed; its requests were answered 503'),
+      // Beside the data (embedded) or on this host (server mode): it lists this process's
+      // own commits, one file per database.
+      journal: new CommitJournal(path.join(app.config.dataDir, `commit-journal-${app.config.database}.json`)),
+      onRepair: ({ streams, error }) => {
+        if (error)
+          app.log.error(
+            { err: error },
+            'rollup repair after a failed commit not done yet; retried before the next commit',
+          )
+        else if (streams.length > 0)
+          app.log.warn({ streams }, 'rollups rebuilt from raw events after a commit that half-landed')
+      },
     })
     app.registry.gauge(
       'livewall_ingest_pending_events',
@@ -50,6 +64,8 @@ export default fp(
     let closing = false
     const warm = async () => {
       await app.storage.whenReady
+      // First, whatever a crash left half-written (nothing, almost always).
+      await writer.repairNow()
       for (let attempt = 1; !closing; attempt++) {
         try {
           const started = Date.now()

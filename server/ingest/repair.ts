@@ -1,0 +1,203 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { ClickHouseClient } from '@clickhouse/client'
+
+/**
+ * A commit whose INSERT began and did not end well (it failed, or the process died
+ * during it): the streams it touched and when its requests came in (epoch ms).
+ *
+ * Why it matters: ClickHouse writes an INSERT's `events` part before the rollup view's
+ * part, and does not take the first back when the second fails (measured: a view that
+ * throws leaves the source rows stored and the INSERT reported failed). Such a commit
+ * is answered 503, its retry finds the events stored and counts them as duplicates, and
+ * without a repair the metrics would miss them for good.
+ */
+export interface SuspectCommit {
+  streams: string[]
+  from: number
+  to: number
+}
+
+/**
+ * Two suspects as one (the streams of both, the span of both): however many commits fail
+ * in a row (storage away for an hour), the journal holds one entry and a bounded list.
+ */
+export function joinSuspects(suspects: readonly SuspectCommit[], next: SuspectCommit): SuspectCommit[] {
+  const all = [...suspects, next]
+  return [
+    {
+      streams: [...new Set(all.flatMap((s) => s.streams))],
+      from: Math.min(...all.map((s) => s.from)),
+      to: Math.max(...all.map((s) => s.to)),
+    },
+  ]
+}
+
+/**
+ * The commits that may have half-landed, kept in a small file beside the data so that
+ * they survive a crash: written before each INSERT, cleared after it succeeded and after
+ * a repair. (Two small file writes per commit, ~0.1 ms.)
+ */
+export class CommitJournal {
+  constructor(private readonly file: string) {
+    mkdirSync(path.dirname(file), { recursive: true })
+  }
+
+  /** What the file holds; an unreadable file is reported and read as every stream of nothing. */
+  read(): { suspects: SuspectCommit[]; problem?: string } {
+    let text: string
+    try {
+      text = readFileSync(this.file, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { suspects: [] }
+      return { suspects: [], problem: `cannot read ${this.file}: ${(error as Error).message}` }
+    }
+    try {
+      const parsed = JSON.parse(text) as SuspectCommit[]
+      if (!Array.isArray(parsed)) throw new Error('not a list')
+      return { suspects: parsed }
+    } catch (error) {
+      return { suspects: [], problem: `${this.file} is not a commit journal (${(error as Error).message})` }
+    }
+  }
+
+  /** Replaces the file's content (atomically: a crash leaves the old or the new list). */
+  write(suspects: SuspectCommit[]): void {
+    if (suspects.length === 0) {
+      rmSync(this.file, { force: true })
+      return
+    }
+    const temporary = `${this.file}.tmp`
+    writeFileSync(temporary, JSON.stringify(suspects))
+    renameSync(temporary, this.file)
+  }
+}
+
+/** Per stream, what the §3 totals are made of; equal strings = the rollups hold every event. */
+const FACTS_FROM_EVENTS = `
+  SELECT stream_id,
+    toString((countIf(type = 'view_start'), countIf(type = 'view_end'),
+      countIf(type = 'product_impression'), countIf(type = 'product_click'),
+      countIf(type = 'add_to_cart'), countIf(type = 'order_paid'),
+      sumIf(toUInt64(quantity), type = 'order_paid'), sumIf(amount, type = 'order_paid'),
+      sumIf(amount, type = 'order_refunded'), countIf(type = 'comment'),
+      sumIf(toUInt64(quantity), type = 'like'), countIf(type = 'share'), countIf(type = 'follow'),
+      min(ts), max(ts), maxIf(ts, type = 'stream_end'),
+      argMinIf((creator_id, title, vertical, campaign_id), ts, type = 'stream_start'))) AS facts,
+    toUnixTimestamp64Milli(min(ts)) AS from_ms,
+    toUnixTimestamp64Milli(max(ts)) AS to_ms
+  FROM events
+  WHERE stream_id IN {streams:Array(String)}
+  GROUP BY stream_id`
+
+const FACTS_FROM_ROLLUPS = `
+  SELECT stream_id,
+    toString((sum(views), sum(view_ends), sum(impressions), sum(clicks), sum(carts), sum(orders),
+      sum(items), sum(gmv), sum(refunds), sum(comments), sum(likes), sum(shares), sum(follows),
+      min(first_ts), max(last_ts), max(ended_at), argMinMerge(meta))) AS facts
+  FROM rollups
+  WHERE grain = 3 AND stream_id IN {streams:Array(String)}
+  GROUP BY stream_id`
+
+/**
+ * Grains 1–5 of some streams rebuilt from their raw events: the SELECT of the rollup
+ * view (migration 006), less grain 6, over those streams' events. A test holds the two
+ * to the same answers (test/server/repair.test.ts).
+ */
+const REBUILD_STREAMS = `
+  INSERT INTO rollups
+  SELECT
+    g.1 AS grain,
+    g.2 AS stream_id,
+    g.3 AS key,
+    g.4 AS bucket,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    maxIf(ts, type = 'stream_end') AS ended_at,
+    argMinStateIf((creator_id, title, vertical, campaign_id), ts, type = 'stream_start') AS meta,
+    countIf(type = 'view_start') AS views,
+    countIf(type = 'view_end') AS view_ends,
+    uniqExactStateIf(viewer_id, type = 'view_start') AS viewers,
+    countIf(type = 'product_impression') AS impressions,
+    countIf(type = 'product_click') AS clicks,
+    countIf(type = 'add_to_cart') AS carts,
+    countIf(type = 'order_paid') AS orders,
+    sumIf(toUInt64(quantity), type = 'order_paid') AS items,
+    uniqExactStateIf(viewer_id, type = 'order_paid') AS buyers,
+    sumIf(amount, type = 'order_paid') AS gmv,
+    sumIf(amount, type = 'order_refunded') AS refunds,
+    countIf(type = 'comment') AS comments,
+    sumIf(toUInt64(quantity), type = 'like') AS likes,
+    countIf(type = 'share') AS shares,
+    countIf(type = 'follow') AS follows
+  FROM (SELECT * FROM events WHERE stream_id IN {streams:Array(String)}) AS events
+  ARRAY JOIN arrayConcat(
+    [
+      (toUInt8(1), events.stream_id, '', toDateTime(ts, 'UTC')),
+      (toUInt8(2), events.stream_id, '', toDateTime(toStartOfMinute(ts), 'UTC')),
+      (toUInt8(3), events.stream_id, '', toDateTime(0, 'UTC'))
+    ],
+    if(product_id != '' AND type IN ('product_impression', 'product_click', 'add_to_cart', 'order_paid'),
+       [(toUInt8(4), events.stream_id, product_id, toDateTime(0, 'UTC'))], []),
+    if(type = 'view_start', [(toUInt8(5), events.stream_id, toString(source), toDateTime(0, 'UTC'))], [])
+  ) AS g
+  GROUP BY g`
+
+/** The accepted orders (grain 6, the order_id dedup look-up) of a commit's time span. */
+const RESTORE_ORDERS = `
+  INSERT INTO rollups (grain, stream_id, key, bucket, orders)
+  SELECT toUInt8(6), '', order_id, toDateTime(received_at, 'UTC') AS second, count()
+  FROM events
+  WHERE stream_id IN {streams:Array(String)} AND type = 'order_paid'
+    AND received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+    AND received_at <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+  GROUP BY order_id, second`
+
+/**
+ * Makes the rollups of suspect commits' streams agree with their raw events again.
+ * Compares each stream's totals as the rollups hold them with the same totals computed
+ * from `events`; only streams that differ are rebuilt (their grains 1–5 deleted and
+ * written again from every event of the stream), with the accepted orders of the
+ * commits' time spans. Must not run beside an INSERT (the writer runs it in place of a
+ * commit). Returns the rebuilt streams with the ts range (epoch ms) of their events.
+ */
+export async function repairRollups(
+  client: ClickHouseClient,
+  suspects: readonly SuspectCommit[],
+): Promise<Map<string, { from: number; to: number }>> {
+  const streams = [...new Set(suspects.flatMap((s) => s.streams))]
+  const repaired = new Map<string, { from: number; to: number }>()
+  if (streams.length === 0) return repaired
+  const read = async <T>(query: string) =>
+    (await client.query({ query, query_params: { streams }, format: 'JSONEachRow' })).json<T>()
+  const [fromEvents, fromRollups] = [
+    await read<{ stream_id: string; facts: string; from_ms: number | string; to_ms: number | string }>(
+      FACTS_FROM_EVENTS,
+    ),
+    await read<{ stream_id: string; facts: string }>(FACTS_FROM_ROLLUPS),
+  ]
+  const rolled = new Map(fromRollups.map((r) => [r.stream_id, r.facts]))
+  for (const row of fromEvents) {
+    if (rolled.get(row.stream_id) !== row.facts) {
+      repaired.set(row.stream_id, { from: Number(row.from_ms), to: Number(row.to_ms) })
+    }
+  }
+  if (repaired.size === 0) return repaired
+  const broken = [...repaired.keys()]
+  await client.command({
+    query: 'DELETE FROM rollups WHERE grain IN (1, 2, 3, 4, 5) AND stream_id IN {streams:Array(String)}',
+    query_params: { streams: broken },
+  })
+  await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken } })
+  // The view writes all grains of a commit in one part: where its totals are missing, its
+  // accepted orders are too. (A second copy of one would be harmless: the look-up is DISTINCT.)
+  for (const suspect of suspects) {
+    const touched = suspect.streams.filter((s) => repaired.has(s))
+    if (touched.length === 0) continue
+    await client.command({
+      query: RESTORE_ORDERS,
+      query_params: { streams: touched, from: suspect.from, to: suspect.to },
+    })
+  }
+  return repaired
+}

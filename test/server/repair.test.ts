@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { afterAll, expect, test } from 'vitest'
+import { CommitJournal } from '../../server/ingest/repair.ts'
+import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import { validateEvent } from '../../server/ingest/validate.ts'
+import { scopedConnection } from '../../server/storage/connection.ts'
+import { manualClock, startTestServer, type TestServer, testDataDir } from '../helpers/server.ts'
+
+// A commit can store its `events` part and fail before the rollup view's part (the engine
+// does not take the first back), or the process can die between the two. These tests make
+// that state on purpose and check that the metrics count every stored event once again.
+
+const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+const at = (seconds: number) => T0 + Math.round(seconds * 1000)
+const clock = manualClock(at(120))
+
+/** A small session: every grain of the rollups (1 s, 1 min, totals, products, sources, orders). */
+function session(stream: string, prefix: string) {
+  let n = 0
+  const ev = (type: string, seconds: number, fields: Record<string, unknown> = {}) => ({
+    event_id: `${prefix}-${++n}`,
+    type,
+    stream_id: stream,
+    ts: at(seconds),
+    ...fields,
+  })
+  const landed = [
+    ev('stream_start', 0, { creator_id: 'c1', title: 'Repair', vertical: 'Beauty', campaign_id: 'k1' }),
+    ev('view_start', 1.2, { viewer_id: 'v1', source: 'for_you' }),
+    ev('product_impression', 2.5, { product_id: 'p1' }),
+    ev('order_paid', 5.0, { viewer_id: 'v1', product_id: 'p1', order_id: `${prefix}-o1`, amount: '19.99' }),
+  ]
+  // The commit whose events were stored and whose rollups were not.
+  const halfLanded = [
+    ev('view_start', 3.0, { viewer_id: 'v2', source: 'search' }),
+    ev('product_click', 61.0, { viewer_id: 'v2', product_id: 'p2' }),
+    ev('order_paid', 62.0, {
+      viewer_id: 'v2',
+      product_id: 'p2',
+      order_id: `${prefix}-o2`,
+      amount: '5.01',
+      quantity: 3,
+    }),
+    ev('like', 63.0, { viewer_id: 'v2', quantity: 7 }),
+  ]
+  return { landed, halfLanded }
+}
+
+let server: TestServer | undefined
+let direct: ClickHouseClient | undefined
+afterAll(async () => {
+  await server?.close()
+  await direct?.close()
+})
+
+/** Every read of a stream, with its id taken out, to compare two streams. */
+async function reads(s: TestServer, stream: string): Promise<string> {
+  const parts = await Promise.all([
+    s.get(`/v1/streams/${stream}`),
+    s.get(`/v1/streams/${stream}/series?step=1s&from=${T0}&to=${at(70)}`),
+    s.get(`/v1/streams/${stream}/series?step=1m&from=${T0}&to=${at(120)}`),
+    s.get(`/v1/streams/${stream}/products`),
+  ])
+  for (const p of parts) expect(p.status).toBe(200)
+  return JSON.stringify(parts.map((p) => p.body)).replaceAll(stream, '<stream>')
+}
+
+test('after a commit that stored its events but not their rollups, a restart rebuilds them and the metrics count each event once', async () => {
+  const database = `t_${process.pid}_repair`
+  server = await startTestServer({ clock, database })
+  const broken = session('rp-broken', 'b')
+  const control = session('rp-control', 'c')
+  expect((await server.ingest(broken.landed)).status).toBe(200)
+  expect((await server.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  await server.close()
+  server = undefined
+
+  // The half-landed commit: its rows reach `events` while the rollup view is detached, and
+  // the journal lists it as the writer does before every INSERT.
+  direct = createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+  })
+  const receivedAt = at(100)
+  await direct.command({ query: 'DETACH TABLE rollups_mv' })
+  await direct.exec({
+    query: INSERT_EVENTS_SQL,
+    values: broken.halfLanded
+      .map((e) => {
+        const v = validateEvent(e, at(100), 'USD')
+        if (!v.ok) throw new Error(v.message)
+        return eventRowLine(v.event, secondsText(receivedAt))
+      })
+      .join('\n') as never,
+  })
+  await direct.command({ query: 'ATTACH TABLE rollups_mv' })
+  const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
+  new CommitJournal(journalFile).write([{ streams: ['rp-broken'], from: receivedAt, to: receivedAt }])
+
+  server = await startTestServer({ clock, database })
+  const s = server
+  await expect.poll(() => existsSync(journalFile), { timeout: 20_000 }).toBe(false)
+
+  // The same events through the normal path (the view) and through the repair read the same.
+  expect(await reads(s, 'rp-broken')).toBe(await reads(s, 'rp-control'))
+  const { body } = await s.get('/v1/streams/rp-broken')
+  expect(body.totals).toMatchObject({
+    views: 2,
+    viewers: 2,
+    clicks: 1,
+    orders: 2,
+    items: 4,
+    gmv: 25,
+    likes: 7,
+  })
+
+  // The half-landed commit's retry: every event is a duplicate, nothing moves; its order
+  // is still known under a new event_id.
+  expect((await s.ingest(broken.halfLanded)).body).toMatchObject({ accepted: 0, duplicates: 4 })
+  const repeatOrder = { ...broken.halfLanded[2]!, event_id: 'b-new-event' }
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect((await s.get('/v1/streams/rp-broken')).body.totals).toEqual(body.totals)
+}, 60_000)
+
+test('a commit whose INSERT fails after the events landed is repaired before the next one', async () => {
+  await server?.close()
+  server = await startTestServer({ clock })
+  const s = server
+  const extra = createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), s.database) as never,
+  })
+  // A second view on `events` that fails the INSERT for one event, after `events` took it.
+  await extra.command({ query: 'CREATE TABLE a_boom_sink (x UInt8) ENGINE = Null' })
+  await extra.command({
+    query: `CREATE MATERIALIZED VIEW a_boom_mv TO a_boom_sink AS
+            SELECT throwIf(event_id = 'f-5', 'boom') AS x FROM events`,
+  })
+  // Views run in the order they were attached: the rollup view now comes after this one.
+  await extra.command({ query: 'DETACH TABLE rollups_mv' })
+  await extra.command({ query: 'ATTACH TABLE rollups_mv' })
+  const failing = session('rp-failing', 'f')
+  const control = session('rp-control2', 'g')
+  expect((await s.ingest(failing.landed)).status).toBe(200)
+  const first = await s.ingest(failing.halfLanded)
+  expect(first.status).toBe(503)
+  // The state this test is about: the events stored, their rollups not.
+  const [stored, rolled] = (
+    await (
+      await extra.query({
+        query: `SELECT (SELECT count() FROM events WHERE stream_id = 'rp-failing'),
+                       (SELECT sum(views) FROM rollups WHERE grain = 3 AND stream_id = 'rp-failing')`,
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      })
+    ).json<[number, number]>()
+  )[0]!
+  expect([stored, rolled]).toEqual([8, 1])
+  await extra.command({ query: 'DROP VIEW a_boom_mv' })
+  await extra.close()
+
+  // The client retries, as a 503 tells it to.
+  const retry = await s.ingest(failing.halfLanded)
+  expect(retry.status).toBe(200)
+  expect((await s.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  expect(await reads(s, 'rp-failing')).toBe(await reads(s, 'rp-control2'))
+  expect((await s.get('/v1/streams/rp-failing')).body.totals).toMatchObject({
+    views: 2,
+    orders: 2,
+    items: 4,
+    gmv: 25,
+  })
+}, 60_000)
