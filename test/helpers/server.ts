@@ -52,8 +52,10 @@ export interface TestServer {
   opsToken: string
   creatorToken(creatorId: string, ttlMs?: number): string
   /** POSTs events (array → NDJSON by default) with the ingest key. */
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies; tests assert on their shape
   ingest(events: unknown[] | string, contentType?: string): Promise<{ status: number; body: any }>
   /** GET with the ops token (or the given one); returns status and parsed JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies; tests assert on their shape
   get(pathAndQuery: string, token?: string): Promise<{ status: number; body: any }>
   close(): Promise<void>
 }

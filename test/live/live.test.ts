@@ -188,6 +188,7 @@ describe('live push (SPEC §5)', () => {
     await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
     const client = new LiveClient(server.url, server.opsToken)
     await client.connected()
+    // biome-ignore lint/suspicious/noExplicitAny: wall messages as sent; asserted below
     const pushes: any[] = []
     client.socket.on('wall', (message) => pushes.push(message))
     const ack = await client.socket.emitWithAck('wall', { vertical: 'Beauty' })
