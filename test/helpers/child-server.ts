@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
+import type { ClickHouseClient } from '@clickhouse/client'
 
 const ROOT = path.join(import.meta.dirname, '..', '..')
 
@@ -53,4 +54,21 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 60_00
     })
   })
   return { url, process: child, output: () => output, exited }
+}
+
+/**
+ * Streams whose totals in the rollups count fewer (or more) events than `events` holds
+ * (every event of the crash tests is a view_start): [stream, in events, in rollups].
+ */
+export async function streamsWhoseRollupsMissEvents(client: ClickHouseClient): Promise<unknown[]> {
+  return (
+    await client.query({
+      query: `SELECT e.stream_id, e.n, r.n FROM
+                (SELECT stream_id, count() AS n FROM events GROUP BY stream_id) AS e
+                LEFT JOIN (SELECT stream_id, sum(views) AS n FROM rollups WHERE grain = 3 GROUP BY stream_id) AS r
+                USING stream_id
+              WHERE e.n != r.n`,
+      format: 'JSONCompactEachRow',
+    })
+  ).json<unknown[]>()
 }
