@@ -73,7 +73,11 @@ export class CommitJournal {
   }
 }
 
-/** Per stream, what the §3 totals are made of; equal strings = the rollups hold every event. */
+/**
+ * Per stream, what the §3 totals are made of; equal strings = the rollups hold every event
+ * that changes a read. (Whether the stream has a stream_start, not which one: with two at
+ * the same ts, the view's merged state and a fresh argMin may pick different ones.)
+ */
 const FACTS_FROM_EVENTS = `
   SELECT stream_id,
     toString((countIf(type = 'view_start'), countIf(type = 'view_end'),
@@ -83,7 +87,7 @@ const FACTS_FROM_EVENTS = `
       sumIf(amount, type = 'order_refunded'), countIf(type = 'comment'),
       sumIf(toUInt64(quantity), type = 'like'), countIf(type = 'share'), countIf(type = 'follow'),
       min(ts), max(ts), maxIf(ts, type = 'stream_end'),
-      argMinIf((creator_id, title, vertical, campaign_id), ts, type = 'stream_start'))) AS facts,
+      countIf(type = 'stream_start') > 0)) AS facts,
     toUnixTimestamp64Milli(min(ts)) AS from_ms,
     toUnixTimestamp64Milli(max(ts)) AS to_ms
   FROM events
@@ -94,14 +98,15 @@ const FACTS_FROM_ROLLUPS = `
   SELECT stream_id,
     toString((sum(views), sum(view_ends), sum(impressions), sum(clicks), sum(carts), sum(orders),
       sum(items), sum(gmv), sum(refunds), sum(comments), sum(likes), sum(shares), sum(follows),
-      min(first_ts), max(last_ts), max(ended_at), argMinMerge(meta))) AS facts
+      min(first_ts), max(last_ts), max(ended_at),
+      argMinMerge(meta) != ('', '', '', ''))) AS facts
   FROM rollups
   WHERE grain = 3 AND stream_id IN {streams:Array(String)}
   GROUP BY stream_id`
 
 /**
- * Grains 1–5 of some streams rebuilt from their raw events: the SELECT of the rollup
- * view (migration 006), less grain 6, over those streams' events. A test holds the two
+ * Grains of some streams rebuilt from their raw events: the SELECT of the rollup view
+ * (migration 006), less grain 6, over those streams' events, for the grains asked. A test holds the two
  * to the same answers (test/server/repair.test.ts).
  */
 const REBUILD_STREAMS = `
@@ -141,6 +146,7 @@ const REBUILD_STREAMS = `
        [(toUInt8(4), events.stream_id, product_id, toDateTime(0, 'UTC'))], []),
     if(type = 'view_start', [(toUInt8(5), events.stream_id, toString(source), toDateTime(0, 'UTC'))], [])
   ) AS g
+  WHERE g.1 IN {grains:Array(UInt8)}
   GROUP BY g`
 
 /** The accepted orders (grain 6, the order_id dedup look-up) of a commit's time span. */
@@ -154,11 +160,11 @@ const RESTORE_ORDERS = `
   GROUP BY order_id, second`
 
 /**
- * Makes the rollups of suspect commits' streams agree with their raw events again.
- * Compares each stream's totals as the rollups hold them with the same totals computed
- * from `events`; only streams that differ are rebuilt (their grains 1–5 deleted and
- * written again from every event of the stream), with the accepted orders of the
- * commits' time spans. Must not run beside an INSERT (the writer runs it in place of a
+ * Makes the rollups of suspect commits' streams agree with their raw events again:
+ * restores the accepted orders of the commits' time spans, then compares each stream's
+ * totals as the rollups hold them with the same totals computed from `events`; only
+ * streams that differ are rebuilt (their grains 1–5 deleted and written again from every
+ * event of the stream). Must not run beside an INSERT (the writer runs it in place of a
  * commit). Returns the rebuilt streams with the ts range (epoch ms) of their events.
  */
 export async function repairRollups(
@@ -176,6 +182,16 @@ export async function repairRollups(
     ),
     await read<{ stream_id: string; facts: string }>(FACTS_FROM_ROLLUPS),
   ]
+  // The accepted orders of the suspect spans, always and first: the view writes all grains
+  // of a commit in one part, so where its totals are missing its orders are too, and this
+  // must not hang on the totals comparison (a repair cut short after the rebuild would
+  // compare equal next time). A second copy of an order is harmless: the look-up is DISTINCT.
+  for (const suspect of suspects) {
+    await client.command({
+      query: RESTORE_ORDERS,
+      query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
+    })
+  }
   const rolled = new Map(fromRollups.map((r) => [r.stream_id, r.facts]))
   for (const row of fromEvents) {
     if (rolled.get(row.stream_id) !== row.facts) {
@@ -188,16 +204,10 @@ export async function repairRollups(
     query: 'DELETE FROM rollups WHERE grain IN (1, 2, 3, 4, 5) AND stream_id IN {streams:Array(String)}',
     query_params: { streams: broken },
   })
-  await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken } })
-  // The view writes all grains of a commit in one part: where its totals are missing, its
-  // accepted orders are too. (A second copy of one would be harmless: the look-up is DISTINCT.)
-  for (const suspect of suspects) {
-    const touched = suspect.streams.filter((s) => repaired.has(s))
-    if (touched.length === 0) continue
-    await client.command({
-      query: RESTORE_ORDERS,
-      query_params: { streams: touched, from: suspect.from, to: suspect.to },
-    })
-  }
+  // The totals (grain 3) last and on their own: until they are written the streams compare
+  // different, so a repair cut short (a kill, a large rebuild landing in several parts) is
+  // done again from the start.
+  await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken, grains: [1, 2, 4, 5] } })
+  await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken, grains: [3] } })
   return repaired
 }

@@ -116,10 +116,12 @@ export class GroupCommitWriter {
   async repairNow(): Promise<void> {
     while (this.flushing) await this.flushing
     if (this.suspects.length === 0) return
-    this.flushing = this.repair().finally(() => {
-      this.flushing = undefined
-      if (this.queue.length > 0) this.kick()
-    })
+    this.flushing = this.repair()
+      .then(() => undefined)
+      .finally(() => {
+        this.flushing = undefined
+        if (this.queue.length > 0) this.kick()
+      })
     await this.flushing
   }
 
@@ -212,10 +214,12 @@ export class GroupCommitWriter {
     const events = batch.flatMap((r) => r.events)
     const quarantine = batch.flatMap((r) => r.quarantine)
     let remembered: Promise<void> | undefined
-    // Outside the try: a repair that cannot be done yet is retried before the next commit;
-    // this one goes ahead (the repair compares totals, which stay comparable).
-    if (this.suspects.length > 0) await this.repair()
     try {
+      // Not before the repair: until it has restored a half-landed commit's accepted orders,
+      // the order_id look-up would miss them and count a repeated order again.
+      if (this.suspects.length > 0 && !(await this.repair())) {
+        throw new Error('the rollup repair after a failed commit is not done yet')
+      }
       const lookupsBefore = dedup.lookups
       const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length))
       instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
@@ -275,7 +279,7 @@ export class GroupCommitWriter {
           this.suspects = joinSuspects(this.suspects, suspect)
           throw error
         }
-        this.options.journal.write(this.suspects)
+        this.forget()
       }
       // After the events: if this fails, the retry finds the events stored (duplicates,
       // counted once) and stores the quarantine rows then. The other order would store
@@ -308,19 +312,34 @@ export class GroupCommitWriter {
     await remembered
   }
 
-  /** Rebuilds the rollups of the suspect commits' streams where they lack events. */
-  private async repair(): Promise<void> {
+  /** Rebuilds the rollups of the suspect commits' streams where they lack events; true when done. */
+  private async repair(): Promise<boolean> {
+    let repaired: Map<string, { from: number; to: number }>
     try {
       // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
-      const repaired = await repairRollups(this.options.client, this.suspects)
-      this.suspects = []
-      this.options.journal.write([])
-      this.options.onRepair({ streams: [...repaired.keys()] })
-      if (repaired.size > 0) {
-        const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
-        this.lastWatermark = watermark
-        this.options.onCommit({ watermark, streams: repaired, events: 0 })
-      }
+      repaired = await repairRollups(this.options.client, this.suspects)
+    } catch (error) {
+      this.options.onRepair({ streams: [], error })
+      return false
+    }
+    this.suspects = []
+    this.forget()
+    this.options.onRepair({ streams: [...repaired.keys()] })
+    if (repaired.size > 0) {
+      const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
+      this.lastWatermark = watermark
+      this.options.onCommit({ watermark, streams: repaired, events: 0 })
+    }
+    return true
+  }
+
+  /**
+   * The journal back to the suspects still open. If the file cannot be written, an entry
+   * stays behind: the next start compares those streams again and finds them whole.
+   */
+  private forget(): void {
+    try {
+      this.options.journal.write(this.suspects)
     } catch (error) {
       this.options.onRepair({ streams: [], error })
     }

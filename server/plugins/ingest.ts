@@ -40,7 +40,7 @@ export default fp(
         if (error)
           app.log.error(
             { err: error },
-            'rollup repair after a failed commit not done yet; retried before the next commit',
+            'rollup repair (or its journal) failed; tried again before the next commit, which waits for it',
           )
         else if (streams.length > 0)
           app.log.warn({ streams }, 'rollups rebuilt from raw events after a commit that half-landed')
@@ -64,8 +64,9 @@ export default fp(
     let closing = false
     const warm = async () => {
       await app.storage.whenReady
-      // First, whatever a crash left half-written (nothing, almost always).
-      await writer.repairNow()
+      // First, whatever a crash left half-written (nothing, almost always). A failure is
+      // logged and the repair tried again before the next commit.
+      await writer.repairNow().catch((err) => app.log.warn({ err }, 'start-up rollup repair stopped'))
       for (let attempt = 1; !closing; attempt++) {
         try {
           const started = Date.now()

@@ -3,11 +3,19 @@ import path from 'node:path'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
-import { CommitJournal } from '../../server/ingest/repair.ts'
+import { CommitJournal, repairRollups } from '../../server/ingest/repair.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
-import { manualClock, startTestServer, type TestServer, testDataDir } from '../helpers/server.ts'
+import { migrate } from '../../server/storage/migrate.ts'
+import {
+  closeEmbeddedClients,
+  embeddedDatabase,
+  manualClock,
+  startTestServer,
+  type TestServer,
+  testDataDir,
+} from '../helpers/server.ts'
 
 // A commit can store its `events` part and fail before the rollup view's part (the engine
 // does not take the first back), or the process can die between the two. These tests make
@@ -54,7 +62,18 @@ let direct: ClickHouseClient | undefined
 afterAll(async () => {
   await server?.close()
   await direct?.close()
+  await closeEmbeddedClients()
 })
+
+/** Events stored as the writer stores them (received at `at(100)`), through the view. */
+async function store(client: ClickHouseClient, events: Record<string, unknown>[]): Promise<void> {
+  const rows = events.map((e) => {
+    const v = validateEvent(e, at(100), 'USD')
+    if (!v.ok) throw new Error(v.message)
+    return eventRowLine(v.event, secondsText(at(100)))
+  })
+  await client.exec({ query: INSERT_EVENTS_SQL, values: rows.join('\n') as never })
+}
 
 /** Every read of a stream, with its id taken out, to compare two streams. */
 async function reads(s: TestServer, stream: string): Promise<string> {
@@ -85,16 +104,7 @@ test('after a commit that stored its events but not their rollups, a restart reb
   })
   const receivedAt = at(100)
   await direct.command({ query: 'DETACH TABLE rollups_mv' })
-  await direct.exec({
-    query: INSERT_EVENTS_SQL,
-    values: broken.halfLanded
-      .map((e) => {
-        const v = validateEvent(e, at(100), 'USD')
-        if (!v.ok) throw new Error(v.message)
-        return eventRowLine(v.event, secondsText(receivedAt))
-      })
-      .join('\n') as never,
-  })
+  await store(direct, broken.halfLanded)
   await direct.command({ query: 'ATTACH TABLE rollups_mv' })
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
   new CommitJournal(journalFile).write([{ streams: ['rp-broken'], from: receivedAt, to: receivedAt }])
@@ -126,7 +136,21 @@ test('after a commit that stored its events but not their rollups, a restart reb
 
 test('a commit whose INSERT fails after the events landed is repaired before the next one', async () => {
   await server?.close()
-  server = await startTestServer({ clock })
+  // The first repair fails (its order restore refused): the commit after it must wait.
+  let refuseRepair = 1
+  server = await startTestServer({
+    clock,
+    faults: {
+      failNext(op, sql) {
+        const restore = sql.includes('INSERT INTO rollups (grain') && sql.includes('{from:Int64}')
+        if (refuseRepair > 0 && op === 'command' && restore) {
+          refuseRepair--
+          return new Error('injected fault: repair refused')
+        }
+        return undefined
+      },
+    },
+  })
   const s = server
   const extra = createClient({
     connection: scopedConnection(createChdbConnection({ path: testDataDir() }), s.database) as never,
@@ -160,9 +184,15 @@ test('a commit whose INSERT fails after the events landed is repaired before the
   await extra.command({ query: 'DROP VIEW a_boom_mv' })
   await extra.close()
 
-  // The client retries, as a 503 tells it to.
+  // A repeat of the half-landed commit's order under a new event_id, while the repair
+  // before it fails: refused (503), not counted a second time.
+  const repeatOrder = { ...failing.halfLanded[2]!, event_id: 'f-new-event' }
+  expect((await s.ingest([repeatOrder])).status).toBe(503)
+  expect(refuseRepair).toBe(0)
+  // The clients retry, as a 503 tells them to; now the repair runs first.
   const retry = await s.ingest(failing.halfLanded)
   expect(retry.status).toBe(200)
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
   expect((await s.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
   expect(await reads(s, 'rp-failing')).toBe(await reads(s, 'rp-control2'))
   expect((await s.get('/v1/streams/rp-failing')).body.totals).toMatchObject({
@@ -172,3 +202,45 @@ test('a commit whose INSERT fails after the events landed is repaired before the
     gmv: 25,
   })
 }, 60_000)
+
+test('a repair cut short after its rebuild still restores the accepted orders next time', async () => {
+  await server?.close()
+  const database = `t_${process.pid}_repair_orders`
+  server = await startTestServer({ clock, database })
+  const { landed } = session('rp-orders', 'o')
+  expect((await server.ingest(landed)).status).toBe(200)
+  await server.close()
+  server = undefined
+  // The rollups are whole except the accepted order (as if the repair had died between
+  // its rebuild and its order restore); the journal still lists the commit.
+  const client = createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+  })
+  await client.command({ query: "DELETE FROM rollups WHERE grain = 6 AND key = 'o-o1'" })
+  await client.close()
+  const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
+  new CommitJournal(journalFile).write([{ streams: ['rp-orders'], from: at(0), to: at(200) }])
+  // A moment later (the dedup warm-up reads what was received before its start).
+  clock.advance(1000)
+
+  server = await startTestServer({ clock, database })
+  const s = server
+  await expect.poll(() => existsSync(journalFile), { timeout: 20_000 }).toBe(false)
+  const repeatOrder = { ...landed[3]!, event_id: 'o-new-event' }
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect((await s.get('/v1/streams/rp-orders')).body.totals).toMatchObject({ orders: 1, gmv: 19.99 })
+}, 60_000)
+
+test('a healthy stream is left alone, even with two stream_starts at the same instant', async () => {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  const start = { type: 'stream_start', stream_id: 'rp-tie', ts: at(0), creator_id: 'c1', vertical: 'Food' }
+  await store(client, [{ ...start, event_id: 't-1', title: 'A' }])
+  await store(client, [
+    { ...start, event_id: 't-2', title: 'B' },
+    { event_id: 't-3', type: 'view_start', stream_id: 'rp-tie', ts: at(1), viewer_id: 'v1' },
+  ])
+  await client.command({ query: 'OPTIMIZE TABLE rollups FINAL' })
+  const repaired = await repairRollups(client, [{ streams: ['rp-tie'], from: at(100), to: at(100) }])
+  expect([...repaired.keys()]).toEqual([])
+})
