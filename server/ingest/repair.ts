@@ -160,14 +160,34 @@ const RESTORE_ORDERS = `
   GROUP BY order_id, second`
 
 /**
- * Makes the rollups of suspect commits' streams agree with their raw events again:
- * restores the accepted orders of the commits' time spans, then compares each stream's
- * totals as the rollups hold them with the same totals computed from `events`; only
- * streams that differ are rebuilt (their grains 1–5 deleted and written again from every
- * event of the stream). Must not run beside an INSERT (the writer runs it in place of a
- * commit). Returns the rebuilt streams with the ts range (epoch ms) of their events.
+ * Restores the accepted orders (grain 6, the order_id look-up) of the suspect commits'
+ * spans. The view writes all grains of a commit in one part, so where a commit's totals
+ * are missing its orders are too; restoring them whatever the totals say keeps a repair
+ * cut short from leaving them out. A second copy of an order is harmless (the look-up is
+ * DISTINCT). Cheap: the noted streams' order_paid rows of the span.
  */
-export async function repairRollups(
+export async function restoreOrders(
+  client: ClickHouseClient,
+  suspects: readonly SuspectCommit[],
+): Promise<void> {
+  for (const suspect of suspects) {
+    await client.command({
+      query: RESTORE_ORDERS,
+      query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
+    })
+  }
+}
+
+/**
+ * Makes the rollups of suspect commits' streams agree with their raw events again:
+ * compares each stream's totals as the rollups hold them with the same totals computed
+ * from `events`; only streams that differ are rebuilt (their grains 1–5 deleted and
+ * written again from every event of the stream). Must not run beside an INSERT (the
+ * writer runs it in place of a commit); commits in between are fine (the view adds them
+ * to both sides of the comparison). Returns the rebuilt streams with the ts range (epoch
+ * ms) of their events.
+ */
+export async function rebuildRollups(
   client: ClickHouseClient,
   suspects: readonly SuspectCommit[],
 ): Promise<Map<string, { from: number; to: number }>> {
@@ -176,23 +196,15 @@ export async function repairRollups(
   if (streams.length === 0) return repaired
   const read = async <T>(query: string) =>
     (await client.query({ query, query_params: { streams }, format: 'JSONEachRow' })).json<T>()
-  const [fromEvents, fromRollups] = [
-    await read<{ stream_id: string; facts: string; from_ms: number | string; to_ms: number | string }>(
-      FACTS_FROM_EVENTS,
-    ),
-    await read<{ stream_id: string; facts: string }>(FACTS_FROM_ROLLUPS),
-  ]
-  // The accepted orders of the suspect spans, always and first: the view writes all grains
-  // of a commit in one part, so where its totals are missing its orders are too, and this
-  // must not hang on the totals comparison (a repair cut short after the rebuild would
-  // compare equal next time). A second copy of an order is harmless: the look-up is DISTINCT.
-  for (const suspect of suspects) {
-    await client.command({
-      query: RESTORE_ORDERS,
-      query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
-    })
-  }
-  const rolled = new Map(fromRollups.map((r) => [r.stream_id, r.facts]))
+  const fromEvents = await read<{
+    stream_id: string
+    facts: string
+    from_ms: number | string
+    to_ms: number | string
+  }>(FACTS_FROM_EVENTS)
+  const rolled = new Map(
+    (await read<{ stream_id: string; facts: string }>(FACTS_FROM_ROLLUPS)).map((r) => [r.stream_id, r.facts]),
+  )
   for (const row of fromEvents) {
     if (rolled.get(row.stream_id) !== row.facts) {
       repaired.set(row.stream_id, { from: Number(row.from_ms), to: Number(row.to_ms) })
@@ -205,7 +217,7 @@ export async function repairRollups(
     query_params: { streams: broken },
   })
   // The totals (grain 3) last and on their own: until they are written the streams compare
-  // different, so a repair cut short (a kill, a large rebuild landing in several parts) is
+  // different, so a rebuild cut short (a kill, a large rebuild landing in several parts) is
   // done again from the start.
   await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken, grains: [1, 2, 4, 5] } })
   await client.command({ query: REBUILD_STREAMS, query_params: { streams: broken, grains: [3] } })

@@ -4,8 +4,17 @@ import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
 import type { Deduplicator, Precheck } from './dedup.ts'
-import { type CommitJournal, joinSuspects, repairRollups, type SuspectCommit } from './repair.ts'
+import {
+  type CommitJournal,
+  joinSuspects,
+  rebuildRollups,
+  restoreOrders,
+  type SuspectCommit,
+} from './repair.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
+
+/** After a failed rebuild, commits go on this long before it is tried again. */
+const REBUILD_RETRY_MS = 30_000
 
 export interface QuarantineRow {
   received_at: number
@@ -102,27 +111,39 @@ export class GroupCommitWriter {
   private readonly gates: (() => Promise<void>)[] = []
   /** Commits that may have stored their events and not their rollups: repaired before the next. */
   private suspects: SuspectCommit[]
+  /** Their accepted orders are not restored yet: no commit may run until they are. */
+  private ordersPending: boolean
+  /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
+  private rebuildNotBefore = 0
 
   constructor(private readonly options: WriterOptions) {
     const { suspects, problem } = options.journal.read()
     if (problem) options.onRepair({ streams: [], error: new Error(problem) })
     this.suspects = suspects
+    this.ordersPending = suspects.length > 0
   }
 
   /**
    * Repairs what a crash or a failed commit may have left half-written, now rather than
-   * before the next commit (at start-up: a server nobody sends to still heals).
+   * before the next commit (at start-up: a server nobody sends to still heals). Returns
+   * at once when there is nothing to repair; a commit that runs first repairs before it.
    */
   async repairNow(): Promise<void> {
-    while (this.flushing) await this.flushing
-    if (this.suspects.length === 0) return
-    this.flushing = this.repair()
-      .then(() => undefined)
-      .finally(() => {
-        this.flushing = undefined
-        if (this.queue.length > 0) this.kick()
-      })
-    await this.flushing
+    while (this.suspects.length > 0) {
+      if (this.flushing) {
+        await this.flushing
+        continue
+      }
+      this.rebuildNotBefore = 0
+      this.flushing = this.repair()
+        .then(() => undefined)
+        .finally(() => {
+          this.flushing = undefined
+          if (this.queue.length > 0) this.kick()
+        })
+      await this.flushing
+      return
+    }
   }
 
   /** Events accepted into the buffer and not yet committed. */
@@ -215,10 +236,10 @@ export class GroupCommitWriter {
     const quarantine = batch.flatMap((r) => r.quarantine)
     let remembered: Promise<void> | undefined
     try {
-      // Not before the repair: until it has restored a half-landed commit's accepted orders,
-      // the order_id look-up would miss them and count a repeated order again.
+      // Not before the repair has restored a half-landed commit's accepted orders: the
+      // order_id look-up would miss them and count a repeated order again.
       if (this.suspects.length > 0 && !(await this.repair())) {
-        throw new Error('the rollup repair after a failed commit is not done yet')
+        throw new Error('the accepted orders of a failed commit are not restored yet')
       }
       const lookupsBefore = dedup.lookups
       const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length))
@@ -277,6 +298,8 @@ export class GroupCommitWriter {
           })
         } catch (error) {
           this.suspects = joinSuspects(this.suspects, suspect)
+          this.ordersPending = true
+          this.rebuildNotBefore = 0
           throw error
         }
         this.forget()
@@ -312,15 +335,31 @@ export class GroupCommitWriter {
     await remembered
   }
 
-  /** Rebuilds the rollups of the suspect commits' streams where they lack events; true when done. */
+  /**
+   * Restores the suspect commits' accepted orders, then rebuilds their streams' rollups
+   * where they lack events. False when the orders could not be restored (no commit may
+   * run); a rebuild that fails is logged and tried again before a later commit (not
+   * sooner than REBUILD_RETRY_MS: it may be large), and commits go on meanwhile.
+   */
   private async repair(): Promise<boolean> {
+    // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
+    if (this.ordersPending) {
+      try {
+        await restoreOrders(this.options.client, this.suspects)
+        this.ordersPending = false
+      } catch (error) {
+        this.options.onRepair({ streams: [], error })
+        return false
+      }
+    }
+    if (this.options.now() < this.rebuildNotBefore) return true
     let repaired: Map<string, { from: number; to: number }>
     try {
-      // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
-      repaired = await repairRollups(this.options.client, this.suspects)
+      repaired = await rebuildRollups(this.options.client, this.suspects)
     } catch (error) {
+      this.rebuildNotBefore = this.options.now() + REBUILD_RETRY_MS
       this.options.onRepair({ streams: [], error })
-      return false
+      return true
     }
     this.suspects = []
     this.forget()

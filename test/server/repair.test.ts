@@ -3,7 +3,7 @@ import path from 'node:path'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
-import { CommitJournal, repairRollups } from '../../server/ingest/repair.ts'
+import { CommitJournal, rebuildRollups } from '../../server/ingest/repair.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
@@ -134,20 +134,25 @@ test('after a commit that stored its events but not their rollups, a restart reb
   expect((await s.get('/v1/streams/rp-broken')).body.totals).toEqual(body.totals)
 }, 60_000)
 
-test('a commit whose INSERT fails after the events landed is repaired before the next one', async () => {
+test('a commit whose INSERT fails after the events landed is repaired; commits wait only for its orders', async () => {
   await server?.close()
-  // The first repair fails (its order restore refused): the commit after it must wait.
-  let refuseRepair = 1
+  // The first order restore is refused (the commit after it must wait), and so is the
+  // first rebuild (commits go on; the rebuild is tried again later).
+  const refuse = { restore: 1, rebuild: 1 }
   server = await startTestServer({
     clock,
     faults: {
       failNext(op, sql) {
+        if (op !== 'command') return undefined
         const restore = sql.includes('INSERT INTO rollups (grain') && sql.includes('{from:Int64}')
-        if (refuseRepair > 0 && op === 'command' && restore) {
-          refuseRepair--
-          return new Error('injected fault: repair refused')
-        }
-        return undefined
+        const step = restore
+          ? 'restore'
+          : sql.startsWith('DELETE FROM rollups WHERE grain IN (1, 2, 3, 4, 5)')
+            ? 'rebuild'
+            : undefined
+        if (step === undefined || refuse[step] === 0) return undefined
+        refuse[step]--
+        return new Error(`injected fault: ${step} refused`)
       },
     },
   })
@@ -188,12 +193,15 @@ test('a commit whose INSERT fails after the events landed is repaired before the
   // before it fails: refused (503), not counted a second time.
   const repeatOrder = { ...failing.halfLanded[2]!, event_id: 'f-new-event' }
   expect((await s.ingest([repeatOrder])).status).toBe(503)
-  expect(refuseRepair).toBe(0)
-  // The clients retry, as a 503 tells them to; now the repair runs first.
+  // The clients retry, as a 503 tells them to; the orders are restored first, the
+  // rebuild fails, and the commits go on.
   const retry = await s.ingest(failing.halfLanded)
-  expect(retry.status).toBe(200)
+  expect(retry.body).toMatchObject({ accepted: 0, duplicates: 4 })
+  expect(refuse).toEqual({ restore: 0, rebuild: 0 })
   expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
   expect((await s.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  expect((await s.get('/v1/streams/rp-failing')).body.totals.views).toBe(1) // not rebuilt yet
+  await s.app.writer.repairNow()
   expect(await reads(s, 'rp-failing')).toBe(await reads(s, 'rp-control2'))
   expect((await s.get('/v1/streams/rp-failing')).body.totals).toMatchObject({
     views: 2,
@@ -241,6 +249,6 @@ test('a healthy stream is left alone, even with two stream_starts at the same in
     { event_id: 't-3', type: 'view_start', stream_id: 'rp-tie', ts: at(1), viewer_id: 'v1' },
   ])
   await client.command({ query: 'OPTIMIZE TABLE rollups FINAL' })
-  const repaired = await repairRollups(client, [{ streams: ['rp-tie'], from: at(100), to: at(100) }])
+  const repaired = await rebuildRollups(client, [{ streams: ['rp-tie'], from: at(100), to: at(100) }])
   expect([...repaired.keys()]).toEqual([])
 })
