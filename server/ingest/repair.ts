@@ -20,17 +20,15 @@ export interface SuspectCommit {
 
 /**
  * Two suspects as one (the streams of both, the span of both): however many commits fail
- * in a row (storage away for an hour), the journal holds one entry and a bounded list.
+ * in a row (storage away for an hour), there is one suspect with a bounded stream list.
  */
-export function joinSuspects(suspects: readonly SuspectCommit[], next: SuspectCommit): SuspectCommit[] {
-  const all = [...suspects, next]
-  return [
-    {
-      streams: [...new Set(all.flatMap((s) => s.streams))],
-      from: Math.min(...all.map((s) => s.from)),
-      to: Math.max(...all.map((s) => s.to)),
-    },
-  ]
+export function joinSuspects(suspect: SuspectCommit | undefined, next: SuspectCommit): SuspectCommit {
+  if (!suspect) return next
+  return {
+    streams: [...new Set([...suspect.streams, ...next.streams])],
+    from: Math.min(suspect.from, next.from),
+    to: Math.max(suspect.to, next.to),
+  }
 }
 
 /**
@@ -44,31 +42,31 @@ export class CommitJournal {
   }
 
   /** What the file holds; an unreadable file is reported, and read as empty. */
-  read(): { suspects: SuspectCommit[]; problem?: string } {
+  read(): { suspect?: SuspectCommit; problem?: string } {
     let text: string
     try {
       text = readFileSync(this.file, 'utf8')
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { suspects: [] }
-      return { suspects: [], problem: `cannot read ${this.file}: ${(error as Error).message}` }
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+      return { problem: `cannot read ${this.file}: ${(error as Error).message}` }
     }
     try {
-      const parsed = JSON.parse(text) as SuspectCommit[]
-      if (!Array.isArray(parsed)) throw new Error('not a list')
-      return { suspects: parsed }
+      const parsed = JSON.parse(text) as SuspectCommit
+      if (!Array.isArray(parsed?.streams)) throw new Error('no stream list')
+      return { suspect: parsed }
     } catch (error) {
-      return { suspects: [], problem: `${this.file} is not a commit journal (${(error as Error).message})` }
+      return { problem: `${this.file} is not a commit journal (${(error as Error).message})` }
     }
   }
 
-  /** Replaces the file's content (atomically: a crash leaves the old or the new list). */
-  write(suspects: SuspectCommit[]): void {
-    if (suspects.length === 0) {
+  /** Replaces the file's content, or removes it (atomically: a crash leaves the old or the new). */
+  write(suspect: SuspectCommit | undefined): void {
+    if (!suspect) {
       rmSync(this.file, { force: true })
       return
     }
     const temporary = `${this.file}.tmp`
-    writeFileSync(temporary, JSON.stringify(suspects))
+    writeFileSync(temporary, JSON.stringify(suspect))
     renameSync(temporary, this.file)
   }
 }
@@ -161,21 +159,16 @@ const RESTORE_ORDERS = `
 
 /**
  * Restores the accepted orders (grain 6, the order_id look-up) of the suspect commits'
- * spans. The view writes all grains of a commit in one part, so where a commit's totals
+ * span. The view writes all grains of a commit in one part, so where a commit's totals
  * are missing its orders are too; restoring them whatever the totals say keeps a repair
  * cut short from leaving them out. A second copy of an order is harmless (the look-up is
  * DISTINCT). Cheap: the noted streams' order_paid rows of the span.
  */
-export async function restoreOrders(
-  client: ClickHouseClient,
-  suspects: readonly SuspectCommit[],
-): Promise<void> {
-  for (const suspect of suspects) {
-    await client.command({
-      query: RESTORE_ORDERS,
-      query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
-    })
-  }
+export async function restoreOrders(client: ClickHouseClient, suspect: SuspectCommit): Promise<void> {
+  await client.command({
+    query: RESTORE_ORDERS,
+    query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
+  })
 }
 
 /**
@@ -189,9 +182,9 @@ export async function restoreOrders(
  */
 export async function rebuildRollups(
   client: ClickHouseClient,
-  suspects: readonly SuspectCommit[],
+  suspect: SuspectCommit,
 ): Promise<Map<string, { from: number; to: number }>> {
-  const streams = [...new Set(suspects.flatMap((s) => s.streams))]
+  const { streams } = suspect
   const repaired = new Map<string, { from: number; to: number }>()
   if (streams.length === 0) return repaired
   const read = async <T>(query: string) =>

@@ -71,8 +71,7 @@ interface PendingRequest {
   events: EventRow[]
   /** The events' rows, built when the request came in (see `submit`). */
   rows: string
-  /** Their `received_at`, to build them again without a duplicate. */
-  receivedText: string
+  /** Their `received_at` (epoch ms), to build them again without a duplicate. */
   receivedAt: number
   precheck: Precheck
   quarantine: QuarantineRow[]
@@ -110,17 +109,17 @@ export class GroupCommitWriter {
   private lastWatermark = 0
   private readonly gates: (() => Promise<void>)[] = []
   /** Commits that may have stored their events and not their rollups: repaired before the next. */
-  private suspects: SuspectCommit[]
+  private suspect: SuspectCommit | undefined
   /** Their accepted orders are not restored yet: no commit may run until they are. */
   private ordersPending: boolean
   /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
   private rebuildNotBefore = 0
 
   constructor(private readonly options: WriterOptions) {
-    const { suspects, problem } = options.journal.read()
+    const { suspect, problem } = options.journal.read()
     if (problem) options.onRepair({ streams: [], error: new Error(problem) })
-    this.suspects = suspects
-    this.ordersPending = suspects.length > 0
+    this.suspect = suspect
+    this.ordersPending = suspect !== undefined
   }
 
   /**
@@ -129,13 +128,13 @@ export class GroupCommitWriter {
    * at once when there is nothing to repair; a commit that runs first repairs before it.
    */
   async repairNow(): Promise<void> {
-    while (this.suspects.length > 0) {
+    while (this.suspect) {
       if (this.flushing) {
         await this.flushing
         continue
       }
       this.rebuildNotBefore = 0
-      this.flushing = this.repair()
+      this.flushing = this.repair(this.suspect)
         .then(() => undefined)
         .finally(() => {
           this.flushing = undefined
@@ -168,13 +167,12 @@ export class GroupCommitWriter {
     // commit itself, where the engine would wait for them (~1.2 µs per event, measured:
     // about a fifth of a commit). `received_at` is therefore when the request came in.
     const receivedAt = this.options.now()
-    const receivedText = secondsText(receivedAt)
     // One flat string per request: the per-event lines die young (kept until the commit,
     // 1 000 strings per request made the garbage collector a quarter of the main thread).
-    const rows = rowsOf(events, receivedText)
+    const rows = rowsOf(events, receivedAt)
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, rows, receivedText, receivedAt, precheck, quarantine, resolve, reject })
+      this.queue.push({ events, rows, receivedAt, precheck, quarantine, resolve, reject })
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -238,13 +236,12 @@ export class GroupCommitWriter {
     try {
       // Not before the repair has restored a half-landed commit's accepted orders: the
       // order_id look-up would miss them and count a repeated order again.
-      if (this.suspects.length > 0 && !(await this.repair())) {
+      if (this.suspect && !(await this.repair(this.suspect))) {
         throw new Error('the accepted orders of a failed commit are not restored yet')
       }
       const lookupsBefore = dedup.lookups
       const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length))
       instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
-      const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
@@ -271,7 +268,7 @@ export class GroupCommitWriter {
           chunks.push(
             rowsOf(
               request.events.filter((_, i) => !duplicate[at + i]),
-              request.receivedText,
+              request.receivedAt,
             ),
           )
         }
@@ -289,7 +286,7 @@ export class GroupCommitWriter {
           from: Math.min(...batch.map((r) => r.receivedAt)),
           to: Math.max(...batch.map((r) => r.receivedAt)),
         }
-        this.options.journal.write(joinSuspects(this.suspects, suspect))
+        this.options.journal.write(joinSuspects(this.suspect, suspect))
         try {
           // One INSERT, one block: the batch lands in one part (and one part per rollup).
           await client.exec({
@@ -297,7 +294,7 @@ export class GroupCommitWriter {
             values: Readable.from([chunks.join('\n')]),
           })
         } catch (error) {
-          this.suspects = joinSuspects(this.suspects, suspect)
+          this.suspect = joinSuspects(this.suspect, suspect)
           this.ordersPending = true
           this.rebuildNotBefore = 0
           throw error
@@ -314,7 +311,7 @@ export class GroupCommitWriter {
           format: 'JSONEachRow',
         })
       }
-      this.lastWatermark = watermark
+      const watermark = this.nextWatermark()
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
       for (const [r, request] of batch.entries()) {
@@ -341,11 +338,11 @@ export class GroupCommitWriter {
    * run); a rebuild that fails is logged and tried again before a later commit (not
    * sooner than REBUILD_RETRY_MS: it may be large), and commits go on meanwhile.
    */
-  private async repair(): Promise<boolean> {
+  private async repair(suspect: SuspectCommit): Promise<boolean> {
     // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
     if (this.ordersPending) {
       try {
-        await restoreOrders(this.options.client, this.suspects)
+        await restoreOrders(this.options.client, suspect)
         this.ordersPending = false
       } catch (error) {
         this.options.onRepair({ streams: [], error })
@@ -355,30 +352,33 @@ export class GroupCommitWriter {
     if (this.options.now() < this.rebuildNotBefore) return true
     let repaired: Map<string, { from: number; to: number }>
     try {
-      repaired = await rebuildRollups(this.options.client, this.suspects)
+      repaired = await rebuildRollups(this.options.client, suspect)
     } catch (error) {
       this.rebuildNotBefore = this.options.now() + REBUILD_RETRY_MS
       this.options.onRepair({ streams: [], error })
       return true
     }
-    this.suspects = []
+    this.suspect = undefined
     this.forget()
     this.options.onRepair({ streams: [...repaired.keys()] })
-    if (repaired.size > 0) {
-      const watermark = Math.max(this.options.now(), this.lastWatermark + 1)
-      this.lastWatermark = watermark
-      this.options.onCommit({ watermark, streams: repaired, events: 0 })
-    }
+    if (repaired.size > 0)
+      this.options.onCommit({ watermark: this.nextWatermark(), streams: repaired, events: 0 })
     return true
   }
 
+  /** Now, or just after the last watermark given: the live push's watermarks only grow. */
+  private nextWatermark(): number {
+    this.lastWatermark = Math.max(this.options.now(), this.lastWatermark + 1)
+    return this.lastWatermark
+  }
+
   /**
-   * The journal back to the suspects still open. If the file cannot be written, an entry
+   * The journal back to the suspect still open (none, mostly). If the file cannot be written, an entry
    * stays behind: the next start compares those streams again and finds them whole.
    */
   private forget(): void {
     try {
-      this.options.journal.write(this.suspects)
+      this.options.journal.write(this.suspect)
     } catch (error) {
       this.options.onRepair({ streams: [], error })
     }
@@ -386,7 +386,8 @@ export class GroupCommitWriter {
 }
 
 /** The `events` rows of these events, one line each. */
-function rowsOf(events: readonly EventRow[], receivedText: string): string {
+function rowsOf(events: readonly EventRow[], receivedAt: number): string {
+  const receivedText = secondsText(receivedAt)
   return events.map((event) => eventRowLine(event, receivedText)).join('\n')
 }
 

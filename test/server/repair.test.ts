@@ -65,6 +65,13 @@ afterAll(async () => {
   await closeEmbeddedClients()
 })
 
+/** A client straight on a test server's database (beside the server, or after it). */
+function databaseClient(database: string): ClickHouseClient {
+  return createClient({
+    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
+  })
+}
+
 /** Events stored as the writer stores them (received at `at(100)`), through the view. */
 async function store(client: ClickHouseClient, events: Record<string, unknown>[]): Promise<void> {
   const rows = events.map((e) => {
@@ -99,15 +106,13 @@ test('after a commit that stored its events but not their rollups, a restart reb
 
   // The half-landed commit: its rows reach `events` while the rollup view is detached, and
   // the journal lists it as the writer does before every INSERT.
-  direct = createClient({
-    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
-  })
+  direct = databaseClient(database)
   const receivedAt = at(100)
   await direct.command({ query: 'DETACH TABLE rollups_mv' })
   await store(direct, broken.halfLanded)
   await direct.command({ query: 'ATTACH TABLE rollups_mv' })
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  new CommitJournal(journalFile).write([{ streams: ['rp-broken'], from: receivedAt, to: receivedAt }])
+  new CommitJournal(journalFile).write({ streams: ['rp-broken'], from: receivedAt, to: receivedAt })
 
   server = await startTestServer({ clock, database })
   const s = server
@@ -157,9 +162,7 @@ test('a commit whose INSERT fails after the events landed is repaired; commits w
     },
   })
   const s = server
-  const extra = createClient({
-    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), s.database) as never,
-  })
+  const extra = databaseClient(s.database)
   // A second view on `events` that fails the INSERT for one event, after `events` took it.
   await extra.command({ query: 'CREATE TABLE a_boom_sink (x UInt8) ENGINE = Null' })
   await extra.command({
@@ -221,13 +224,11 @@ test('a repair cut short after its rebuild still restores the accepted orders ne
   server = undefined
   // The rollups are whole except the accepted order (as if the repair had died between
   // its rebuild and its order restore); the journal still lists the commit.
-  const client = createClient({
-    connection: scopedConnection(createChdbConnection({ path: testDataDir() }), database) as never,
-  })
+  const client = databaseClient(database)
   await client.command({ query: "DELETE FROM rollups WHERE grain = 6 AND key = 'o-o1'" })
   await client.close()
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  new CommitJournal(journalFile).write([{ streams: ['rp-orders'], from: at(0), to: at(200) }])
+  new CommitJournal(journalFile).write({ streams: ['rp-orders'], from: at(0), to: at(200) })
   // A moment later (the dedup warm-up reads what was received before its start).
   clock.advance(1000)
 
@@ -249,6 +250,6 @@ test('a healthy stream is left alone, even with two stream_starts at the same in
     { event_id: 't-3', type: 'view_start', stream_id: 'rp-tie', ts: at(1), viewer_id: 'v1' },
   ])
   await client.command({ query: 'OPTIMIZE TABLE rollups FINAL' })
-  const repaired = await rebuildRollups(client, [{ streams: ['rp-tie'], from: at(100), to: at(100) }])
+  const repaired = await rebuildRollups(client, { streams: ['rp-tie'], from: at(100), to: at(100) })
   expect([...repaired.keys()]).toEqual([])
 })
