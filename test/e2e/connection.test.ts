@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { formatMoneyCompact } from '../../web/src/lib/format.ts'
 import { type ChildServer, spawnServer } from '../helpers/child-server.ts'
+import { runTempDir } from '../helpers/server.ts'
 import {
   dashboardUrl,
   ensureDashboardBuilt,
@@ -23,7 +22,7 @@ import { orderPaid, SEED_STREAMS, seedEvents } from './seed.ts'
 
 const KEY = 'e2e-conn-key-0001'
 const SECRET = 'e2e-conn-secret-0123456789'
-const dataDir = mkdtempSync(path.join(tmpdir(), 'livewall-e2e-conn-'))
+const dataDir = runTempDir('livewall-e2e-conn-')
 let env: Record<string, string>
 let port: number
 let server: ChildServer | undefined

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+import { rmSync } from 'node:fs'
 import { createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { type ChildServer, spawnServer, streamsWhoseRollupsMissEvents } from '../helpers/child-server.ts'
+import { runTempDir } from '../helpers/server.ts'
 
 /**
  * Twenty SIGKILLs at random moments under load (mid-request, mid-commit, mid-boot). After
@@ -19,7 +18,7 @@ const CLIENTS = 4
 const BATCH = 50
 /** Fail with the story so far rather than hit the test timeout silently. */
 const BUDGET_MS = 200_000
-const dataDir = mkdtempSync(path.join(tmpdir(), 'livewall-crash-loop-'))
+const dataDir = runTempDir('livewall-crash-loop-')
 const env = {
   LIVEWALL_INGEST_KEYS: KEY,
   LIVEWALL_TOKEN_SECRET: 'crash-loop-secret-0123456789',

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
@@ -8,6 +7,7 @@ import { buildApp, type Clock } from '../../server/app.ts'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { loadConfig } from '../../server/config.ts'
 import { type FaultInjector, scopedConnection } from '../../server/storage/connection.ts'
+import { testRunRoot } from '../global-setup.ts'
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef'
 export const TEST_KEY = 'test-ingest-key-0001'
@@ -15,10 +15,21 @@ export const OTHER_KEY = 'test-ingest-key-0002'
 
 let processDataDir: string | undefined
 
-/** One chDB data dir per test process (chDB is one engine per process); removed at exit. */
+/** A new directory inside the run's, which the run removes at its end (test/global-setup.ts). */
+export function runTempDir(prefix: string): string {
+  const root = testRunRoot(process.ppid)
+  mkdirSync(root, { recursive: true })
+  return mkdtempSync(path.join(root, prefix))
+}
+
+/**
+ * One chDB data dir per test process (chDB is one engine per process), inside the run's
+ * directory (test/global-setup.ts: the workers are forks of vitest's process), which the
+ * run removes at its end; removed at this process's exit too when it gets one.
+ */
 export function testDataDir(): string {
   if (!processDataDir) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'livewall-test-'))
+    const dir = runTempDir('livewall-test-')
     processDataDir = dir
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
   }

@@ -1,14 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+import { rmSync } from 'node:fs'
 import { createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { spawnServer, streamsWhoseRollupsMissEvents } from '../helpers/child-server.ts'
+import { runTempDir } from '../helpers/server.ts'
 
 const KEY = 'crash-test-key-0001'
-const dataDir = mkdtempSync(path.join(tmpdir(), 'livewall-crash-'))
+const dataDir = runTempDir('livewall-crash-')
 const env = { LIVEWALL_INGEST_KEYS: KEY, LIVEWALL_TOKEN_SECRET: 'crash-secret-0123456789', DATA_DIR: dataDir }
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
