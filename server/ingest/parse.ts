@@ -31,6 +31,7 @@ function describeJsonError(error: unknown): string {
  * rejection, never the request's. Blank lines are skipped but keep their line number.
  */
 export function parseNdjson(body: Buffer, maxEvents: number): BodyItem[] {
+  const items: BodyItem[] = []
   // The common case, a body that is valid UTF-8, is decoded once and cut into lines as
   // text (per-line decoding was a tenth of the server's main thread at full ingest rate);
   // only a body with invalid UTF-8 is cut into byte lines, to reject exactly those lines.
@@ -38,31 +39,65 @@ export function parseNdjson(body: Buffer, maxEvents: number): BodyItem[] {
   try {
     text = strictUtf8.decode(body)
   } catch {
-    return parseNdjsonBytes(body, maxEvents)
+    eachLine(
+      body.length,
+      (from) => body.indexOf(0x0a, from),
+      (i) => body[i]!,
+      maxEvents,
+      (index, start, end) => {
+        const bytes = body.subarray(start, end)
+        try {
+          pushJsonLine(items, index, strictUtf8.decode(bytes))
+        } catch {
+          items.push({ index, error: 'line is not valid UTF-8', raw: lenientUtf8.decode(bytes) })
+        }
+      },
+    )
+    return items
   }
-  const items: BodyItem[] = []
-  let start = 0
-  let index = 0
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start)
-    if (end === -1) end = text.length
-    let lineEnd = end
-    if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--
-    let first = start
-    while (first < lineEnd && (text.charCodeAt(first) === 0x20 || text.charCodeAt(first) === 0x09)) first++
-    if (first < lineEnd) {
-      if (items.length >= maxEvents) {
-        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
-      }
-      let line = text.slice(start, lineEnd)
+  eachLine(
+    text.length,
+    (from) => text.indexOf('\n', from),
+    (i) => text.charCodeAt(i),
+    maxEvents,
+    (index, start, end) => {
+      let line = text.slice(start, end)
       // A byte order mark opening a line (as per-line decoding dropped it).
       if (line.charCodeAt(0) === 0xfeff) line = line.slice(1)
       pushJsonLine(items, index, line)
+    },
+  )
+  return items
+}
+
+/**
+ * Cuts a body (its text, or its bytes) into lines at LF, without the CR before it, and
+ * hands each line that is not blank (spaces and tabs only) to `take` with its number and
+ * bounds; blank lines keep their number. More than `maxEvents` lines is a 413.
+ */
+function eachLine(
+  length: number,
+  newlineFrom: (from: number) => number,
+  codeAt: (i: number) => number,
+  maxEvents: number,
+  take: (index: number, start: number, end: number) => void,
+): void {
+  let taken = 0
+  for (let start = 0, index = 0; start <= length; index++) {
+    let end = newlineFrom(start)
+    if (end === -1) end = length
+    let lineEnd = end
+    if (lineEnd > start && codeAt(lineEnd - 1) === 0x0d) lineEnd--
+    let first = start
+    while (first < lineEnd && (codeAt(first) === 0x20 || codeAt(first) === 0x09)) first++
+    if (first < lineEnd) {
+      if (taken++ >= maxEvents) {
+        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
+      }
+      take(index, start, lineEnd)
     }
-    index++
     start = end + 1
   }
-  return items
 }
 
 function pushJsonLine(items: BodyItem[], index: number, line: string): void {
@@ -71,33 +106,6 @@ function pushJsonLine(items: BodyItem[], index: number, line: string): void {
   } catch (error) {
     items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}`, raw: line })
   }
-}
-
-/** The same cut, by bytes, for a body that is not valid UTF-8 throughout. */
-function parseNdjsonBytes(body: Buffer, maxEvents: number): BodyItem[] {
-  const items: BodyItem[] = []
-  let start = 0
-  let index = 0
-  while (start <= body.length) {
-    let end = body.indexOf(0x0a, start)
-    if (end === -1) end = body.length
-    let lineEnd = end
-    if (lineEnd > start && body[lineEnd - 1] === 0x0d) lineEnd--
-    const bytes = body.subarray(start, lineEnd)
-    if (bytes.some((b) => b !== 0x20 && b !== 0x09)) {
-      if (items.length >= maxEvents) {
-        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
-      }
-      try {
-        pushJsonLine(items, index, strictUtf8.decode(bytes))
-      } catch {
-        items.push({ index, error: 'line is not valid UTF-8', raw: lenientUtf8.decode(bytes) })
-      }
-    }
-    index++
-    start = end + 1
-  }
-  return items
 }
 
 /** JSON: one event object or an array of them. A body that does not parse is a 400. */
