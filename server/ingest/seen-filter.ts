@@ -107,7 +107,11 @@ export class SeenFilter {
   }
 }
 
-/** Two independent 32-bit hashes (FNV-1a, finalized, and a murmur3-style mix) for double hashing. */
+/**
+ * Two independent 32-bit hashes (FNV-1a, finalized, and a murmur3-style mix): the first
+ * picks the block, the second seeds the walk of bit positions (`nextBit`). The seed is
+ * odd, never 0: 0 is the mix's fixed point, which would put every bit on position 0.
+ */
 function hashPair(s: string): [number, number] {
   let a = 0x811c9dc5
   let b = 0x9747b28c

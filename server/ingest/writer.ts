@@ -128,21 +128,18 @@ export class GroupCommitWriter {
    * at once when there is nothing to repair; a commit that runs first repairs before it.
    */
   async repairNow(): Promise<void> {
-    while (this.suspect) {
-      if (this.flushing) {
-        await this.flushing
-        continue
-      }
-      this.rebuildNotBefore = 0
-      this.flushing = this.repair(this.suspect)
-        .then(() => undefined)
-        .finally(() => {
-          this.flushing = undefined
-          if (this.queue.length > 0) this.kick()
-        })
-      await this.flushing
-      return
-    }
+    // Not `while (this.flushing)`: under steady traffic a commit is always in flight. The
+    // first of them repairs the suspect itself.
+    while (this.suspect && this.flushing) await this.flushing
+    if (!this.suspect) return
+    this.rebuildNotBefore = 0
+    this.flushing = this.repair(this.suspect)
+      .then(() => undefined)
+      .finally(() => {
+        this.flushing = undefined
+        if (this.queue.length > 0) this.kick()
+      })
+    await this.flushing
   }
 
   /** Events accepted into the buffer and not yet committed. */

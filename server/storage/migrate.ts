@@ -78,9 +78,7 @@ export async function migrate(
   }
   // Tuning is an optimisation: a server that refuses it (e.g. a user without ALTER
   // rights) runs with the defaults rather than not at all.
-  await tuneTables(client, log).catch((error: unknown) =>
-    log(`table tuning skipped: ${error instanceof Error ? error.message : String(error)}`),
-  )
+  await tuneTables(client, log).catch((error: unknown) => log(`table tuning skipped: ${messageOf(error)}`))
   return newlyApplied
 }
 
@@ -130,10 +128,12 @@ async function tuneTables(client: ClickHouseClient, log: (msg: string) => void):
       try {
         await client.command({ query: `ALTER TABLE ${table} MODIFY SETTING ${setting} = ${value}` })
       } catch (error) {
-        log(
-          `${table}: ${setting} left at its default (${error instanceof Error ? error.message : String(error)})`,
-        )
+        log(`${table}: ${setting} left at its default (${messageOf(error)})`)
       }
     }
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
