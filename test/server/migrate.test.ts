@@ -161,8 +161,12 @@ describe('migrations', () => {
             format: 'JSONEachRow',
           })
         ).json<{ name: string; engine_full: string }>()
-      ).map((t) => [t.name, t.engine_full.includes('merge_selector_base = 20')])
-    // chDB (ClickHouse 26) knows merge_selector_base.
+      ).map((t) => [
+        t.name,
+        t.engine_full.includes('merge_selector_base = 20') &&
+          t.engine_full.includes('concurrent_part_removal_threshold = 1000000000'),
+      ])
+    // chDB (ClickHouse 26) knows both settings.
     expect(await engines(client)).toEqual([
       ['events', true],
       ['rollups', true],
@@ -186,6 +190,8 @@ describe('migrations', () => {
     expect(logged.filter((l) => l.includes('left at its default'))).toEqual([
       'events: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'rollups: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'events: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'rollups: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
     ])
   })
 
