@@ -149,9 +149,6 @@ async function main() {
     await Promise.all(inflight)
     latencies.sort((a, b) => a - b)
     settling.sort((a, b) => a - b)
-    log(
-      `latency while settling (not in the figures): p50 ${percentile(settling, 50).toFixed(1)} ms, p99 ${percentile(settling, 99).toFixed(1)} ms, ${settling.length} requests`,
-    )
 
     const ratio = sustained / raw
     console.log('\n| measure | value |\n|---|---|')
