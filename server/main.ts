@@ -1,5 +1,6 @@
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { missingNodeFlags } from './node-flags.ts'
 
 /** `npm run serve`: the server alone, configured by environment (SPEC §7). */
 async function main(): Promise<void> {
@@ -16,6 +17,12 @@ async function main(): Promise<void> {
   console.error(
     `livewall: starting (storage: ${config.clickhouseUrl ? `ClickHouse server ${new URL(config.clickhouseUrl).host}` : `embedded chDB in ${config.dataDir}`}, database ${config.database})`,
   )
+  const missing = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS)
+  if (missing.length > 0) {
+    console.error(
+      `livewall: note: started without ${missing.join(' ')} (npm run serve gives it); the garbage collector will take more CPU at high ingest rates`,
+    )
+  }
   const app = await buildApp({ config })
   let closing = false
   const shutdown = (signal: string) => {

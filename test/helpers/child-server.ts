@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.ts'
 
 const ROOT = path.join(import.meta.dirname, '..', '..')
 
@@ -20,11 +21,15 @@ export interface ChildServer {
 
 /** Starts `server/main.ts` as its own process (as `npm run serve` does) and waits until it listens. */
 export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'server', 'main.ts')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   children.add(child)
   child.on('exit', () => children.delete(child))
   let output = ''
