@@ -122,10 +122,22 @@ export class Deduplicator {
   precheck(events: readonly EventRow[]): Precheck {
     const maybeId = new Uint8Array(events.length)
     const maybeOrder = new Uint8Array(events.length)
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!
-      if (this.filterSays('ids', event.event_id)) maybeId[i] = 1
-      if (event.type === 'order_paid' && this.filterSays('orders', event.order_id)) maybeOrder[i] = 1
+    const orderAt: number[] = []
+    for (let i = 0; i < events.length; i++) if (events[i]!.type === 'order_paid') orderAt.push(i)
+    if (!this.warm) {
+      maybeId.fill(1)
+      for (const i of orderAt) maybeOrder[i] = 1
+    } else {
+      this.eventIds.mightContainMany(
+        events.map((event) => event.event_id),
+        maybeId,
+      )
+      const orders = new Uint8Array(orderAt.length)
+      this.orderIds.mightContainMany(
+        orderAt.map((i) => events[i]!.order_id),
+        orders,
+      )
+      for (let k = 0; k < orderAt.length; k++) maybeOrder[orderAt[k]!] = orders[k]!
     }
     return { seq: this.seq, maybeId, maybeOrder }
   }
@@ -208,8 +220,8 @@ export class Deduplicator {
     if (this.recent.length > RECENT_COMMITS) this.recent.shift()
     return new Promise((resolve) => {
       setImmediate(() => {
-        for (const id of commit.ids) this.eventIds.add(id)
-        for (const id of commit.orders) this.orderIds.add(id)
+        this.eventIds.addMany([...commit.ids])
+        this.orderIds.addMany([...commit.orders])
         this.seq = commit.seq
         resolve()
       })

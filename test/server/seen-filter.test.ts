@@ -41,3 +41,31 @@ test('with traffic every hour, an id is found for the whole 24 h window and forg
   }
   expect(f.mightContain('old')).toBe(false)
 })
+
+test('the many-id forms answer as the one-id forms, across probe groups and generations', () => {
+  let now = 0
+  const many = filter(1024 * 1024, () => now)
+  const one = filter(1024 * 1024, () => now)
+  const probes = Array.from({ length: 6000 }, (_, i) => `p-${i}`)
+  const everAdded = new Set<string>()
+  // Ids added in three slices, so that probes reach across generations of the ring; more
+  // ids than one probe group (512), and a group cut short at the end.
+  for (let slice = 0; slice < 3; slice++) {
+    now = slice * 6 * 3_600_000
+    const added = Array.from({ length: 1300 }, (_, i) => `p-${slice * 1000 + i * 2}`)
+    many.addMany(added)
+    for (const id of added) everAdded.add(id)
+    for (const id of added) one.add(id)
+  }
+  // A filter this small is crowded: some probes of ids never added answer yes.
+  const out = new Uint8Array(probes.length)
+  many.mightContainMany(probes, out)
+  let yes = 0
+  for (let i = 0; i < probes.length; i++) {
+    expect(out[i], probes[i]).toBe(one.mightContain(probes[i]!) ? 1 : 0)
+    expect(many.mightContain(probes[i]!), probes[i]).toBe(out[i] === 1)
+    yes += out[i]!
+  }
+  for (let i = 0; i < probes.length; i++) if (everAdded.has(probes[i]!)) expect(out[i]).toBe(1)
+  expect(yes).toBeLessThan(probes.length)
+})
