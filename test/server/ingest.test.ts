@@ -148,6 +148,29 @@ describe('POST /v1/events', () => {
     expect((await server.get('/v1/streams/nd')).body.totals.views).toBe(3)
   })
 
+  test('text with tabs, newlines, backslashes and NUL is stored as sent', async () => {
+    // Rows travel to ClickHouse as TabSeparated: each of these must be escaped, never cut a
+    // row or a field.
+    const title = 'tab\there, line\nbreak, CR\r, back\\slash \\t, NUL\u0000, 😀'
+    const label = 'flash\tsale\n\\ "50%"\u0000 off'
+    const stream = 'tsv-text'
+    const start = {
+      event_id: id(),
+      type: 'stream_start',
+      stream_id: stream,
+      ts: Date.now(),
+      creator_id: 'c\t1',
+      title,
+    }
+    const marker = { event_id: id(), type: 'marker', stream_id: stream, ts: Date.now(), label }
+    expect((await server.ingest([start, marker])).body.accepted).toBe(2)
+    const detail = await server.get(`/v1/streams/${stream}`)
+    expect(detail.body.title).toBe(title)
+    expect(detail.body.creator_id).toBe('c\t1')
+    const markers = await server.get(`/v1/streams/${stream}/markers`)
+    expect(markers.body.markers.map((m: { label: string }) => m.label)).toEqual([label])
+  })
+
   test('invalid UTF-8 on one line rejects only that line', async () => {
     const good = Buffer.from(JSON.stringify(view('utf')))
     const bad = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])
