@@ -9,7 +9,7 @@ import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { eventMix, ndjsonPoster, percentile } from './mix.ts'
+import { eventMix, ndjsonBodies, ndjsonPoster, percentile } from './mix.ts'
 
 /**
  * npm run bench:ingest — sustained events/s through POST /v1/events next to the raw
@@ -90,12 +90,8 @@ async function main() {
   })
   try {
     const url = new URL('/v1/events', server.url)
-    // The load generator shares the machine's two cores with the server: building 1 000
-    // events with JSON.stringify per request took CPU from the server under test. Each
-    // request is one pre-built body of the same mix with its own unique ids.
-    const template = eventMix('@RUN@', 0, BATCH, STREAMS, Date.now()).join('\n')
-    let next = 0
-    const body = () => template.replaceAll('@RUN@', `http${next++}`)
+    // Each request: the same mix, its own unique ids (see ndjsonBodies).
+    const body = ndjsonBodies('h', BATCH, STREAMS, Date.now())
     // Steady state: the dedup filters loaded from storage (until then every id is looked
     // up in ClickHouse), then connections and JIT warmed by a few seconds of traffic.
     const metricsUrl = new URL('/metrics', server.url)
