@@ -108,10 +108,9 @@ export class Deduplicator {
           format: 'JSONCompactEachRow',
         })
       ).json<[string, string]>()
-      for (const [eventId, orderId] of rows) {
-        if (from >= end - EVENT_ID_WINDOW_MS - WARM_SLICE_MS) this.eventIds.add(eventId)
-        if (orderId !== '') this.orderIds.add(orderId)
-      }
+      if (from >= end - EVENT_ID_WINDOW_MS - WARM_SLICE_MS)
+        this.eventIds.addMany(rows.map(([eventId]) => eventId))
+      this.orderIds.addMany(rows.flatMap(([, orderId]) => (orderId === '' ? [] : [orderId])))
       loaded += rows.length
     }
     this.warm = true
