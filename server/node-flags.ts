@@ -8,7 +8,8 @@
  * commit is answered, ~50–150 ms. With 16 MiB semi-spaces that garbage survived two
  * scavenges and was promoted, and the old generation's collector then freed it: the
  * garbage collector took 19 % of the main thread's busy time. With 64 MiB it dies young:
- * 7 %, and the engine gets the CPU (measured, BENCHMARKS.md "Session 7").
+ * 7 %, and the pauses are fewer and shorter (BENCHMARKS.md, "Session 7"; bench:ingest's
+ * figures are set by the engine and did not move beyond their run-to-run spread).
  */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'] as const
 
