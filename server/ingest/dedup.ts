@@ -120,24 +120,21 @@ export class Deduplicator {
   /** Asks the filters about these events now; `findDuplicates` then completes the answer. */
   precheck(events: readonly EventRow[]): Precheck {
     const maybeId = new Uint8Array(events.length)
-    const maybeOrder = new Uint8Array(events.length)
+    this.filterSaysMany(
+      'ids',
+      events.map((event) => event.event_id),
+      maybeId,
+    )
     const orderAt: number[] = []
     for (let i = 0; i < events.length; i++) if (events[i]!.type === 'order_paid') orderAt.push(i)
-    if (!this.warm) {
-      maybeId.fill(1)
-      for (const i of orderAt) maybeOrder[i] = 1
-    } else {
-      this.eventIds.mightContainMany(
-        events.map((event) => event.event_id),
-        maybeId,
-      )
-      const orders = new Uint8Array(orderAt.length)
-      this.orderIds.mightContainMany(
-        orderAt.map((i) => events[i]!.order_id),
-        orders,
-      )
-      for (let k = 0; k < orderAt.length; k++) maybeOrder[orderAt[k]!] = orders[k]!
-    }
+    const orders = new Uint8Array(orderAt.length)
+    this.filterSaysMany(
+      'orders',
+      orderAt.map((i) => events[i]!.order_id),
+      orders,
+    )
+    const maybeOrder = new Uint8Array(events.length)
+    for (let k = 0; k < orderAt.length; k++) maybeOrder[orderAt[k]!] = orders[k]!
     return { seq: this.seq, maybeId, maybeOrder }
   }
 
@@ -199,9 +196,17 @@ export class Deduplicator {
     return duplicate
   }
 
-  /** May this id have been accepted? (Until the filters are warm: yes, ask storage.) */
+  /** May this id have been accepted? */
   private filterSays(column: 'ids' | 'orders', id: string): boolean {
-    return !this.warm || (column === 'ids' ? this.eventIds : this.orderIds).mightContain(id)
+    const out = new Uint8Array(1)
+    this.filterSaysMany(column, [id], out)
+    return out[0] === 1
+  }
+
+  /** `out[i] = 1` where `ids[i]` may have been accepted (until the filters are warm: all, ask storage). */
+  private filterSaysMany(column: 'ids' | 'orders', ids: readonly string[], out: Uint8Array): void {
+    if (!this.warm) out.fill(1)
+    else (column === 'ids' ? this.eventIds : this.orderIds).mightContainMany(ids, out)
   }
 
   /**
