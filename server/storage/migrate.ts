@@ -86,9 +86,10 @@ export async function migrate(
 const NEVER_CONCURRENT = 1_000_000_000
 
 /**
- * Table settings that only some engine versions know, set when the engine knows them
- * (a migration must run on every supported version, 24.8 included, so these are not
- * migrations). Re-applied at every start; each is idempotent.
+ * Table settings that only some engine versions know, or whose embedded default differs
+ * from the server's, set when the engine knows them (a migration must run on every
+ * supported version, 24.8 included, and a server may refuse ALTER ... MODIFY SETTING, so
+ * these are not migrations). Re-applied at every start; each is idempotent.
  *
  * `merge_selector_base` (default 5): the MergeTree merge selector waits for about this
  * many parts of a size before merging them. Group commits write small parts many times a
@@ -108,10 +109,20 @@ const NEVER_CONCURRENT = 1_000_000_000
  * the stall: bench:ingest's ack p99 fell from 233–303 ms to 141–205 ms in four
  * alternated pairs of runs.
  * https://clickhouse.com/docs/operations/settings/merge-tree-settings#concurrent_part_removal_threshold
+ *
+ * `old_parts_lifetime` (ClickHouse server: 480 s; embedded chDB: 0): how long the parts a
+ * merge replaced are kept. Parts are written without fsync, so a merged part may live only
+ * in the page cache for a while (30 s by the kernel's default, longer under load). With 0,
+ * chDB deletes the merged-away parts at the next clean-up, and a power loss in that window
+ * loses rows that were acknowledged minutes earlier. Kept 480 s, as the server keeps them,
+ * ClickHouse finds a damaged merged part at start-up and falls back to its sources. Costs
+ * disk: the merged-away parts of the last 8 minutes.
+ * https://clickhouse.com/docs/operations/settings/merge-tree-settings#old_parts_lifetime
  */
 export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[] = [
   { setting: 'merge_selector_base', value: 20, tables: ['events', 'rollups'] },
   { setting: 'concurrent_part_removal_threshold', value: NEVER_CONCURRENT, tables: ['events', 'rollups'] },
+  { setting: 'old_parts_lifetime', value: 480, tables: ['events', 'rollups', 'quarantine'] },
 ]
 
 async function tuneTables(client: ClickHouseClient, log: (msg: string) => void): Promise<void> {

@@ -157,7 +157,7 @@ describe('migrations', () => {
         await (
           await c.query({
             query:
-              "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rollups') ORDER BY name",
+              "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rollups', 'quarantine') ORDER BY name",
             format: 'JSONEachRow',
           })
         ).json<{ name: string; engine_full: string }>()
@@ -165,13 +165,16 @@ describe('migrations', () => {
         t.name,
         t.engine_full.includes('merge_selector_base = 20') &&
           t.engine_full.includes('concurrent_part_removal_threshold = 1000000000'),
+        // chDB's own default is 0: merged-away parts deleted at once (see TABLE_TUNING).
+        t.engine_full.includes('old_parts_lifetime = 480'),
       ])
-    // chDB (ClickHouse 26) knows both settings.
+    // chDB (ClickHouse 26) knows every setting.
     expect(await engines(client)).toEqual([
-      ['events', true],
-      ['rollups', true],
+      ['events', true, true],
+      ['quarantine', false, true],
+      ['rollups', true, true],
     ])
-    expect(await engines(early)).toEqual([['events', true]])
+    expect(await engines(early)).toEqual([['events', true, true]])
   })
 
   test('a server that refuses the table tuning still starts, with the defaults and a log line', async () => {
@@ -192,6 +195,9 @@ describe('migrations', () => {
       'rollups: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'events: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'rollups: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'events: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'rollups: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'quarantine: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
     ])
   })
 
