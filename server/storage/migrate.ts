@@ -114,9 +114,9 @@ const NEVER_CONCURRENT = 1_000_000_000
  * merge replaced are kept. Parts are written without fsync, so a merged part may live only
  * in the page cache for a while (30 s by the kernel's default, longer under load). With 0,
  * chDB deletes the merged-away parts at the next clean-up, and a power loss in that window
- * loses rows that were acknowledged minutes earlier. Kept 480 s, as the server keeps them,
- * ClickHouse finds a damaged merged part at start-up and falls back to its sources. Costs
- * disk: the merged-away parts of the last 8 minutes.
+ * loses rows that were acknowledged minutes earlier. Kept 480 s, as a server keeps them,
+ * they are there when a start-up finds a merged part damaged: ClickHouse falls back to
+ * them. Costs disk: the merged-away parts of the last 8 minutes.
  * https://clickhouse.com/docs/operations/settings/merge-tree-settings#old_parts_lifetime
  */
 export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[] = [
