@@ -52,9 +52,29 @@ function text(
   }
   if (typeof value !== 'string') fail(`${field}: must be a string, got ${kind(value)}`)
   if (value.length < min) fail(`${field}: must not be empty`)
-  if (value.length > max) fail(`${field}: must be at most ${max} characters, got ${value.length}`)
   if (!value.isWellFormed()) fail(`${field}: contains an unpaired UTF-16 surrogate (not valid Unicode)`)
+  if (!fitsChars(value, max)) fail(`${field}: must be at most ${max} characters, got ${charCount(value)}`)
   return value
+}
+
+/** Characters (Unicode code points) in a string: an emoji is one, not two UTF-16 units. */
+export function charCount(value: string): number {
+  let count = 0
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i)
+    // A high surrogate followed by a low one is one character.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) i++
+    }
+    count++
+  }
+  return count
+}
+
+/** At most `max` characters (the common case decided by the UTF-16 length alone). */
+export function fitsChars(value: string, max: number): boolean {
+  return value.length <= max || (value.length <= 2 * max && charCount(value) <= max)
 }
 
 function kind(value: unknown): string {
@@ -128,7 +148,7 @@ export function validateEvent(raw: unknown, now: number, currency: string): Vali
   }
   const obj = raw as Record<string, unknown>
   const eventId =
-    typeof obj.event_id === 'string' && obj.event_id.length <= 64 && obj.event_id.isWellFormed()
+    typeof obj.event_id === 'string' && obj.event_id.isWellFormed() && fitsChars(obj.event_id, 64)
       ? obj.event_id
       : undefined
   try {
@@ -149,16 +169,14 @@ export function validateEvent(raw: unknown, now: number, currency: string): Vali
     const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))
     const order_id = text(obj, 'order_id', 1, 128, MONEY_TYPES.has(type))
 
-    let amount = '0.00'
-    if (MONEY_TYPES.has(type)) {
-      amount = parseAmount(obj.amount)
-      if (obj.currency !== undefined) {
-        if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)
-        if (obj.currency.toUpperCase() !== currency) {
-          fail(
-            `currency: ${JSON.stringify(obj.currency.slice(0, 8))} differs from the deployment currency ${currency}`,
-          )
-        }
+    const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount) : '0.00'
+    // On any event: SPEC §1 makes `currency` optional everywhere and, when given, binding.
+    if (obj.currency !== undefined) {
+      if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)
+      if (obj.currency.toUpperCase() !== currency) {
+        fail(
+          `currency: ${JSON.stringify(obj.currency.slice(0, 8))} differs from the deployment currency ${currency}`,
+        )
       }
     }
     let quantity = 1

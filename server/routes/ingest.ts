@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, BEARER_CHALLENGE } from '../errors.ts'
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
-import { validateEvent } from '../ingest/validate.ts'
+import { fitsChars, validateEvent } from '../ingest/validate.ts'
 import { IngestUnavailableError, type QuarantineRow } from '../ingest/writer.ts'
 import { type EventRow, IncomingEvent, IngestResponse } from '../schemas/event.ts'
 
@@ -27,11 +27,16 @@ const RAW_LIMIT = 64 * 1024
 const MAX_ERRORS = 100
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
 
-/** Cuts text at `limit` UTF-16 units without splitting a surrogate pair. */
+/** Cuts text at `limit` bytes of UTF-8 without splitting a character. */
 function cut(text: string, limit: number): string {
-  if (text.length <= limit) return text
-  const code = text.charCodeAt(limit - 1)
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit)
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair, two units, is 4).
+  if (text.length * 3 <= limit) return text
+  const bytes = Buffer.from(text, 'utf8')
+  if (bytes.length <= limit) return text
+  let end = limit
+  // Back to the first byte of the character the limit falls in (continuations are 10xxxxxx).
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--
+  return bytes.subarray(0, end).toString('utf8')
 }
 
 function rawText(item: BodyItem): string {
@@ -41,7 +46,7 @@ function rawText(item: BodyItem): string {
 function readableStreamId(value: unknown): string {
   if (value && typeof value === 'object' && 'stream_id' in value) {
     const id = (value as { stream_id: unknown }).stream_id
-    if (typeof id === 'string' && id.length <= 128 && id.isWellFormed()) return id
+    if (typeof id === 'string' && id.isWellFormed() && fitsChars(id, 128)) return id
   }
   return ''
 }
@@ -79,6 +84,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Answered only after every accepted event is committed to ClickHouse. Retrying is always safe.',
         tags: ['ingest'],
         security: [{ ingestKey: [] }],
+        consumes: ['application/x-ndjson', 'application/json'],
         body: Type.Union([IncomingEvent, Type.Array(IncomingEvent)], { description: 'see SPEC §1' }),
         response: {
           200: IngestResponse,
@@ -95,6 +101,10 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
       // Everything that can refuse a request is decided before its body is read: strangers
       // cannot make us buffer 5 MiB, and neither can a request we would shed anyway.
+      // Every answer of this route, the refusals before the body included.
+      onResponse: async (_request, reply) => {
+        app.ingestInstruments.requests.inc({ status: String(reply.statusCode) })
+      },
       onRequest: async (request, reply) => {
         const keyId = app.ingestKeys.check(bearer(request.headers.authorization))
         if (!keyId)
@@ -102,8 +112,18 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
             401,
             'unauthorized',
             'missing or unknown ingest key (Authorization: Bearer <key>)',
+            BEARER_CHALLENGE,
           )
         request.ingestKeyId = keyId
+        // A compressed body would be read as text and quarantined as garbage, line by line.
+        const encoding = request.headers['content-encoding']?.trim().toLowerCase()
+        if (encoding && encoding !== 'identity') {
+          throw new ApiError(
+            415,
+            'unsupported_encoding',
+            `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the body uncompressed`,
+          )
+        }
         if (!app.storage.migrated) {
           throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
             'retry-after': '2',

@@ -73,6 +73,7 @@ describe('read tokens (SPEC §6)', () => {
   test('no token, an expired token, a tampered token and an ingest key all get 401', async () => {
     const none = await fetch(`${server.url}/v1/streams`)
     expect(none.status).toBe(401)
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="livewall"')
     expect((await none.json()).error.code).toBe('token_missing')
 
     const expired = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 1000 }, now - 60_000)
@@ -113,5 +114,10 @@ describe('read tokens (SPEC §6)', () => {
         '/v1/quarantine',
       ]),
     )
+    // NDJSON, the main format, is described beside JSON.
+    expect(Object.keys(doc.paths['/v1/events'].post.requestBody.content)).toEqual([
+      'application/x-ndjson',
+      'application/json',
+    ])
   })
 })

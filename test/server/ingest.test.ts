@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
 
@@ -97,6 +98,18 @@ describe('POST /v1/events', () => {
       'other currency',
       { ...orderBase, currency: 'EUR' },
       'currency: "EUR" differs from the deployment currency USD',
+    ],
+    // SPEC §1: optional on every event, binding when present; not only on money events.
+    [
+      'other currency on an event without money',
+      { ...base, type: 'like', currency: 'EUR' },
+      'currency: "EUR" differs from the deployment currency USD',
+    ],
+    // Counted in characters: 65 emoji are 130 UTF-16 units.
+    [
+      'event_id of 65 emoji',
+      { ...base, event_id: '🛍'.repeat(65) },
+      'event_id: must be at most 64 characters, got 65',
     ],
     ['quantity out of range', { ...orderBase, quantity: 0 }, 'quantity: must be an integer from 1 to 10000'],
     ['unknown source', { ...base, source: 'tv' }, 'source: must be one of'],
@@ -198,7 +211,10 @@ describe('POST /v1/events', () => {
   })
 
   test('401 without a key or with an unknown one', async () => {
-    expect((await post('{}', 'application/json', null)).status).toBe(401)
+    const missing = await post('{}', 'application/json', null)
+    expect(missing.status).toBe(401)
+    // RFC 6750: a 401 says how to authenticate.
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="livewall"')
     const unknown = await post('{}', 'application/json', 'not-a-key-at-all')
     expect(unknown.status).toBe(401)
     expect(unknown.body.error.code).toBe('unauthorized')
@@ -219,6 +235,60 @@ describe('POST /v1/events', () => {
     const result = await post('event_id=1', 'text/plain')
     expect(result.status).toBe(415)
     expect(result.body.error.code).toBe('unsupported_media_type')
+  })
+
+  test('415 for a compressed body, which would otherwise be quarantined as garbage', async () => {
+    const event = view('gzipped')
+    for (const encoding of ['gzip', 'br']) {
+      const response = await fetch(`${server.url}/v1/events`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': 'application/x-ndjson',
+          'content-encoding': encoding,
+        },
+        body: gzipSync(JSON.stringify(event)),
+      })
+      expect(response.status).toBe(415)
+      const body = await response.json()
+      expect(body.error.code).toBe('unsupported_encoding')
+      expect(body.error.message).toContain(`Content-Encoding "${encoding}" is not supported`)
+    }
+    const plain = await post(JSON.stringify(event), 'application/x-ndjson')
+    expect(plain.body.accepted).toBe(1)
+    // Nothing of the refused requests reached the quarantine.
+    const quarantine = await server.get('/v1/quarantine?limit=1000')
+    expect(quarantine.body.items.filter((q: { stream_id: string }) => q.stream_id === 'gzipped')).toEqual([])
+  })
+
+  test('the raw text of a rejected event is kept up to 64 KiB of UTF-8, cut between characters', async () => {
+    // 3 bytes per €: 70 000 of them are 210 000 bytes, in 70 000 UTF-16 units.
+    const bad = { ...view('long-raw'), source: 'tv', note: '€'.repeat(70_000) }
+    const { status } = await server.ingest([bad])
+    expect(status).toBe(422)
+    const quarantine = await server.get('/v1/quarantine?limit=1000')
+    const row = quarantine.body.items.find((q: { event_id: string }) => q.event_id === bad.event_id)
+    const bytes = Buffer.byteLength(row.raw)
+    expect(bytes).toBeLessThanOrEqual(64 * 1024)
+    expect(bytes).toBeGreaterThan(64 * 1024 - 3)
+    expect(row.raw).toBe(JSON.stringify(bad).slice(0, row.raw.length))
+  })
+
+  test('/metrics counts ingest answers by status, refusals before the body included', async () => {
+    const count = async (status: number) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text()
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`livewall_ingest_requests_total{status="${status}"}`))
+      return line ? Number(line.split(' ').pop()) : 0
+    }
+    const before = { ok: await count(200), unauthorized: await count(401), unsupported: await count(415) }
+    await post(JSON.stringify(view('counted')), 'application/json')
+    await post('{}', 'application/json', null)
+    await post('event_id=1', 'text/plain')
+    expect(await count(200)).toBe(before.ok + 1)
+    expect(await count(401)).toBe(before.unauthorized + 1)
+    expect(await count(415)).toBe(before.unsupported + 1)
   })
 })
 
