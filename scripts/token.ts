@@ -19,12 +19,17 @@ if (secret.length < 16)
   die('LIVEWALL_TOKEN_SECRET must be set (at least 16 characters), the same secret the server uses')
 if (values.role !== 'ops' && values.role !== 'creator') die('--role must be ops or creator')
 if (values.role === 'creator' && !values.creator) die('--role creator needs --creator <creator_id>')
+if (values.role === 'ops' && values.creator !== undefined)
+  die('--creator is for --role creator: an ops token sees every stream')
+/** Longer-lived access is a new token, not a token that outlives a year of secret rotations. */
+const MAX_TTL_MS = 365 * 86_400_000
 let ttlMs: number
 try {
   ttlMs = parseDuration(values.ttl ?? '12h')
 } catch (error) {
   die((error as Error).message)
 }
+if (ttlMs <= 0 || ttlMs > MAX_TTL_MS) die(`--ttl must be more than 0 and at most 365d, got ${values.ttl}`)
 const token = issueToken(secret, { role: values.role, creator_id: values.creator ?? null, ttlMs })
 console.error(
   `token: ${values.role} token${values.creator ? ` for creator ${values.creator}` : ''}, valid until ${new Date(Date.now() + ttlMs).toISOString()}`,

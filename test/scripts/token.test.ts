@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { verifyToken } from '../../server/auth/tokens.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const SECRET = 'token-test-secret-0123456789'
+
+/** `npm run token -- …` as its own process: exit code, stdout (the token), stderr. */
+function token(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'scripts', 'token.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, LIVEWALL_TOKEN_SECRET: SECRET } },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: stdout.trim(), stderr }),
+    )
+  })
+}
+
+describe('npm run token', () => {
+  test('issues tokens the server accepts, with the role, creator and expiry asked for', async () => {
+    const ops = await token(['--role', 'ops'])
+    expect(ops.code).toBe(0)
+    expect(verifyToken(SECRET, ops.stdout)).toMatchObject({ role: 'ops', creator_id: null })
+
+    const creator = await token(['--role', 'creator', '--creator', 'mia', '--ttl', '30m'])
+    expect(creator.code).toBe(0)
+    expect(verifyToken(SECRET, creator.stdout)).toMatchObject({ role: 'creator', creator_id: 'mia' })
+    // Valid for the 30 minutes asked, not beyond.
+    expect(() => verifyToken(SECRET, creator.stdout, Date.now() + 31 * 60_000)).toThrow(/expired/)
+    expect(creator.stderr).toMatch(/creator token for creator mia, valid until/)
+  })
+
+  test('refuses what would issue a token other than the one asked for, naming the option', async () => {
+    const cases: [string[], RegExp][] = [
+      // An ops token ignores a creator: it would see every stream.
+      [['--role', 'ops', '--creator', 'mia'], /--creator is for --role creator/],
+      [['--role', 'creator'], /--role creator needs --creator/],
+      [['--role', 'ops', '--ttl', '0s'], /--ttl must be more than 0 and at most 365d, got 0s/],
+      [['--role', 'ops', '--ttl', '99999999d'], /--ttl must be more than 0 and at most 365d/],
+      [['--role', 'ops', '--ttl', 'soon'], /"soon" is not a duration/],
+      [['--role', 'admin'], /--role must be ops or creator/],
+    ]
+    const results = await Promise.all(cases.map(([args]) => token(args)))
+    for (const [i, result] of results.entries()) {
+      expect(result.code, cases[i]![0].join(' ')).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(cases[i]![1])
+      // A usage line, not a stack trace.
+      expect(result.stderr).not.toMatch(/\n\s+at /)
+    }
+  })
+})
