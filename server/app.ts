@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyReply,
+  type FastifySchemaValidationError,
   type FastifyServerOptions,
   LogController,
 } from 'fastify'
@@ -206,6 +207,20 @@ function clientErrorHandler(this: FastifyInstance, error: Error & { code?: strin
 }
 
 /** Fastify with the server options production uses (limits, timeouts, redacted logs). */
+/**
+ * Fastify's validation message, except that a value outside an enum names the values
+ * allowed: ajv's own text ("must be equal to one of the allowed values") leaves the client
+ * guessing.
+ */
+export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors.map((e) => {
+    const allowed =
+      e.keyword === 'enum' ? (e.params as { allowedValues?: unknown[] }).allowedValues : undefined
+    return `${dataVar}${e.instancePath} ${allowed ? `must be one of ${allowed.join(', ')}` : e.message}`
+  })
+  return new Error(text.join(', '))
+}
+
 export function serverOptions(
   config: Config,
   logger: FastifyServerOptions['logger'] = { level: config.logLevel },
@@ -223,6 +238,7 @@ export function serverOptions(
             },
           },
     logController: new LogController({ disableRequestLogging: true }),
+    schemaErrorFormatter: formatSchemaErrors,
     bodyLimit: config.ingest.maxBodyBytes,
     // Slow clients cannot hold a connection forever (slowloris): headers, the whole request,
     // an idle keep-alive and a silent socket each have a deadline.

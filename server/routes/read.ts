@@ -84,7 +84,8 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Streams with metadata and totals, by GMV',
         querystring: Type.Object({
           status: Type.Optional(
-            Type.Union([Type.Literal('live'), Type.Literal('ended'), Type.Literal('all')]),
+            // An enum (not a union of literals): its error names the allowed values.
+            Type.Enum(['live', 'ended', 'all']),
           ),
           vertical: Type.Optional(Type.String({ maxLength: 64 })),
           creator_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -140,7 +141,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: StreamParams,
         querystring: Type.Object({
           metrics: Type.Optional(Type.String({ description: 'comma-separated; default all' })),
-          step: Type.Optional(Type.Union(Object.keys(STEPS).map((s) => Type.Literal(s)))),
+          step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
           from: Type.Optional(TimeParam),
           to: Type.Optional(TimeParam),
         }),

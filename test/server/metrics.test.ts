@@ -260,5 +260,15 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     expect(tooMany.body.error.message).toContain('20000')
     const missing = await server.get('/v1/streams/none/series')
     expect(missing.status).toBe(404)
+    // A value outside a fixed set names the values allowed.
+    const step = await server.get('/v1/streams/m1/series?step=2s')
+    expect(step.status).toBe(400)
+    expect(step.body.error).toEqual({
+      code: 'invalid_request',
+      message: 'querystring/step must be one of 1s, 10s, 1m, 5m',
+    })
+    const status = await server.get('/v1/streams?status=bogus')
+    expect(status.status).toBe(400)
+    expect(status.body.error.message).toBe('querystring/status must be one of live, ended, all')
   })
 })
