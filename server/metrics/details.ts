@@ -100,23 +100,40 @@ export interface QuarantineItem {
   raw: string
 }
 
+/**
+ * The quarantine, newest first: `limit` rows after skipping `offset`, of one stream or of
+ * all; `total` counts the same selection (so a client knows how far to page).
+ */
 export async function readQuarantine(
   client: ClickHouseClient,
-  limit: number,
+  page: { limit: number; offset: number; streamId?: string },
 ): Promise<{ total: number; items: QuarantineItem[] }> {
-  const [items, total] = await Promise.all([
+  // '' selects every stream: a rejected event without a readable stream_id is stored as ''.
+  const where = page.streamId === undefined ? '' : 'WHERE stream_id = {stream:String}'
+  const query_params = { limit: page.limit, offset: page.offset, stream: page.streamId ?? '' }
+  const [items, counted] = await Promise.all([
     client
       .query({
         query: `
           SELECT toUnixTimestamp64Milli(received_at) AS received_at, reason, idx AS index, event_id, stream_id, raw
-          FROM quarantine ORDER BY received_at DESC, idx LIMIT {limit:UInt32}`,
-        query_params: { limit },
+          FROM quarantine ${where}
+          ORDER BY received_at DESC, idx LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
+        query_params,
         format: 'JSONEachRow',
       })
       .then((r) => r.json<QuarantineItem>()),
-    countQuarantine(client),
+    page.streamId === undefined
+      ? countQuarantine(client)
+      : client
+          .query({
+            query: `SELECT count() AS n FROM quarantine ${where}`,
+            query_params,
+            format: 'JSONEachRow',
+          })
+          .then((r) => r.json<{ n: number | string }>())
+          .then((rows) => Number(rows[0]?.n ?? 0)),
   ])
-  return { total, items }
+  return { total: counted, items }
 }
 
 export async function countQuarantine(client: ClickHouseClient): Promise<number> {

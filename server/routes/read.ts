@@ -264,7 +264,12 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: app.requireReader,
       schema: {
         summary: 'Latest rejected events with their reasons (ops only)',
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          // Paging past the newest 1 000: rows to skip, newest first.
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+          stream_id: Type.Optional(Type.String({ maxLength: 128 })),
+        }),
         response: {
           200: Type.Object({
             total: Type.Integer(),
@@ -287,7 +292,11 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Rejected events may belong to any creator's stream; only ops read them.
       if (request.reader!.role !== 'ops')
         throw new ApiError(403, 'forbidden', 'the quarantine is visible to ops tokens only')
-      return readQuarantine(app.clickhouse, finiteLimit(request.query.limit, 100))
+      return readQuarantine(app.clickhouse, {
+        limit: finiteLimit(request.query.limit, 100),
+        offset: request.query.offset ?? 0,
+        streamId: request.query.stream_id,
+      })
     },
   )
 }

@@ -274,6 +274,31 @@ describe('POST /v1/events', () => {
     expect(row.raw).toBe(JSON.stringify(bad).slice(0, row.raw.length))
   })
 
+  test('the quarantine pages past its newest rows and filters by stream', async () => {
+    // Three requests, each one rejected event of stream q-page (sources no one sends).
+    for (const source of ['tv', 'radio', 'billboard']) {
+      expect((await server.ingest([view('q-page', { source })])).status).toBe(422)
+    }
+    const page = (query: string) => server.get(`/v1/quarantine?stream_id=q-page&${query}`)
+    const first = await page('limit=2')
+    expect(first.body.total).toBe(3)
+    expect(first.body.items).toHaveLength(2)
+    const rest = await page('limit=2&offset=2')
+    expect(rest.body.total).toBe(3)
+    expect(rest.body.items).toHaveLength(1)
+    const all = [...first.body.items, ...rest.body.items]
+    expect(all.every((q: { stream_id: string }) => q.stream_id === 'q-page')).toBe(true)
+    // Newest first, each row once.
+    expect(all.map((q: { raw: string }) => JSON.parse(q.raw).source).sort()).toEqual([
+      'billboard',
+      'radio',
+      'tv',
+    ])
+    const times = all.map((q: { received_at: number }) => q.received_at)
+    expect(times).toEqual([...times].sort((a, b) => b - a))
+    expect((await server.get('/v1/quarantine?offset=-1')).status).toBe(400)
+  })
+
   test('/metrics counts ingest answers by status, refusals before the body included', async () => {
     const count = async (status: number) => {
       const text = await (await fetch(`${server.url}/metrics`)).text()
