@@ -51,8 +51,10 @@ export function verifyToken(secret: string, token: string | undefined, now = Dat
   if (parts.length !== 3 || parts[0] !== PREFIX)
     throw new TokenError('token_invalid', 'the token is not a Livewall read token')
   const [, body, signature] = parts as [string, string, string]
-  const expected = sign(secret, body)
-  const given = Buffer.from(signature, 'base64url')
+  // Compared as text: decoding first would let other spellings of the same bytes pass
+  // (base64url's unused last bits, trailing junk), so one token would have many forms.
+  const expected = Buffer.from(sign(secret, body).toString('base64url'))
+  const given = Buffer.from(signature)
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new TokenError('token_invalid', 'the token signature does not match')
   }

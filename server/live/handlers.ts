@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Socket } from 'socket.io'
 import type { Reader } from '../auth/tokens.ts'
 import { parseTimestamp } from '../ingest/validate.ts'
+import { streamCreator } from '../metrics/streams.ts'
 import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
 import type { SnapshotBatcher } from './snapshots.ts'
 import type { TickEngine } from './ticks.ts'
@@ -19,6 +20,8 @@ export interface LiveContext {
   watermark: () => number
   ticks: TickEngine
   snapshots: SnapshotBatcher
+  /** A wall view was answered with this message (what its room was last sent, if first). */
+  wallAnswered: (room: string, message: unknown) => void
 }
 
 type Ack = (answer: unknown) => void
@@ -26,6 +29,10 @@ type Failure = { ok: false; error: { code: string; message: string } }
 
 function failure(code: string, message: string): Failure {
   return { ok: false, error: { code, message } }
+}
+
+function notVisible(streamId: string): Failure {
+  return failure('stream_not_found', `no stream "${streamId}" visible to this token`)
 }
 
 export interface SocketState extends LiveSocketData {
@@ -60,7 +67,8 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
       return failure('invalid_request', 'stream_id: must be a string of 1 to 128 characters')
     }
     const stepName = request.step ?? '1s'
-    if (typeof stepName !== 'string' || !(stepName in LIVE_STEPS)) {
+    // Own keys only: `in` would take "toString" or "__proto__" for a step.
+    if (typeof stepName !== 'string' || !Object.hasOwn(LIVE_STEPS, stepName)) {
       return failure('invalid_request', 'step: must be one of 1s, 10s, 1m')
     }
     let since: number | undefined
@@ -76,8 +84,13 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
       return failure('too_many_subscriptions', `a connection may watch at most ${MAX_SUBSCRIPTIONS} streams`)
     }
     const stepMs = LIVE_STEPS[stepName as keyof typeof LIVE_STEPS]
-    const watermark = context.watermark()
     const reader = state.reader
+    // A creator may only join the rooms of its own streams: the room is joined before the
+    // snapshot is read (below), and any tick in between would reach the socket.
+    if (reader.role === 'creator' && (await streamCreator(app.clickhouse, streamId)) !== reader.creator_id) {
+      return notVisible(streamId)
+    }
+    const watermark = context.watermark()
     // Join first: a commit from here on produces a tick for this socket too.
     const previousStep = state.subscriptions.get(streamId)
     if (previousStep !== undefined && previousStep !== stepMs)
@@ -89,7 +102,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id)) {
       await socket.leave(tickRoom(streamId, stepMs))
       state.subscriptions.delete(streamId)
-      return failure('stream_not_found', `no stream "${streamId}" visible to this token`)
+      return notVisible(streamId)
     }
     const series = snapshot.series!
     return { ok: true, snapshot: { stream, totals: stream.totals, series, watermark } }
@@ -120,6 +133,8 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     await socket.join(room)
     state.wallRoom = room
     const read = await readWall(app.clickhouse, context.balances, app.clock.now())
-    return { ok: true, ...cutWall(read, view) }
+    const message = cutWall(read, view)
+    context.wallAnswered(room, message)
+    return { ok: true, ...message }
   })
 }

@@ -77,6 +77,16 @@ export class TickEngine {
   /** Watermark of the newest round started: every later tick carries at least this one. */
   startedWatermark = 0
 
+  /**
+   * The watermark a snapshot read now may carry: no tick sent after it carries less. While
+   * a round runs, that round's (its ticks may reach the new subscriber); otherwise the
+   * newest commit's, which every later round starts from. (Rounds run only for watched
+   * streams: the round watermark alone stayed 0 for a first subscriber.)
+   */
+  snapshotWatermark(): number {
+    return this.running ? this.startedWatermark : this.pendingWatermark
+  }
+
   constructor(private readonly options: TickEngineOptions) {}
 
   onCommit(notice: CommitNotice): void {
@@ -84,6 +94,10 @@ export class TickEngine {
       this.options.balances.noteEvent(streamId, range.to)
       if (this.options.stepsOf(streamId).length === 0) {
         for (const step of [1000, 10_000, 60_000]) this.heldUpTo.delete(`${step}:${streamId}`)
+        // Nobody watches it, so no round will bring its viewer balance up to date: drop it,
+        // and the next subscriber loads it whole. (Kept, it went stale, and a stream watched
+        // again showed a peak_online below its online.)
+        this.options.balances.forget(streamId)
         continue
       }
       this.markDirty(streamId, range.from, range.to)

@@ -37,13 +37,17 @@ export interface WallView {
   creatorId: string | null
 }
 
+/**
+ * The room of a wall view, and back. JSON, not a separator: creator ids and verticals are
+ * the producers' text, and a creator "*" or "bob:Home" must not read as another view.
+ */
 export function wallRoom(view: WallView): string {
-  return `wall:${view.creatorId ?? '*'}:${view.vertical}`
+  return `wall:${JSON.stringify([view.creatorId, view.vertical])}`
 }
 
 export function wallViewOf(room: string): WallView {
-  const [, creator, ...vertical] = room.split(':')
-  return { creatorId: creator === '*' ? null : creator!, vertical: vertical.join(':') }
+  const [creatorId, vertical] = JSON.parse(room.slice('wall:'.length)) as [string | null, string]
+  return { creatorId, vertical }
 }
 
 export function readerWallView(reader: Reader, vertical: string | undefined): WallView {

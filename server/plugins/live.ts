@@ -93,6 +93,8 @@ export default fp(
     let wallReadAt = 0
     let wallRunning = false
     const lastWall = new Map<string, string>()
+    // When the last wall messages went out: SPEC §5 allows one per second.
+    let wallPushedAt = 0
     const wallTimer = setInterval(async () => {
       const rooms = [...nsp.adapter.rooms.keys()].filter((r) => r.startsWith('wall:'))
       for (const room of lastWall.keys()) if (!rooms.includes(room)) lastWall.delete(room)
@@ -103,13 +105,19 @@ export default fp(
       wallReadAt = Date.now()
       try {
         const read = await readWall(app.clickhouse, balances, app.clock.now())
+        const changed: [string, unknown][] = []
         for (const room of rooms) {
           const message = cutWall(read, wallViewOf(room))
           const text = JSON.stringify(message)
           if (lastWall.get(room) === text) continue
           lastWall.set(room, text)
-          delivery.wall(room, message)
+          changed.push([room, message])
         }
+        // Rounds start a second apart, but a read can take longer than the next one.
+        const wait = wallPushedAt + WALL_INTERVAL_MS - Date.now()
+        if (changed.length > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        for (const [room, message] of changed) delivery.wall(room, message)
+        if (changed.length > 0) wallPushedAt = Date.now()
       } catch (err) {
         wallDirty = true
         app.log.warn({ err }, 'wall read failed; retrying')
@@ -164,7 +172,12 @@ export default fp(
         delivery,
         ticks,
         snapshots,
-        watermark: () => ticks.startedWatermark,
+        watermark: () => ticks.snapshotWatermark(),
+        // The first member of a wall room has its view in the ack: the next round sends
+        // the room only what changed since. (A room with members keeps what they were sent.)
+        wallAnswered: (room, message) => {
+          if (!lastWall.has(room)) lastWall.set(room, JSON.stringify(message))
+        },
       })
     })
 

@@ -163,6 +163,96 @@ describe('live push (SPEC §5)', () => {
     ops.close()
   })
 
+  test("a refused subscribe never lets a creator's socket receive the other stream's ticks", async () => {
+    await server.ingest([start('bob-hot', 'bob')])
+    const mia = new LiveClient(server.url, server.creatorToken('mia'))
+    const leaked: unknown[] = []
+    mia.socket.on('tick', (tick: { stream_id: string }) => {
+      if (tick.stream_id === 'bob-hot') leaked.push(tick)
+    })
+    // Each attempt used to join the tick room before the access check: orders landing in
+    // between reached mia. Nobody else watches bob-hot, so only an attempt can start ticks.
+    for (let i = 0; i < 10; i++) {
+      const [answer] = await Promise.all([
+        mia.subscribe('bob-hot'),
+        server.ingest([ev('bob-hot', 'view_start', i * 100, { viewer_id: `b${i}` })]),
+      ])
+      expect(answer.ok).toBe(false)
+    }
+    // A watcher that may see it gets its ticks; mia still gets none.
+    const ops = new LiveClient(server.url, server.opsToken)
+    expect((await ops.subscribe('bob-hot')).ok).toBe(true)
+    const ticksBefore = ops.ticks
+    await server.ingest([ev('bob-hot', 'view_start', 2_000, { viewer_id: 'b-last' })])
+    await ops.waitFor(() => ops.ticks > ticksBefore)
+    expect(leaked).toEqual([])
+    mia.close()
+    ops.close()
+  })
+
+  test("a wall's creator is never read from the room's name: '*' and ':' in ids stay that creator's", async () => {
+    await server.ingest([
+      start('star-own', '*'),
+      { ...start('colon-bob', 'bob'), vertical: 'Home:Garden' },
+      start('colon-own', 'shop:42'),
+    ])
+    const pushedIds = async (creator: string, vertical?: string) => {
+      const client = new LiveClient(server.url, server.creatorToken(creator))
+      // An ops wall beside it: its push shows a round went out (a view with nothing that
+      // changed gets no push, so the creator's own silence proves nothing).
+      const ops = new LiveClient(server.url, server.opsToken)
+      await Promise.all([client.connected(), ops.connected()])
+      const pushes: { streams: { stream_id: string }[] }[] = []
+      let opsPushes = 0
+      client.socket.on('wall', (message) => pushes.push(message))
+      ops.socket.on('wall', () => opsPushes++)
+      const ack = await client.socket.emitWithAck('wall', vertical === undefined ? {} : { vertical })
+      await ops.socket.emitWithAck('wall', {})
+      await server.ingest([
+        ev('star-own', 'view_start', 0, { viewer_id: `w-${creator}` }),
+        ev('colon-bob', 'view_start', 0, { viewer_id: `w-${creator}` }),
+        ev('colon-own', 'view_start', 0, { viewer_id: `w-${creator}` }),
+      ])
+      await ops.waitFor(() => opsPushes > 0)
+      // Every room of a round is sent in one go; allow the creator's delivery to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      client.close()
+      ops.close()
+      const ids = (message: { streams: { stream_id: string }[] }) => message.streams.map((s) => s.stream_id)
+      return { ack: ids(ack), pushed: [...new Set(pushes.flatMap(ids))] }
+    }
+    // "*" once meant "every creator" (ops) in the room name.
+    expect(await pushedIds('*')).toEqual({ ack: ['star-own'], pushed: ['star-own'] })
+    // "bob:Home" + vertical "Garden" once read as creator "bob", vertical "Home:Garden".
+    expect(await pushedIds('bob:Home', 'Garden')).toEqual({ ack: [], pushed: [] })
+    // "shop:42" once read as creator "shop": its own wall emptied on the first push.
+    expect(await pushedIds('shop:42')).toEqual({ ack: ['colon-own'], pushed: ['colon-own'] })
+  })
+
+  test('a stream watched again after a quiet spell has its peak_online from every event since', async () => {
+    await server.ingest([start('peak-again'), ev('peak-again', 'view_start', -60_000, { viewer_id: 'p0' })])
+    const first = new LiveClient(server.url, server.opsToken)
+    expect((await first.subscribe('peak-again')).ok).toBe(true)
+    expect((await first.socket.emitWithAck('unsubscribe', { stream_id: 'peak-again' })).ok).toBe(true)
+    first.close()
+    // Ten more viewers arrive while nobody watches.
+    await server.ingest(
+      Array.from({ length: 10 }, (_, i) =>
+        ev('peak-again', 'view_start', -30_000 + i * 1000, { viewer_id: `p${i + 1}` }),
+      ),
+    )
+    const again = new LiveClient(server.url, server.opsToken)
+    const answer = await again.subscribe('peak-again')
+    const api = (await server.get('/v1/streams/peak-again')).body.totals
+    expect(api.online).toBe(11)
+    expect(answer.snapshot.totals.online).toBe(11)
+    expect(answer.snapshot.totals.peak_online).toBe(api.peak_online)
+    expect(answer.snapshot.totals.peak_online).toBe(11)
+    // The snapshot says which commits it reflects, even when no round had run yet.
+    expect(answer.snapshot.watermark).toBeGreaterThan(0)
+    again.close()
+  })
+
   test('bad subscribe payloads get a clear refusal, not a crash', async () => {
     const client = new LiveClient(server.url, server.opsToken)
     await client.connected()
@@ -174,6 +264,9 @@ describe('live push (SPEC §5)', () => {
       { stream_id: '' },
       { stream_id: 'x'.repeat(200) },
       { stream_id: 'a', step: '7s' },
+      // Not steps, though `in` finds them on every object.
+      { stream_id: 'a', step: 'toString' },
+      { stream_id: 'a', step: '__proto__' },
       { stream_id: 'a', since: 'yesterday' },
     ]) {
       const answer = await client.socket.emitWithAck('subscribe', payload)

@@ -90,6 +90,22 @@ describe('read tokens (SPEC §6)', () => {
     expect(tampered.body.error.code).toBe('token_invalid')
     expect(payload).not.toBe(forged)
 
+    // Other spellings of the same signature bytes: base64url's unused last bits, padding,
+    // junk a lenient decoder skips. One token has one form.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const good = server.opsToken
+    const last = alphabet.indexOf(good.at(-1)!)
+    const sibling = `${good.slice(0, -1)}${alphabet[last ^ 1]}`
+    expect(Buffer.from(sibling.split('.')[2]!, 'base64url')).toEqual(
+      Buffer.from(good.split('.')[2]!, 'base64url'),
+    )
+    for (const variant of [sibling, `${good}=`, `${good}!!`]) {
+      const answer = await server.get('/v1/streams', variant)
+      expect(answer.status, variant.slice(-4)).toBe(401)
+      expect(answer.body.error.code).toBe('token_invalid')
+    }
+    expect((await server.get('/v1/streams', good)).status).toBe(200)
+
     const otherSecret = issueToken('another-secret-entirely-123', { role: 'ops', ttlMs: 60_000 })
     expect((await server.get('/v1/streams', otherSecret)).status).toBe(401)
     expect((await server.get('/v1/streams', server.ingestKey)).status).toBe(401)
