@@ -1,11 +1,20 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
+import { alignDown, alignUp, buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
 import { getStream, type Stream } from '../metrics/streams.ts'
-import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
+import { LIVE_METRICS, type TickEngine } from './ticks.ts'
 import type { ViewBalances } from './view-balance.ts'
 
-/** A subscription's first screen when no `since` is given: the last 30 minutes. */
-const DEFAULT_WINDOW_MS = 30 * 60 * 1000
+/**
+ * How far back a snapshot reaches, per step: as many buckets as the stream view keeps
+ * (web/src/views/StreamView.svelte, WINDOW: 1 800, 720 and 240 buckets), so a screen at
+ * 1m shows four hours, not the 30 minutes that fill a 1s chart. A `since` further back is
+ * cut here too: the screen could not hold more.
+ */
+export const SNAPSHOT_SPAN_MS: Readonly<Record<number, number>> = {
+  1000: 30 * 60 * 1000,
+  10000: 2 * 3600 * 1000,
+  60000: 4 * 3600 * 1000,
+}
 
 export interface Snapshot {
   /** undefined: no such stream. Visibility to the reader is checked by the caller. */
@@ -69,8 +78,11 @@ export class SnapshotBatcher {
     balances.noteEvent(streamId, stream.last_event_at)
     stream.totals.peak_online = balances.peak(streamId)
     const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))
-    const from = since ?? Math.max(stream.started_at, last - DEFAULT_WINDOW_MS)
-    const range = liveRange(from, last, stepMs)
+    const span = SNAPSHOT_SPAN_MS[stepMs]!
+    const to = alignUp(last + 1, stepMs)
+    // (A `since` in the future gives an empty series at the end, not from > to.)
+    const from = Math.min(Math.max(alignDown(since ?? stream.started_at, stepMs), to - span), to)
+    const range = { from, to }
     const rows = await readBucketsMany(client, stepMs, new Map([[streamId, range]]))
     const series = buildDenseSeries(
       streamId,

@@ -253,6 +253,32 @@ describe('live push (SPEC §5)', () => {
     again.close()
   })
 
+  test('a snapshot at 1m reaches four hours back, at 10s two, at 1s thirty minutes', async () => {
+    const HOUR = 3_600_000
+    await server.ingest([
+      ev('long-session', 'stream_start', -3 * HOUR, { creator_id: 'c1' }),
+      ev('long-session', 'order_paid', -2.5 * HOUR, {
+        viewer_id: 'early',
+        product_id: 'p',
+        order_id: 'long-early',
+        amount: '40.00',
+      }),
+      ev('long-session', 'view_start', 0, { viewer_id: 'late' }),
+    ])
+    const client = new LiveClient(server.url, server.opsToken)
+    const covered = async (step: string) => {
+      const { snapshot } = await client.subscribe('long-session', step)
+      return { hours: (snapshot.series.to - snapshot.series.from) / HOUR, gmv: snapshot.series.gmv }
+    }
+    const minute = await covered('1m')
+    // The whole 3-hour session, its early order included.
+    expect(minute.hours).toBeGreaterThan(3)
+    expect(minute.gmv.reduce((a: number, b: number) => a + b, 0)).toBe(40)
+    expect((await covered('10s')).hours).toBe(2)
+    expect((await covered('1s')).hours).toBe(0.5)
+    client.close()
+  })
+
   test('bad subscribe payloads get a clear refusal, not a crash', async () => {
     const client = new LiveClient(server.url, server.opsToken)
     await client.connected()
