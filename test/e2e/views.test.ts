@@ -132,6 +132,50 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test("on a phone the stream view shows each product's GMV and orders without a sideways swipe", async () => {
+    // The widest a row gets: a long product name, a five-figure GMV.
+    const now = Date.now()
+    const base = { stream_id: 'phone-products', ts: now - 60_000 }
+    const stored = await server.ingest([
+      // Its own creator, and ended: the other tests' walls and lists stay as seeded.
+      {
+        ...base,
+        event_id: 'pp-start',
+        type: 'stream_start',
+        creator_id: 'phone-creator',
+        title: 'Phone products',
+      },
+      {
+        ...base,
+        event_id: 'pp-order',
+        type: 'order_paid',
+        viewer_id: 'v',
+        product_id: 'Limited edition hydrating serum with hyaluronic acid, 50 ml',
+        order_id: 'pp-o1',
+        amount: '12345.67',
+      },
+      { ...base, event_id: 'pp-end', type: 'stream_end', ts: now - 30_000 },
+    ])
+    expect(stored.status).toBe(200)
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/stream/phone-products', server.opsToken))
+    const table = page.locator('table.data', { has: page.locator('th', { hasText: 'Orders' }) })
+    await table.waitFor()
+    const visibleRight = await page.evaluate(() => document.documentElement.clientWidth)
+    for (const header of ['GMV', 'Orders']) {
+      const box = await table.locator('th', { hasText: header }).first().boundingBox()
+      expect(box, header).not.toBeNull()
+      expect(
+        box!.x + box!.width,
+        `${header} ends at ${box!.x + box!.width} of ${visibleRight} px`,
+      ).toBeLessThanOrEqual(visibleRight)
+    }
+    const firstGmv = await table.locator('tbody tr').first().locator('td.gmv').boundingBox()
+    expect(firstGmv!.x + firstGmv!.width).toBeLessThanOrEqual(visibleRight)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('the kiosk wall opens without a console error', async () => {
     const ui = await openPage(browser, { width: 1920, height: 1080 })
     await ui.page.goto(dashboardUrl(server.url, '/?kiosk=1', server.opsToken))
