@@ -150,6 +150,16 @@ test('the wall shows the connection lost while the server is down, and recovers 
     expect(await textOf(status)).not.toMatch(/^Live/)
     // The tiles stay on screen (the last known numbers), under the banner.
     expect(await wallTile(page, noahLive.stream_id).count()).toBe(1)
+    // ...and the header's totals are below the banner, not hidden by it.
+    await expect
+      .poll(async () => {
+        const [bar, totals] = await Promise.all([
+          banner.boundingBox(),
+          page.locator('header .totals').boundingBox(),
+        ])
+        return bar !== null && totals !== null && totals.y >= bar.y + bar.height
+      })
+      .toBe(true)
 
     server = await spawnServer(env)
     servers.push(server)
