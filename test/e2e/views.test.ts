@@ -176,6 +176,39 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('the pins & markers list says when it shows only the latest of them', async () => {
+    const now = Date.now()
+    const base = { stream_id: 'many-markers', ts: now - 120_000 }
+    const markers = Array.from({ length: 14 }, (_, i) => ({
+      ...base,
+      event_id: `mm-${i}`,
+      type: 'marker',
+      ts: now - 100_000 + i * 1000,
+      label: `moment ${i + 1}`,
+    }))
+    const stored = await server.ingest([
+      {
+        ...base,
+        event_id: 'mm-start',
+        type: 'stream_start',
+        creator_id: 'marker-creator',
+        title: 'Many markers',
+      },
+      ...markers,
+      { ...base, event_id: 'mm-end', type: 'stream_end', ts: now - 60_000 },
+    ])
+    expect(stored.status).toBe(200)
+    const ui = await openPage(browser)
+    await ui.page.goto(dashboardUrl(server.url, '/stream/many-markers', server.opsToken))
+    const panel = ui.page.locator('.panel', { hasText: 'Pins & markers' })
+    await expect.poll(() => textOf(panel)).toContain('The latest 12 of 14; all are marked on the charts.')
+    expect(await textOf(panel)).toContain('moment 14')
+    // The newest 12: moments 3 to 14.
+    expect(await panel.locator('li').count()).toBe(12)
+    expect(await textOf(panel.locator('li').last())).toContain('moment 3')
+    expect(ui.errors()).toEqual([])
+  })
+
   test('the kiosk wall opens without a console error', async () => {
     const ui = await openPage(browser, { width: 1920, height: 1080 })
     await ui.page.goto(dashboardUrl(server.url, '/?kiosk=1', server.opsToken))
