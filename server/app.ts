@@ -101,6 +101,12 @@ function errorHandler(
   return reply.code(500).send(errorBody('internal', 'internal error; it has been logged'))
 }
 
+/** A page a browser navigates to (it asks for HTML), outside the API's own paths. */
+function wantsPage(path: string, accept: string | undefined): boolean {
+  if (!accept?.includes('text/html')) return false
+  return !/^\/(v1|socket\.io|docs|metrics|healthz|readyz)(\/|$)/.test(path)
+}
+
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -137,9 +143,16 @@ export const livewall = fp<AppOptions>(
         reply.removeHeader('connection')
       }
     })
-    app.setNotFoundHandler((request, reply) =>
-      reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
-    )
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0]!
+      // A browser that opens a mistyped link gets the dashboard, which says "Page not found"
+      // and links back; API clients keep the JSON answer.
+      const page = app.hasDecorator('dashboardPage') ? app.dashboardPage : null
+      if (page && request.method === 'GET' && wantsPage(path, request.headers.accept)) {
+        return reply.code(404).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(page)
+      }
+      return reply.code(404).send(errorBody('not_found', `no route ${request.method} ${path}`))
+    })
 
     // First: its hooks must see every route registered after it (/docs included).
     await app.register(securityPlugin)

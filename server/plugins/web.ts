@@ -1,8 +1,15 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve, sep } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The dashboard's index.html, for a browser that asks for a page no route serves. */
+    dashboardPage: string | null
+  }
+}
 
 export interface WebPluginOptions {
   /** the dashboard's production build (`npm run build` → web/dist) */
@@ -35,8 +42,10 @@ The API (<code>/v1</code>), the socket and <a href="/docs">/docs</a> work withou
 export default fp(
   async (app: FastifyInstance, opts: WebPluginOptions) => {
     const distDir = resolve(opts.distDir)
+    const indexFile = join(distDir, 'index.html')
+    app.decorate('dashboardPage', existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : null)
 
-    if (!existsSync(join(distDir, 'index.html'))) {
+    if (!existsSync(indexFile)) {
       app.log.warn(
         { distDir },
         'dashboard not built: run `npm run build` to serve it at / (a placeholder page is served meanwhile)',

@@ -209,6 +209,19 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('a mistyped link opens the dashboard saying the page is not found; the API keeps its JSON 404', async () => {
+    const ui = await openPage(browser)
+    await ui.page.goto(dashboardUrl(server.url, '/', server.opsToken))
+    const response = await ui.page.goto(`${server.url}/strems`)
+    expect(response!.status()).toBe(404)
+    await ui.page.getByRole('heading', { name: 'Page not found' }).waitFor()
+    expect(await ui.page.getByRole('link', { name: 'Go to the wall' }).getAttribute('href')).toBe('/')
+    const api = await fetch(`${server.url}/v1/nope`, { headers: { accept: 'text/html' } })
+    expect(api.status).toBe(404)
+    expect((await api.json()).error.code).toBe('not_found')
+    expect(unexpectedErrors(ui, 404)).toEqual([])
+  })
+
   test('the kiosk wall opens without a console error', async () => {
     const ui = await openPage(browser, { width: 1920, height: 1080 })
     await ui.page.goto(dashboardUrl(server.url, '/?kiosk=1', server.opsToken))
