@@ -132,7 +132,7 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
-  test("on a phone the stream view shows each product's GMV and orders without a sideways swipe", async () => {
+  test("on a phone the stream view shows each product's GMV and orders, and who is signed in, without a sideways swipe", async () => {
     // The widest a row gets: a long product name, a five-figure GMV.
     const now = Date.now()
     const base = { stream_id: 'phone-products', ts: now - 60_000 }
@@ -173,6 +173,10 @@ describe('the dashboard views (README: views)', () => {
     }
     const firstGmv = await table.locator('tbody tr').first().locator('td.gmv').boundingBox()
     expect(firstGmv!.x + firstGmv!.width).toBeLessThanOrEqual(visibleRight)
+    // The nav bar wraps instead of scrolling who is signed in out of sight.
+    const who = await page.locator('nav .who').boundingBox()
+    expect(who!.x + who!.width).toBeLessThanOrEqual(visibleRight)
+    expect(await textOf(page.locator('nav .who'))).toBe('ops')
     expect(ui.errors()).toEqual([])
   })
 
