@@ -180,6 +180,25 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test("on a phone the replay's marker ticks are targets a finger can hit, and jump there", async () => {
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, `/replay/${miaEnded.stream_id}`, server.opsToken))
+    const slider = page.getByRole('slider', { name: 'Position in the session' })
+    await slider.waitFor()
+    const ticks = page.getByRole('button', { name: /^Jump to / })
+    await expect.poll(() => ticks.count()).toBeGreaterThan(0)
+    for (const tick of await ticks.all()) {
+      const box = await tick.boundingBox()
+      expect(box!.width).toBeGreaterThanOrEqual(24)
+      expect(box!.height).toBeGreaterThanOrEqual(24)
+    }
+    const before = await slider.inputValue()
+    await ticks.first().click()
+    await expect.poll(() => slider.inputValue()).not.toBe(before)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('the pins & markers list says when it shows only the latest of them', async () => {
     const now = Date.now()
     const base = { stream_id: 'many-markers', ts: now - 120_000 }
