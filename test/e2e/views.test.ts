@@ -116,6 +116,12 @@ describe('the dashboard views (README: views)', () => {
     await page.getByRole('slider', { name: 'Position in the session' }).waitFor()
     await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(ended.totals.gmv))
     expect(await textOf(kpiValue(page, 'Orders'))).toBe(formatCount(ended.totals.orders))
+    // At the end the figures a bucket sum can only approximate are the exact ones, unmarked.
+    expect(await textOf(kpiValue(page, 'Viewers'))).toBe(formatCount(ended.totals.viewers))
+    expect(await textOf(kpiValue(page, 'Buyers'))).toBe(formatCount(ended.totals.buyers))
+    expect(await textOf(kpiValue(page, 'Peak online'))).toBe(formatCount(ended.totals.peak_online))
+    expect(await textOf(kpiValue(page, 'Conversion'))).toBe(formatPercent(ended.totals.conversion, 2))
+    expect(await page.locator('.kpi .approx').count()).toBe(0)
 
     // Quarantine: the rejected event with its reason.
     await page.goto(`${server.url}/quarantine`)
