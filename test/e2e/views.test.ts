@@ -205,6 +205,39 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('a replay playing at 1x over minute buckets moves its clock every second', async () => {
+    const now = Date.now()
+    const HOUR = 3_600_000
+    const base = { stream_id: 'long-replay', ts: now - 6 * HOUR }
+    const stored = await server.ingest([
+      {
+        ...base,
+        event_id: 'lr-start',
+        type: 'stream_start',
+        creator_id: 'replay-creator',
+        title: 'Long replay',
+      },
+      { ...base, event_id: 'lr-view', type: 'view_start', viewer_id: 'v', ts: now - 5 * HOUR },
+      { ...base, event_id: 'lr-end', type: 'stream_end', ts: now - HOUR },
+    ])
+    expect(stored.status).toBe(200)
+    const ui = await openPage(browser)
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/replay/long-replay', server.opsToken))
+    const slider = page.getByRole('slider', { name: 'Position in the session' })
+    await slider.waitFor()
+    // Five hours in ~2 000 buckets or fewer: 1-minute buckets.
+    await slider.focus()
+    await page.keyboard.press('Home')
+    const clock = () => textOf(page.locator('.transport .clock'))
+    await expect.poll(clock).toMatch(/^\+0:00 /)
+    await page.getByRole('button', { name: '1×' }).click()
+    await page.getByRole('button', { name: 'Play' }).click()
+    // Within the first bucket: the clock runs, not stands for 60 s.
+    await expect.poll(clock, { timeout: 5_000 }).toMatch(/^\+0:0[1-9] /)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('the pins & markers list says when it shows only the latest of them', async () => {
     const now = Date.now()
     const base = { stream_id: 'many-markers', ts: now - 120_000 }
