@@ -238,6 +238,27 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('on a phone the streams list can still be sorted', async () => {
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/streams', server.opsToken))
+    const sort = page.getByRole('combobox', { name: 'Sort' })
+    await sort.waitFor()
+    const all: ApiStream[] = (await server.get('/v1/streams?status=all')).body.streams
+    const most = Math.max(...all.map((s) => s.totals.orders ?? 0))
+    // (Streams tied for the most orders may come in either order.)
+    const leaders = all.filter((s) => s.totals.orders === most).map((s) => s.title)
+    await sort.selectOption('orders:desc')
+    await page.waitForURL(/sort=orders/)
+    await expect
+      .poll(async () => {
+        const first = await textOf(page.locator('table.data tbody tr').first())
+        return leaders.some((title) => first?.includes(title))
+      })
+      .toBe(true)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('the pins & markers list says when it shows only the latest of them', async () => {
     const now = Date.now()
     const base = { stream_id: 'many-markers', ts: now - 120_000 }
