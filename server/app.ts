@@ -59,6 +59,8 @@ function errorHandler(
   reply: import('fastify').FastifyReply,
 ) {
   if (error instanceof ApiError) {
+    // Every 401 says how to authenticate (RFC 6750 §3), whichever check refused.
+    if (error.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="livewall"')
     return reply.code(error.statusCode).headers(error.headers).send(errorBody(error.code, error.message))
   }
   if (error instanceof BodyError)

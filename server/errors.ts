@@ -10,12 +10,6 @@ export class ApiError extends Error {
   }
 }
 
-/**
- * The challenge a 401 carries (RFC 6750 §3): how to authenticate, for clients and proxies
- * that act on it.
- */
-export const BEARER_CHALLENGE = { 'www-authenticate': 'Bearer realm="livewall"' }
-
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearer, type Reader, TokenError, verifyToken } from '../auth/tokens.ts'
-import { ApiError, BEARER_CHALLENGE } from '../errors.ts'
+import { ApiError } from '../errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,7 +25,7 @@ export default fp(
       try {
         request.reader = verifyReadToken(bearer(request.headers.authorization))
       } catch (error) {
-        if (error instanceof TokenError) throw new ApiError(401, error.code, error.message, BEARER_CHALLENGE)
+        if (error instanceof TokenError) throw new ApiError(401, error.code, error.message)
         throw error
       }
     })

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
-import { ApiError, BEARER_CHALLENGE } from '../errors.ts'
+import { ApiError } from '../errors.ts'
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { fitsChars, validateEvent } from '../ingest/validate.ts'
 import { IngestUnavailableError, type QuarantineRow } from '../ingest/writer.ts'
@@ -112,7 +112,6 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
             401,
             'unauthorized',
             'missing or unknown ingest key (Authorization: Bearer <key>)',
-            BEARER_CHALLENGE,
           )
         request.ingestKeyId = keyId
         // A compressed body would be read as text and quarantined as garbage, line by line.
