@@ -100,6 +100,14 @@ export interface QuarantineItem {
   raw: string
 }
 
+/** The rows of one stream (a rejected event's stream_id as it could be read), or all. */
+function quarantineFilter(streamId: string | undefined) {
+  return {
+    where: streamId === undefined ? '' : 'WHERE stream_id = {stream:String}',
+    params: { stream: streamId ?? '' },
+  }
+}
+
 /**
  * The quarantine, newest first: `limit` rows after skipping `offset`, of one stream or of
  * all; `total` counts the same selection (so a client knows how far to page).
@@ -108,39 +116,32 @@ export async function readQuarantine(
   client: ClickHouseClient,
   page: { limit: number; offset: number; streamId?: string },
 ): Promise<{ total: number; items: QuarantineItem[] }> {
-  // '' selects every stream: a rejected event without a readable stream_id is stored as ''.
-  const where = page.streamId === undefined ? '' : 'WHERE stream_id = {stream:String}'
-  const query_params = { limit: page.limit, offset: page.offset, stream: page.streamId ?? '' }
-  const [items, counted] = await Promise.all([
+  const { where, params } = quarantineFilter(page.streamId)
+  const [items, total] = await Promise.all([
     client
       .query({
         query: `
           SELECT toUnixTimestamp64Milli(received_at) AS received_at, reason, idx AS index, event_id, stream_id, raw
           FROM quarantine ${where}
           ORDER BY received_at DESC, idx LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
-        query_params,
+        query_params: { ...params, limit: page.limit, offset: page.offset },
         format: 'JSONEachRow',
       })
       .then((r) => r.json<QuarantineItem>()),
-    page.streamId === undefined
-      ? countQuarantine(client)
-      : client
-          .query({
-            query: `SELECT count() AS n FROM quarantine ${where}`,
-            query_params,
-            format: 'JSONEachRow',
-          })
-          .then((r) => r.json<{ n: number | string }>())
-          .then((rows) => Number(rows[0]?.n ?? 0)),
+    countQuarantine(client, page.streamId),
   ])
-  return { total: counted, items }
+  return { total, items }
 }
 
-export async function countQuarantine(client: ClickHouseClient): Promise<number> {
+/** Rows in the quarantine, of one stream or of all. */
+export async function countQuarantine(client: ClickHouseClient, streamId?: string): Promise<number> {
+  const { where, params } = quarantineFilter(streamId)
   const rows = await (
-    await client.query({ query: 'SELECT count() AS n FROM quarantine', format: 'JSONEachRow' })
-  ).json<{
-    n: number
-  }>()
-  return rows[0]?.n ?? 0
+    await client.query({
+      query: `SELECT count() AS n FROM quarantine ${where}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: number | string }>()
+  return Number(rows[0]?.n ?? 0)
 }
