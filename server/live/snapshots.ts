@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { alignDown, alignUp, buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
+import { buildDenseSeries, readBucketsMany, type Series } from '../metrics/series.ts'
 import { getStream, type Stream } from '../metrics/streams.ts'
-import { LIVE_METRICS, type TickEngine } from './ticks.ts'
+import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
 import type { ViewBalances } from './view-balance.ts'
 
 /**
@@ -78,11 +78,7 @@ export class SnapshotBatcher {
     balances.noteEvent(streamId, stream.last_event_at)
     stream.totals.peak_online = balances.peak(streamId)
     const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))
-    const span = SNAPSHOT_SPAN_MS[stepMs]!
-    const to = alignUp(last + 1, stepMs)
-    // (A `since` in the future gives an empty series at the end, not from > to.)
-    const from = Math.min(Math.max(alignDown(since ?? stream.started_at, stepMs), to - span), to)
-    const range = { from, to }
+    const range = liveRange(since ?? stream.started_at, last, stepMs, SNAPSHOT_SPAN_MS[stepMs])
     const rows = await readBucketsMany(client, stepMs, new Map([[streamId, range]]))
     const series = buildDenseSeries(
       streamId,

@@ -40,11 +40,18 @@ export interface TickEngineOptions {
   observe?: (roundSeconds: number, commitToTickSeconds: number) => void
 }
 
-/** [from, to) of the buckets at `stepMs` a tick or snapshot covers, capped to the live window. */
-export function liveRange(from: number, lastEventAt: number, stepMs: number): { from: number; to: number } {
+/**
+ * [from, to) of the buckets at `stepMs` from `from` to the newest, at most `spanMs` long (a
+ * tick's: the live window); a `from` past the newest bucket gives an empty range at the end.
+ */
+export function liveRange(
+  from: number,
+  lastEventAt: number,
+  stepMs: number,
+  spanMs = Math.min(MAX_TICK_SPAN_MS, MAX_LIVE_BUCKETS * stepMs),
+): { from: number; to: number } {
   const to = alignUp(lastEventAt + 1, stepMs)
-  const span = Math.min(MAX_TICK_SPAN_MS, MAX_LIVE_BUCKETS * stepMs)
-  return { from: Math.max(alignDown(from, stepMs), to - span), to }
+  return { from: Math.min(Math.max(alignDown(from, stepMs), to - spanMs), to), to }
 }
 
 /**
@@ -75,7 +82,7 @@ export class TickEngine {
   private heldUpTo = new Map<string, number>()
   rounds = 0
   /** Watermark of the newest round started: every later tick carries at least this one. */
-  startedWatermark = 0
+  private startedWatermark = 0
 
   /**
    * The watermark a snapshot read now may carry: no tick sent after it carries less. While
