@@ -149,7 +149,7 @@ export const livewall = fp<AppOptions>(
       const path = request.url.split('?')[0]!
       // A browser that opens a mistyped link gets the dashboard, which says "Page not found"
       // and links back; API clients keep the JSON answer.
-      const page = app.hasDecorator('dashboardPage') ? app.dashboardPage : null
+      const page = app.dashboardPage
       if (page && request.method === 'GET' && wantsPage(path, request.headers.accept)) {
         return reply.code(404).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(page)
       }

@@ -37,15 +37,17 @@ The API (<code>/v1</code>), the socket and <a href="/docs">/docs</a> work withou
 /**
  * Serves the dashboard (web/dist) at `/`: hashed assets with a long cache, index.html for the
  * client-side routes, revalidated on every load. /v1, /socket.io and /docs never get index.html:
- * they are not client routes, and a missing file falls through to the app's JSON 404.
+ * they are not client routes, and a missing file falls through to the app's 404 (JSON, or
+ * this index.html for a browser asking for a page: see `dashboardPage`).
  */
 export default fp(
   async (app: FastifyInstance, opts: WebPluginOptions) => {
     const distDir = resolve(opts.distDir)
     const indexFile = join(distDir, 'index.html')
-    app.decorate('dashboardPage', existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : null)
+    const built = existsSync(indexFile)
+    app.decorate('dashboardPage', built ? readFileSync(indexFile, 'utf8') : null)
 
-    if (!existsSync(indexFile)) {
+    if (!built) {
       app.log.warn(
         { distDir },
         'dashboard not built: run `npm run build` to serve it at / (a placeholder page is served meanwhile)',
