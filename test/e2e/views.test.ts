@@ -41,6 +41,32 @@ function unexpectedErrors(ui: UiPage, expectedStatus: number): string[] {
   return [...ui.consoleErrors.filter((e) => !e.includes(`status of ${expectedStatus}`)), ...ui.pageErrors]
 }
 
+/**
+ * A finished session of its own, stored through the endpoint: a stream_start at `from`, the
+ * events (their ids and stream filled in), a stream_end at `to`. Its own creator and ended,
+ * so the other tests' walls and lists stay as seeded.
+ */
+async function endedSession(
+  id: string,
+  from: number,
+  to: number,
+  events: Record<string, unknown>[],
+): Promise<void> {
+  const stored = await server.ingest([
+    {
+      event_id: `${id}-start`,
+      type: 'stream_start',
+      stream_id: id,
+      ts: from,
+      creator_id: `${id}-creator`,
+      title: id,
+    },
+    ...events.map((event, i) => ({ event_id: `${id}-${i}`, stream_id: id, ...event })),
+    { event_id: `${id}-end`, type: 'stream_end', stream_id: id, ts: to },
+  ])
+  expect(stored.status, JSON.stringify(stored.body)).toBe(200)
+}
+
 beforeAll(async () => {
   const [, launched] = await Promise.all([ensureDashboardBuilt(), launchBrowser()])
   browser = launched
@@ -141,28 +167,16 @@ describe('the dashboard views (README: views)', () => {
   test("on a phone the stream view shows each product's GMV and orders, and who is signed in, without a sideways swipe", async () => {
     // The widest a row gets: a long product name, a five-figure GMV.
     const now = Date.now()
-    const base = { stream_id: 'phone-products', ts: now - 60_000 }
-    const stored = await server.ingest([
-      // Its own creator, and ended: the other tests' walls and lists stay as seeded.
+    await endedSession('phone-products', now - 60_000, now - 30_000, [
       {
-        ...base,
-        event_id: 'pp-start',
-        type: 'stream_start',
-        creator_id: 'phone-creator',
-        title: 'Phone products',
-      },
-      {
-        ...base,
-        event_id: 'pp-order',
         type: 'order_paid',
+        ts: now - 60_000,
         viewer_id: 'v',
         product_id: 'Limited edition hydrating serum with hyaluronic acid, 50 ml',
         order_id: 'pp-o1',
         amount: '12345.67',
       },
-      { ...base, event_id: 'pp-end', type: 'stream_end', ts: now - 30_000 },
     ])
-    expect(stored.status).toBe(200)
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui
     await page.goto(dashboardUrl(server.url, '/stream/phone-products', server.opsToken))
@@ -208,19 +222,9 @@ describe('the dashboard views (README: views)', () => {
   test('a replay playing at 1x over minute buckets moves its clock every second', async () => {
     const now = Date.now()
     const HOUR = 3_600_000
-    const base = { stream_id: 'long-replay', ts: now - 6 * HOUR }
-    const stored = await server.ingest([
-      {
-        ...base,
-        event_id: 'lr-start',
-        type: 'stream_start',
-        creator_id: 'replay-creator',
-        title: 'Long replay',
-      },
-      { ...base, event_id: 'lr-view', type: 'view_start', viewer_id: 'v', ts: now - 5 * HOUR },
-      { ...base, event_id: 'lr-end', type: 'stream_end', ts: now - HOUR },
+    await endedSession('long-replay', now - 6 * HOUR, now - HOUR, [
+      { type: 'view_start', viewer_id: 'v', ts: now - 5 * HOUR },
     ])
-    expect(stored.status).toBe(200)
     const ui = await openPage(browser)
     const { page } = ui
     await page.goto(dashboardUrl(server.url, '/replay/long-replay', server.opsToken))
@@ -261,26 +265,16 @@ describe('the dashboard views (README: views)', () => {
 
   test('the pins & markers list says when it shows only the latest of them', async () => {
     const now = Date.now()
-    const base = { stream_id: 'many-markers', ts: now - 120_000 }
-    const markers = Array.from({ length: 14 }, (_, i) => ({
-      ...base,
-      event_id: `mm-${i}`,
-      type: 'marker',
-      ts: now - 100_000 + i * 1000,
-      label: `moment ${i + 1}`,
-    }))
-    const stored = await server.ingest([
-      {
-        ...base,
-        event_id: 'mm-start',
-        type: 'stream_start',
-        creator_id: 'marker-creator',
-        title: 'Many markers',
-      },
-      ...markers,
-      { ...base, event_id: 'mm-end', type: 'stream_end', ts: now - 60_000 },
-    ])
-    expect(stored.status).toBe(200)
+    await endedSession(
+      'many-markers',
+      now - 120_000,
+      now - 60_000,
+      Array.from({ length: 14 }, (_, i) => ({
+        type: 'marker',
+        ts: now - 100_000 + i * 1000,
+        label: `moment ${i + 1}`,
+      })),
+    )
     const ui = await openPage(browser)
     await ui.page.goto(dashboardUrl(server.url, '/stream/many-markers', server.opsToken))
     const panel = ui.page.locator('.panel', { hasText: 'Pins & markers' })
