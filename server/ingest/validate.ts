@@ -114,6 +114,15 @@ export function parseTimestamp(value: unknown): number {
   return ms
 }
 
+/**
+ * A time given by a reader (`from`, `to`, `since`): like `ts`, and also epoch ms written as
+ * a string of digits, which is how a query string carries a number.
+ */
+export function parseTimeParameter(value: unknown): number {
+  if (typeof value === 'string' && /^-?\d{1,16}$/.test(value)) return parseTimestamp(Number(value))
+  return parseTimestamp(value)
+}
+
 /** Exact decimal text with two places, from a JSON number or a decimal string. */
 export function parseAmount(value: unknown): string {
   let textValue: string

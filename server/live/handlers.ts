@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Socket } from 'socket.io'
 import type { Reader } from '../auth/tokens.ts'
-import { parseTimestamp } from '../ingest/validate.ts'
+import { parseTimeParameter } from '../ingest/validate.ts'
 import { streamCreator } from '../metrics/streams.ts'
 import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
 import type { SnapshotBatcher } from './snapshots.ts'
@@ -74,7 +74,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     let since: number | undefined
     if (request.since !== undefined && request.since !== null) {
       try {
-        since = parseTimestamp(request.since)
+        since = parseTimeParameter(request.since)
       } catch {
         return failure('invalid_request', 'since: must be epoch milliseconds or RFC 3339')
       }

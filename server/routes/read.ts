@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.ts'
-import { parseTimestamp } from '../ingest/validate.ts'
+import { parseTimeParameter } from '../ingest/validate.ts'
 import { STEPS, type StepName } from '../metrics/definitions.ts'
 import { readMarkers, readProducts, readQuarantine, readSources } from '../metrics/details.ts'
 import { alignDown, alignUp, MAX_BUCKETS, parseMetricList, readSeries } from '../metrics/series.ts'
@@ -13,9 +13,8 @@ const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: Erro
 
 function parseTime(name: string, value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value)
   try {
-    return parseTimestamp(value)
+    return parseTimeParameter(value)
   } catch {
     throw new ApiError(
       400,

@@ -137,6 +137,23 @@ describe('live push (SPEC §5)', () => {
     second.close()
   })
 
+  test('since takes epoch ms as a number, as a string of digits (as HTTP from does) or RFC 3339', async () => {
+    const stream = 'since-forms'
+    // A second inside the burst's span (10 events 137 ms apart, from `now` − 10 s on).
+    const since = Math.ceil((now - 10_000) / 1000) * 1000
+    await server.ingest([start(stream), ...burst(stream, -10_000, 10)])
+    const client = new LiveClient(server.url, server.opsToken)
+    await client.connected()
+    for (const form of [since, String(since), new Date(since).toISOString()]) {
+      const answer = await client.socket.emitWithAck('subscribe', { stream_id: stream, since: form })
+      expect(answer.ok).toBe(true)
+      expect(answer.snapshot.series.t[0]).toBe(since)
+    }
+    const tooLong = await client.socket.emitWithAck('subscribe', { stream_id: stream, since: '9'.repeat(20) })
+    expect(tooLong.error.code).toBe('invalid_request')
+    client.close()
+  })
+
   test("creator tokens are refused on another creator's stream, no token is refused, ops sees all", async () => {
     await server.ingest([start('alice-live', 'alice'), start('bob-live', 'bob')])
     const alice = new LiveClient(server.url, server.creatorToken('alice'))

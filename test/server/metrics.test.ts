@@ -270,5 +270,9 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     const status = await server.get('/v1/streams?status=bogus')
     expect(status.status).toBe(400)
     expect(status.body.error.message).toBe('querystring/status must be one of live, ended, all')
+    // Digits past what epoch ms can be are not a time.
+    const far = await server.get(`/v1/streams/m1/series?from=${'9'.repeat(20)}`)
+    expect(far.status).toBe(400)
+    expect(far.body.error.message).toContain('from: must be epoch milliseconds or RFC 3339')
   })
 })
