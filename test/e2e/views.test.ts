@@ -242,6 +242,26 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('on a phone each quarantined event is a card whose raw text stays one line until opened', async () => {
+    const raw = JSON.stringify({ event_id: 'phone-bad', type: 'comment', stream_id: 'x', note: 'n'.repeat(400) })
+    const { status } = await server.ingest(raw)
+    expect(status).toBe(422)
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/quarantine', server.opsToken))
+    const card = page.locator('tr', { hasText: 'phone-bad' })
+    await card.waitFor()
+    const visibleRight = await page.evaluate(() => document.documentElement.clientWidth)
+    const box = await card.boundingBox()
+    expect(box!.x + box!.width).toBeLessThanOrEqual(visibleRight)
+    // Time, reason and a one-line raw text: well under a screen's height (it was ~400 px).
+    expect(box!.height).toBeLessThan(200)
+    expect(await textOf(card.locator('.reason'))).toMatch(/ts: is required/)
+    await card.locator('summary').click()
+    await expect.poll(async () => (await card.locator('pre').textContent())?.length).toBe(raw.length)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('on a phone the streams list can still be sorted', async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui
