@@ -4,18 +4,6 @@ import { getStream, type Stream } from '../metrics/streams.ts'
 import { LIVE_METRICS, liveRange, type TickEngine } from './ticks.ts'
 import type { ViewBalances } from './view-balance.ts'
 
-/**
- * How far back a snapshot reaches, per step: as many buckets as the stream view keeps
- * (web/src/views/StreamView.svelte, WINDOW: 1 800, 720 and 240 buckets), so a screen at
- * 1m shows four hours, not the 30 minutes that fill a 1s chart. A `since` further back is
- * cut here too: the screen could not hold more.
- */
-export const SNAPSHOT_SPAN_MS: Readonly<Record<number, number>> = {
-  1000: 30 * 60 * 1000,
-  10000: 2 * 3600 * 1000,
-  60000: 4 * 3600 * 1000,
-}
-
 export interface Snapshot {
   /** undefined: no such stream. Visibility to the reader is checked by the caller. */
   stream: Stream | undefined
@@ -78,7 +66,7 @@ export class SnapshotBatcher {
     balances.noteEvent(streamId, stream.last_event_at)
     stream.totals.peak_online = balances.peak(streamId)
     const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))
-    const range = liveRange(since ?? stream.started_at, last, stepMs, SNAPSHOT_SPAN_MS[stepMs])
+    const range = liveRange(since ?? stream.started_at, last, stepMs)
     const rows = await readBucketsMany(client, stepMs, new Map([[streamId, range]]))
     const series = buildDenseSeries(
       streamId,

@@ -8,8 +8,17 @@ import type { ViewBalances } from './view-balance.ts'
 /** Every §3 metric has a per-bucket column except peak_online, which is a running total (in `totals`). */
 export const LIVE_METRICS: readonly MetricName[] = METRICS.filter((m) => m !== 'peak_online')
 
-/** A tick never spans more than this much time (older changes are on /series). */
-export const MAX_TICK_SPAN_MS = 3600 * 1000
+/**
+ * How far back a snapshot and a tick reach, per step: as many buckets as the stream view
+ * keeps (web/src/views/StreamView.svelte, WINDOW: 1 800, 720 and 240 buckets), so a screen
+ * at 1m shows four hours, and a late event anywhere in them reaches it. Older changes are
+ * on /series; a `since` further back is cut too: the screen could not hold more.
+ */
+export const LIVE_SPAN_MS: Readonly<Record<number, number>> = {
+  1000: 30 * 60 * 1000,
+  10000: 2 * 3600 * 1000,
+  60000: 4 * 3600 * 1000,
+}
 /** At most this many buckets per snapshot or tick. */
 export const MAX_LIVE_BUCKETS = 3600
 
@@ -41,15 +50,11 @@ export interface TickEngineOptions {
 }
 
 /**
- * [from, to) of the buckets at `stepMs` from `from` to the newest, at most `spanMs` long (a
- * tick's: the live window); a `from` past the newest bucket gives an empty range at the end.
+ * [from, to) of the buckets at `stepMs` from `from` to the newest, at most the step's live
+ * window long; a `from` past the newest bucket gives an empty range at the end.
  */
-export function liveRange(
-  from: number,
-  lastEventAt: number,
-  stepMs: number,
-  spanMs = Math.min(MAX_TICK_SPAN_MS, MAX_LIVE_BUCKETS * stepMs),
-): { from: number; to: number } {
+export function liveRange(from: number, lastEventAt: number, stepMs: number): { from: number; to: number } {
+  const spanMs = Math.min(LIVE_SPAN_MS[stepMs] ?? 3600 * 1000, MAX_LIVE_BUCKETS * stepMs)
   const to = alignUp(lastEventAt + 1, stepMs)
   return { from: Math.min(Math.max(alignDown(from, stepMs), to - spanMs), to), to }
 }
@@ -217,11 +222,13 @@ export class TickEngine {
     const { client, balances } = this.options
     const ids = [...dirty.keys()]
     await balances.ensure(ids)
-    const secondRanges = new Map<string, { from: number; to: number }>()
+    // The viewer balance of every second from the earliest change on, however old: online
+    // at every later bucket depends on it, not only in the window a tick carries.
+    const balanceRanges = new Map<string, { from: number; to: number }>()
     const byStep = new Map<number, Map<string, { from: number; to: number }>>()
     for (const [id, range] of dirty) {
       const last = Math.max(range.to, balances.lastEventAt(id))
-      secondRanges.set(id, liveRange(range.from, last, 1000))
+      balanceRanges.set(id, { from: alignDown(range.from, 1000), to: alignUp(last + 1, 1000) })
       for (const step of this.options.stepsOf(id)) {
         let ranges = byStep.get(step)
         if (!ranges) {
@@ -233,7 +240,11 @@ export class TickEngine {
       }
     }
     // online and peak of every bucket depend on the viewer balance: the 1 s rows refresh
-    // it when 1 s subscribers exist, else a query of its own does (before any is built).
+    // it where 1 s subscribers' window covers the change, else a query of its own does.
+    const seconds = byStep.get(1000)
+    const toRefresh = new Map(
+      [...balanceRanges].filter(([id, range]) => !(seconds?.has(id) && seconds.get(id)!.from <= range.from)),
+    )
     // A round is one statement (totals + 1 s buckets), plus one per other step in use:
     // chDB runs one statement at a time; a small read of the rollup costs ~7–12 ms. They go
     // to the engine together, so none waits behind an INSERT sent in between.
@@ -241,7 +252,7 @@ export class TickEngine {
     const [round, otherRows] = await Promise.all([
       readRound(client, ids, 1000, byStep.get(1000) ?? new Map(), this.options.now()),
       Promise.all(others.map(([step, ranges]) => readBucketsMany(client, step, ranges))),
-      byStep.has(1000) ? undefined : balances.refresh(secondRanges),
+      balances.refresh(toRefresh),
     ])
     const secondRows = byStep.has(1000) ? round.buckets : undefined
     if (secondRows) {

@@ -119,6 +119,37 @@ describe('live push (SPEC §5)', () => {
     client.close()
   })
 
+  test("a late event anywhere in a screen's window reaches it, and moves online in every later bucket", async () => {
+    const stream = 'late-hours'
+    const HOUR = 3_600_000
+    await server.ingest([
+      ev(stream, 'stream_start', -3 * HOUR, { creator_id: 'c1', vertical: 'Beauty', title: stream }),
+      ev(stream, 'view_start', -170 * 60_000, { viewer_id: 'early' }),
+      ...burst(stream, -60_000, 5),
+    ])
+    const tens = new LiveClient(server.url, server.opsToken)
+    const minutes = new LiveClient(server.url, server.opsToken)
+    await tens.subscribe(stream, '10s')
+    await minutes.subscribe(stream, '1m')
+    // 100 minutes late: inside the 2 h a 10 s screen holds and the 4 h of a 1 min one.
+    await server.ingest([
+      ev(stream, 'view_start', -100 * 60_000, { viewer_id: 'late-viewer' }),
+      ev(stream, 'order_paid', -100 * 60_000 + 20, {
+        viewer_id: 'late-viewer',
+        product_id: 'p1',
+        order_id: 'late-hours-o',
+        amount: '5.00',
+      }),
+    ])
+    const lateBucket = (stepMs: number) => Math.floor((now - 100 * 60_000) / stepMs) * stepMs
+    await tens.waitFor(() => tens.buckets.get(lateBucket(10_000))?.gmv === 5)
+    await minutes.waitFor(() => minutes.buckets.get(lateBucket(60_000))?.gmv === 5)
+    await expectEqualToApi(tens, stream, '10s')
+    await expectEqualToApi(minutes, stream, '1m')
+    tens.close()
+    minutes.close()
+  })
+
   test('disconnect, ingest more, reconnect with since: the series equals /series again, no gap', async () => {
     const stream = 'gap'
     await server.ingest([start(stream), ...burst(stream, -60_000, 10)])
