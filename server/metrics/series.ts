@@ -7,7 +7,7 @@ import {
   METRICS,
   type MetricName,
 } from './definitions.ts'
-import { COLUMN_NAMES_FIRST, peakOnline } from './streams.ts'
+import { COLUMN_NAMES_FIRST } from './streams.ts'
 
 export const MAX_BUCKETS = 20_000
 
@@ -54,7 +54,7 @@ export async function readSeries(
 ): Promise<Series> {
   const { stepMs, from, to } = request
   const table = stepMs < 60_000 ? 'stream_buckets_1s' : 'stream_buckets_1m'
-  const [rows, balanceBefore, peakBefore] = await Promise.all([
+  const [rows, balanceBefore, peaks] = await Promise.all([
     client
       .query({
         query: `
@@ -72,12 +72,52 @@ export async function readSeries(
       })
       .then((r) => r.json<BucketRow>()),
     viewerBalanceBefore(client, streamId, from),
-    request.metrics.includes('peak_online')
-      ? peakOnline(client, [streamId], from).then((m) => m.get(streamId) ?? 0)
-      : Promise.resolve(0),
+    request.metrics.includes('peak_online') ? peaksByBucket(client, streamId, request) : undefined,
   ])
 
-  return buildDenseSeries(streamId, request, rows, balanceBefore, peakBefore)
+  return buildDenseSeries(streamId, request, rows, balanceBefore, peaks?.before ?? 0, peaks?.within)
+}
+
+/**
+ * The highest `online` at the end of any 1 s bucket before `from`, and within each bucket
+ * of [from, to) at the step: a bucket's peak_online is the running maximum of those, so
+ * it is the same whatever `from` and step a chart asks for, and the last bucket's equals
+ * the stream's peak_online. Reads only the seconds where viewers came or went.
+ */
+async function peaksByBucket(
+  client: ClickHouseClient,
+  streamId: string,
+  { stepMs, from, to }: SeriesRequest,
+): Promise<{ before: number; within: Map<number, number> }> {
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT if(bucket < toDateTime(intDiv({from:Int64}, 1000), 'UTC'), 0,
+                  toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000) AS t,
+               max(cum) AS peak
+        FROM (
+          SELECT bucket,
+                 sum(delta) OVER (ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
+          FROM (
+            SELECT bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
+            FROM stream_buckets_1s
+            WHERE stream_id = {id:String} AND bucket < toDateTime(intDiv({to:Int64}, 1000), 'UTC')
+            GROUP BY bucket
+            HAVING sum(views) > 0 OR sum(view_ends) > 0
+          )
+        )
+        GROUP BY t`,
+      query_params: { id: streamId, step: stepMs / 1000, from, to },
+      format: 'JSONCompactEachRow',
+    })
+  ).json<[number, number]>()
+  const within = new Map<number, number>()
+  let before = 0
+  for (const [t, peak] of rows) {
+    if (t === 0) before = peak
+    else within.set(t, peak)
+  }
+  return { before, within }
 }
 
 /** view_start − view_end of a stream before `ms`: whole minutes from the 1 min rollup, the rest from 1 s. */
@@ -116,7 +156,8 @@ export function parseMetricList(text: string | undefined): MetricName[] | { unkn
 
 /**
  * Dense columns for [from, to) from merged bucket rows. `balanceBefore` is view_start −
- * view_end before `from`; `peakBefore` the highest online before `from`.
+ * view_end before `from`; `peakBefore` the highest online before `from`; `peaksWithin`
+ * the highest online at any second within each bucket, where known (else its end's).
  */
 export function buildDenseSeries(
   streamId: string,
@@ -124,6 +165,7 @@ export function buildDenseSeries(
   rows: readonly BucketRow[],
   balanceBefore: number,
   peakBefore: number,
+  peaksWithin?: ReadonlyMap<number, number>,
 ): Series {
   const { stepMs, from, to } = request
   const count = Math.max(0, Math.round((to - from) / stepMs))
@@ -142,9 +184,7 @@ export function buildDenseSeries(
     series.t[i] = t
     const row = byTime.get(t) ?? EMPTY_AGGREGATE
     balance += row.views - row.view_ends
-    // Within a bucket the 1 s path may peak higher than at its end; at steps over 1 s
-    // the peak column is the running maximum of bucket-end values.
-    peak = Math.max(peak, balance)
+    peak = Math.max(peak, balance, peaksWithin?.get(t) ?? 0)
     const metrics = finalizeMetrics(row, balance, peak)
     for (const [name, column] of columns) column[i] = metrics[name]
   }

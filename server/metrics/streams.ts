@@ -165,13 +165,12 @@ function metaOf(row: TotalsRow, now: number): StreamMeta {
 }
 
 /**
- * Highest `online` at the end of any 1 s bucket before `beforeMs` (default: ever), per
- * stream. Reads only the buckets where viewers came or went.
+ * Highest `online` at the end of any 1 s bucket, per stream. Reads only the buckets where
+ * viewers came or went.
  */
 export async function peakOnline(
   client: ClickHouseClient,
   streamIds: string[],
-  beforeMs = 8_000_000_000_000,
 ): Promise<Map<string, number>> {
   const peaks = new Map<string, number>()
   if (streamIds.length === 0) return peaks
@@ -184,13 +183,13 @@ export async function peakOnline(
           FROM (
             SELECT stream_id, bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
             FROM stream_buckets_1s
-            WHERE stream_id IN {ids:Array(String)} AND bucket < toDateTime(intDiv({before:Int64}, 1000), 'UTC')
+            WHERE stream_id IN {ids:Array(String)}
             GROUP BY stream_id, bucket
             HAVING sum(views) > 0 OR sum(view_ends) > 0
           )
         )
         GROUP BY stream_id`,
-      query_params: { ids: streamIds, before: beforeMs },
+      query_params: { ids: streamIds },
       format: 'JSONEachRow',
     })
   ).json<{ stream_id: string; peak: number }>()

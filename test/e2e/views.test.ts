@@ -243,7 +243,12 @@ describe('the dashboard views (README: views)', () => {
   })
 
   test('on a phone each quarantined event is a card whose raw text stays one line until opened', async () => {
-    const raw = JSON.stringify({ event_id: 'phone-bad', type: 'comment', stream_id: 'x', note: 'n'.repeat(400) })
+    const raw = JSON.stringify({
+      event_id: 'phone-bad',
+      type: 'comment',
+      stream_id: 'x',
+      note: 'n'.repeat(400),
+    })
     const { status } = await server.ingest(raw)
     expect(status).toBe(422)
     const ui = await openPage(browser, { width: 390, height: 844 })

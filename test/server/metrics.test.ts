@@ -128,6 +128,8 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
       views: 3,
       viewers: 3,
       online: 2,
+      // Three watched at once from second 2 (v3 came late) until v2 left at 30 s.
+      peak_online: 3,
       impressions: 2,
       clicks: 1,
       ctr: 0.5,
@@ -148,6 +150,7 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
       views: 1,
       viewers: 1,
       online: 1,
+      peak_online: 3,
       impressions: 1,
       clicks: 1,
       ctr: 1,
@@ -165,6 +168,17 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
       shares: 1,
       follows: 1,
     })
+  })
+
+  test("a bucket's peak_online is the same whatever the step and the chart's left edge", async () => {
+    const peaks = async (query: string) =>
+      (await server.get(`/v1/streams/m1/series?metrics=peak_online&${query}`)).body.peak_online
+    // online: 2 at 1 s, 3 at 2 s, 2 at 30 s, 3 at 65 s, 1 at 70 s.
+    expect(await peaks(`step=1m&from=${T0}&to=${at(120)}`)).toEqual([3, 3])
+    expect(await peaks(`step=1m&from=${at(60)}&to=${at(120)}`)).toEqual([3])
+    expect(await peaks(`step=5m&from=${T0}&to=${at(300)}`)).toEqual([3])
+    expect(await peaks(`step=10s&from=${at(20)}&to=${at(40)}`)).toEqual([3, 3])
+    expect((await server.get('/v1/streams/m1')).body.totals.peak_online).toBe(3)
   })
 
   test('series at step 1s is dense, with null ratios on empty buckets', async () => {
