@@ -53,7 +53,8 @@ const STREAM_TOTALS_SQL = `
   ${AGGREGATES_SQL}`
 
 export function statusOf(lastEventAt: number, endedMs: number, now: number): 'live' | 'ended' {
-  return endedMs === 0 && lastEventAt > now - LIVE_TIMEOUT_MS ? 'live' : 'ended'
+  // Ended when the newest event is *more than* the timeout old (SPEC §3).
+  return endedMs === 0 && lastEventAt >= now - LIVE_TIMEOUT_MS ? 'live' : 'ended'
 }
 
 /** Streams with metadata and totals, filtered as asked, biggest GMV first. */
@@ -70,7 +71,7 @@ export async function listStreams(client: ClickHouseClient, filter: StreamFilter
         HAVING ({vertical:String} = '' OR if(tupleElement(stream_meta, 3) = '', 'Other', tupleElement(stream_meta, 3)) = {vertical:String})
           AND ({creator:String} = '' OR tupleElement(stream_meta, 1) = {creator:String})
           AND ({status:String} = 'all'
-               OR ({status:String} = 'live') = (ended_ms = 0 AND last_event_at > {now:Int64} - ${LIVE_TIMEOUT_MS}))
+               OR ({status:String} = 'live') = (ended_ms = 0 AND last_event_at >= {now:Int64} - ${LIVE_TIMEOUT_MS}))
         ORDER BY sum(gmv) DESC, stream_id
         LIMIT {limit:UInt32}`,
       query_params: {

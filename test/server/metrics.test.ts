@@ -265,6 +265,23 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     expect(ended.body.streams).toEqual([])
   })
 
+  test('a stream is live until its newest event is more than 5 minutes old, not at 5 minutes', async () => {
+    const listed = async () =>
+      (await server.get('/v1/streams?status=live')).body.streams.map(
+        (s: { stream_id: string }) => s.stream_id,
+      )
+    try {
+      clock.set(at(70.5) + 300_000)
+      expect((await server.get('/v1/streams/m1')).body.status).toBe('live')
+      expect(await listed()).toContain('m1')
+      clock.set(at(70.5) + 300_001)
+      expect((await server.get('/v1/streams/m1')).body.status).toBe('ended')
+      expect(await listed()).not.toContain('m1')
+    } finally {
+      clock.set(at(600))
+    }
+  })
+
   test('bad series parameters are 400 with a message naming the problem', async () => {
     const unknown = await server.get('/v1/streams/m1/series?metrics=gmv,nope')
     expect(unknown.status).toBe(400)
