@@ -200,6 +200,40 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('a seven-figure GMV is never cut off, and a label without spaces does not widen the page', async () => {
+    const now = Date.now()
+    await endedSession('big-gmv', now - 60_000, now - 30_000, [
+      {
+        type: 'order_paid',
+        ts: now - 50_000,
+        viewer_id: 'v',
+        product_id: 'p',
+        order_id: 'big-o1',
+        amount: '2345678.80',
+      },
+      { type: 'marker', ts: now - 40_000, label: 'Z'.repeat(200) },
+    ])
+    for (const viewport of [
+      { width: 390, height: 844 },
+      { width: 1280, height: 800 },
+    ]) {
+      const ui = await openPage(browser, viewport)
+      const { page } = ui
+      await page.goto(dashboardUrl(server.url, '/stream/big-gmv', server.opsToken))
+      await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(2345678.8))
+      await page.locator('.panel', { hasText: 'ZZZZ' }).waitFor()
+      const clipped = await page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('.kpi .value')]
+          .filter((el) => el.scrollWidth > el.clientWidth)
+          .map((el) => el.textContent),
+      )
+      expect(clipped, `${viewport.width} px`).toEqual([])
+      const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      expect(sideways, `${viewport.width} px`).toBeLessThanOrEqual(0)
+      expect(ui.errors()).toEqual([])
+    }
+  })
+
   test("on a phone the replay's marker ticks are targets a finger can hit, and jump there", async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui
