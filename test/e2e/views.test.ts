@@ -394,6 +394,10 @@ describe('access on screen (SPEC §6)', () => {
     await page.goto(`${server.url}/`)
     await wallTile(page, noahLive.stream_id).waitFor()
     expect(await page.locator('a.tile').count()).toBe(1)
+    // No link to the quarantine, which is for ops tokens only.
+    await page.goto(`${server.url}/streams`)
+    await page.locator('nav .who', { hasText: 'creator' }).waitFor()
+    expect(await page.locator('nav a').allTextContents()).toEqual(['Livewall', 'Wall', 'Streams'])
 
     expect(unexpectedErrors(ui, 404)).toEqual([])
   })
