@@ -234,6 +234,26 @@ describe('the dashboard views (README: views)', () => {
     }
   })
 
+  test("on a phone a chart's readout stays inside the chart, wherever the finger is", async () => {
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, `/replay/${miaEnded.stream_id}`, server.opsToken))
+    const chart = page.locator('.chart-big')
+    await expect.poll(() => chart.locator('canvas').count()).toBe(1)
+    const over = chart.locator('.u-over')
+    await over.scrollIntoViewIfNeeded()
+    const plot = (await over.boundingBox())!
+    for (const at of [0.05, 0.5, 0.95]) {
+      await page.mouse.move(plot.x + plot.width * at, plot.y + plot.height / 2)
+      const tip = over.locator('.chart-tip')
+      await tip.waitFor()
+      const box = (await tip.boundingBox())!
+      expect(box.x, `finger at ${at}`).toBeGreaterThanOrEqual(plot.x - 0.5)
+      expect(box.x + box.width, `finger at ${at}`).toBeLessThanOrEqual(plot.x + plot.width + 0.5)
+    }
+    expect(ui.errors()).toEqual([])
+  })
+
   test("on a phone the replay's marker ticks are targets a finger can hit, and jump there", async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui

@@ -40,10 +40,12 @@ export function tooltipPlugin(formatX: XFormatter, formatValue: ValueFormatter):
           }
           box.textContent = lines.join('\n')
           box.style.display = 'block'
+          // Beside the cursor, on the side with more room, and never past the plot's edges
+          // (on a phone the readout is wider than the room left of a tap on the right).
           const overWidth = u.over.clientWidth
-          const flip = left > overWidth / 2
-          box.style.left = flip ? '' : `${left + 12}px`
-          box.style.right = flip ? `${overWidth - left + 12}px` : ''
+          const width = box.offsetWidth
+          const wanted = left > overWidth / 2 ? left - 12 - width : left + 12
+          box.style.left = `${Math.max(0, Math.min(wanted, overWidth - width))}px`
         },
       ],
     },
