@@ -146,6 +146,8 @@ describe('the dashboard views (README: views)', () => {
     expect(await textOf(kpiValue(page, 'Viewers'))).toBe(formatCount(ended.totals.viewers))
     expect(await textOf(kpiValue(page, 'Buyers'))).toBe(formatCount(ended.totals.buyers))
     expect(await textOf(kpiValue(page, 'Peak online'))).toBe(formatCount(ended.totals.peak_online))
+    // Not "now": the replay stands at the session's end.
+    expect(await textOf(kpiValue(page, 'Online at end'))).toBe(formatCount(ended.totals.online))
     expect(await textOf(kpiValue(page, 'Conversion'))).toBe(formatPercent(ended.totals.conversion, 2))
     expect(await page.locator('.kpi .approx').count()).toBe(0)
 
@@ -318,6 +320,28 @@ describe('the dashboard views (README: views)', () => {
     expect(await textOf(card.locator('.reason'))).toMatch(/ts: is required/)
     await card.locator('summary').click()
     await expect.poll(async () => (await card.locator('pre').textContent())?.length).toBe(raw.length)
+    expect(ui.errors()).toEqual([])
+  })
+
+  test("a session longer than the charts' window says what they show and links the whole", async () => {
+    const now = Date.now()
+    const HOUR = 3_600_000
+    await endedSession('three-hours', now - 4 * HOUR, now - HOUR, [
+      { type: 'view_start', viewer_id: 'v', ts: now - 4 * HOUR + 1_000 },
+      { type: 'view_start', viewer_id: 'w', ts: now - HOUR - 1_000 },
+    ])
+    const ui = await openPage(browser)
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/stream/three-hours', server.opsToken))
+    const note = page.locator('.window-note')
+    await expect
+      .poll(() => textOf(note))
+      .toBe('The charts show the last 2 hours at 10s; 1m shows more. The whole session is in the replay.')
+    expect(await note.getByRole('link', { name: 'replay' }).getAttribute('href')).toBe('/replay/three-hours')
+    // At 1m four hours fit: nothing is cut, nothing said.
+    await page.getByRole('button', { name: '1m' }).click()
+    await page.waitForURL(/step=1m/)
+    await expect.poll(() => note.count()).toBe(0)
     expect(ui.errors()).toEqual([])
   })
 
