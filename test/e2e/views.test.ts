@@ -178,6 +178,14 @@ describe('the dashboard views (README: views)', () => {
         order_id: 'pp-o1',
         amount: '12345.67',
       },
+      {
+        type: 'order_paid',
+        ts: now - 59_000,
+        viewer_id: 'v',
+        product_id: 'Limited edition hydrating serum with hyaluronic acid, 30 ml',
+        order_id: 'pp-o2',
+        amount: '10.00',
+      },
     ])
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui
@@ -195,6 +203,16 @@ describe('the dashboard views (README: views)', () => {
     }
     const firstGmv = await table.locator('tbody tr').first().locator('td.gmv').boundingBox()
     expect(firstGmv!.x + firstGmv!.width).toBeLessThanOrEqual(visibleRight)
+    // Two names alike but for their end: the ends stay on screen, cut in the middle.
+    for (const [i, end] of [
+      [0, '50 ml'],
+      [1, '30 ml'],
+    ] as const) {
+      const tail = table.locator('tbody tr').nth(i).locator('.name .tail')
+      expect(await textOf(tail)).toContain(end)
+      const box = (await tail.boundingBox())!
+      expect(box.x + box.width).toBeLessThanOrEqual(visibleRight)
+    }
     // The nav bar wraps instead of scrolling who is signed in out of sight.
     const who = await page.locator('nav .who').boundingBox()
     expect(who!.x + who!.width).toBeLessThanOrEqual(visibleRight)
