@@ -363,6 +363,66 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('the replay tells what followed each pin and marker, and lists products and sources', async () => {
+    // 20 minutes at 1 s buckets: each moment is weighed over 100 s before and after it.
+    const from = Math.floor((Date.now() - 40 * 60_000) / 1000) * 1000
+    const at = (minutes: number) => from + minutes * 60_000
+    const order = (minutes: number, n: number, amount: string) => ({
+      type: 'order_paid',
+      ts: at(minutes),
+      viewer_id: `buyer-${n}`,
+      product_id: n < 3 ? 'serum' : 'lipstick',
+      order_id: `moments-o${n}`,
+      amount,
+    })
+    await endedSession('moments', from, at(20), [
+      { type: 'view_start', ts: at(0.5), viewer_id: 'buyer-0', source: 'ads' },
+      { type: 'product_pin', ts: at(2), product_id: 'serum' },
+      order(5, 0, '10.00'),
+      order(9, 1, '5.00'),
+      { type: 'marker', ts: at(10), label: 'flash sale starts' },
+      order(10.5, 2, '20.00'),
+      order(11, 3, '20.00'),
+      order(11.5, 4, '20.00'),
+    ])
+    const ui = await openPage(browser)
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/replay/moments', server.creatorToken('moments-creator')))
+    const panel = page.locator('.panel', { has: page.getByRole('heading', { name: /Pins & markers/ }) })
+    const flash = panel.locator('tr', { hasText: 'flash sale starts' })
+    await flash.waitFor()
+    expect(await textOf(flash)).toContain('$5.00 → $60.00')
+    expect(await textOf(flash)).toContain('1 → 3')
+    expect(await textOf(flash)).toContain('biggest GMV lift')
+    expect(await textOf(panel.locator('tr', { hasText: 'Pinned serum' }))).toContain('$0.00 → $0.00')
+    expect(await textOf(panel.locator('.explain'))).toContain('1m 40s')
+    // Going there stops at the marker's bucket: 600 s into 1 s buckets.
+    const slider = page.getByRole('slider', { name: 'Position in the session' })
+    await flash.getByRole('button', { name: 'Go to flash sale starts' }).click()
+    await expect.poll(() => slider.inputValue()).toBe('600')
+    // Whole-session products and sources beside it.
+    const products = page.locator('.panel', { has: page.getByRole('heading', { name: /^Products/ }) })
+    expect(await textOf(products.locator('tbody tr').first())).toContain('lipstick')
+    const sources = page.locator('.panel', { has: page.getByRole('heading', { name: /^Traffic sources/ }) })
+    expect(await textOf(sources)).toContain('Ads')
+
+    // On a phone the moments table scrolls inside its panel; the page does not widen.
+    const phone = await openPage(browser, { width: 390, height: 844, suffix: 'phone' })
+    await phone.page.goto(dashboardUrl(server.url, '/replay/moments', server.creatorToken('moments-creator')))
+    await phone.page.locator('.moments').waitFor()
+    const sideways = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    expect(sideways).toBeLessThanOrEqual(0)
+    expect(phone.errors()).toEqual([])
+
+    // A compare link to a stream this creator may not see leaves their own replay standing.
+    await page.goto(`${server.url}/replay/moments?compare=${miaEnded.stream_id}`)
+    await page.locator('.compare-hidden').waitFor()
+    expect(await textOf(page.locator('.compare-hidden'))).toContain(miaEnded.stream_id)
+    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(75))
+    expect(await page.locator('.compare-row').count()).toBe(0)
+    expect(unexpectedErrors(ui, 404)).toEqual([])
+  })
+
   test('on a phone the streams list can still be sorted', async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui

@@ -4,6 +4,8 @@ import {
   indexAtElapsed,
   kpisAt,
   layoutReplay,
+  momentImpact,
+  momentWindowMs,
   replayFrame,
   replayStep,
 } from '../../web/src/lib/replay.ts'
@@ -165,5 +167,38 @@ describe('replay layout and unfolding', () => {
       [0.1, 0.1],
       [0.1, null],
     ])
+  })
+})
+
+describe('what a marker did: GMV and orders after it against before it', () => {
+  test('one bucket each side, on the hand-made three minutes', () => {
+    // A marker 70 s in falls in the second bucket: before = bucket 0, after = bucket 1.
+    expect(momentImpact(replay, 60_000, 70_000, 60_000)).toEqual({
+      elapsed: 70_000,
+      index: 1,
+      before: { gmv: 19.99, orders: 2 },
+      after: { gmv: 40.01, orders: 3 },
+      beforeMs: 60_000,
+      afterMs: 60_000,
+    })
+  })
+
+  test('windows are cut at the session edges and say how long they were', () => {
+    const first = momentImpact(replay, 60_000, 0, 120_000)
+    expect(first.before).toEqual({ gmv: 0, orders: 0 })
+    expect(first.beforeMs).toBe(0)
+    expect(first.after).toEqual({ gmv: 60, orders: 5 })
+    expect(first.afterMs).toBe(120_000)
+    const last = momentImpact(replay, 60_000, 150_000, 120_000)
+    expect(last.before).toEqual({ gmv: 60, orders: 5 })
+    expect(last.after).toEqual({ gmv: 0, orders: 0 })
+    expect(last.afterMs).toBe(60_000)
+  })
+
+  test('the window is a twelfth of the session, 1 to 10 minutes, in whole buckets', () => {
+    expect(momentWindowMs(3 * 3_600_000, 60_000)).toBe(600_000)
+    expect(momentWindowMs(3_600_000, 10_000)).toBe(300_000)
+    expect(momentWindowMs(5 * 60_000, 1_000)).toBe(60_000)
+    expect(momentWindowMs(5 * 60_000, 300_000)).toBe(300_000)
   })
 })

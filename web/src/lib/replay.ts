@@ -248,3 +248,55 @@ export function replayFrame(
     online: c ? [x, cut(layout.online), cut(c.online)] : [x, cut(layout.online)],
   }
 }
+
+/** What a marker or pin did: GMV and orders in the window after it against the window before. */
+export interface MomentImpact {
+  /** ms since the first bucket's start */
+  elapsed: number
+  /** bucket index the moment falls in (where "Jump" goes) */
+  index: number
+  before: { gmv: number; orders: number }
+  after: { gmv: number; orders: number }
+  /** the windows as measured: shorter than asked near the session's edges */
+  beforeMs: number
+  afterMs: number
+}
+
+/**
+ * The window compared around each moment: a twelfth of the session, between 1 and 10
+ * minutes, in whole buckets (at least one).
+ */
+export function momentWindowMs(sessionMs: number, stepMs: number): number {
+  const wanted = Math.min(10 * 60_000, Math.max(60_000, sessionMs / 12))
+  return Math.max(1, Math.round(wanted / stepMs)) * stepMs
+}
+
+/**
+ * GMV and orders in the `windowMs` from the bucket a moment falls in on, against the
+ * `windowMs` before it. Exact: both add up across buckets.
+ */
+export function momentImpact(
+  replay: ReplayIndex,
+  stepMs: number,
+  elapsedMs: number,
+  windowMs: number,
+): MomentImpact {
+  const index = indexAtElapsed(stepMs, replay.length, elapsedMs)
+  const width = Math.max(1, Math.round(windowMs / stepMs))
+  const sum = (metric: string, from: number, to: number) => {
+    // buckets from..to inclusive; empty when to < from
+    const prefix = replay.prefix[metric]
+    if (!prefix || to < from || to < 0) return 0
+    return (prefix[to] ?? 0) - (from > 0 ? (prefix[from - 1] ?? 0) : 0)
+  }
+  const beforeFrom = Math.max(0, index - width)
+  const afterTo = Math.min(replay.length - 1, index + width - 1)
+  return {
+    elapsed: elapsedMs,
+    index,
+    before: { gmv: sum('gmv', beforeFrom, index - 1) / 100, orders: sum('orders', beforeFrom, index - 1) },
+    after: { gmv: sum('gmv', index, afterTo) / 100, orders: sum('orders', index, afterTo) },
+    beforeMs: (index - beforeFrom) * stepMs,
+    afterMs: (afterTo - index + 1) * stepMs,
+  }
+}
