@@ -91,3 +91,15 @@ describe('durations and data age', () => {
     expect(formatClock(3_723_000)).toBe('1:02:03')
   })
 })
+
+describe('chart axis labels', () => {
+  test('compact without trailing zeros, whole numbers kept whole', async () => {
+    const { formatTick } = await import('../../web/src/charts/theme.ts')
+    expect(formatTick('money', 8000, '$')).toBe('$8K')
+    expect(formatTick('count', 1500, '$')).toBe('1.5K')
+    expect(formatTick('count', 100_000, '$')).toBe('100K')
+    expect(formatTick('money', 12_000, '$')).toBe('$12K')
+    expect(formatTick('money', 2_350_000, '$')).toBe('$2.35M')
+    expect(formatTick('money', 500, '$')).toBe('$500')
+  })
+})

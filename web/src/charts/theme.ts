@@ -19,11 +19,17 @@ export const COLORS = {
 
 export type YFormat = 'money' | 'count' | 'percent'
 
-function formatTick(kind: YFormat, value: number, currencySymbol: string): string {
+export function formatTick(kind: YFormat, value: number, currencySymbol: string): string {
   if (kind === 'percent') return formatPercent(value, value !== 0 && Math.abs(value) < 0.1 ? 1 : 0)
+  // "8K" and "1.5K" on an axis, not "8.00K" and "1.50K"
   const text = formatCompact(value, 1000)
+    .replace(/(\.\d*?)0+(?=[A-Z]$)/, '$1')
+    .replace(/\.(?=[A-Z]$)/, '')
   return kind === 'money' ? currencySymbol + text : text
 }
+
+/** Whole-unit steps (1, 2, 5, 10, 20, …): a count or a money axis never repeats "1 1 0 0" for 0.2 steps. */
+const WHOLE_INCRS = Array.from({ length: 13 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat()
 
 export function yAxis(kind: YFormat, currencySymbol: string, opts: Partial<uPlot.Axis> = {}): uPlot.Axis {
   return {
@@ -33,6 +39,7 @@ export function yAxis(kind: YFormat, currencySymbol: string, opts: Partial<uPlot
     size: 56,
     font: '12px system-ui, sans-serif',
     values: (_u, splits) => splits.map((v) => formatTick(kind, v, currencySymbol)),
+    ...(kind === 'percent' ? {} : { incrs: WHOLE_INCRS }),
     ...opts,
   }
 }
