@@ -7,6 +7,7 @@ import { buildApp } from '../server/app.ts'
 import { issueToken } from '../server/auth/tokens.ts'
 import { ConfigError, loadConfig } from '../server/config.ts'
 import { listStreams } from '../server/metrics/streams.ts'
+import { parseCli, UsageError } from './sim/cli.ts'
 
 /**
  * `npm start`: the whole product on one machine. The server with embedded ClickHouse in
@@ -16,26 +17,69 @@ import { listStreams } from '../server/metrics/streams.ts'
 const ROOT = path.join(import.meta.dirname, '..')
 const say = (msg: string) => process.stderr.write(`livewall: ${msg}\n`)
 
-const { values: args } = parseArgs({
-  options: {
-    fresh: { type: 'boolean', default: false },
-    streams: { type: 'string', default: '12' },
-    rate: { type: 'string', default: '300' },
-    backfill: { type: 'string', default: '6' },
-    'no-simulate': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-})
+const USAGE =
+  'Usage: npm start -- [--fresh] [--streams 12] [--rate 300] [--backfill 6] [--no-simulate]\n' +
+  '  --fresh        wipe ./data (DATA_DIR) first\n' +
+  '  --streams N    live streams the simulator drives\n' +
+  '  --rate N       simulated events per second\n' +
+  '  --backfill N   finished past sessions written on first start (for replay)\n' +
+  'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data).\n'
+
+function usageError(message: string): never {
+  say(message)
+  process.stderr.write(`\n${USAGE}`)
+  process.exit(2)
+}
+
+let args: {
+  fresh: boolean
+  streams: string
+  rate: string
+  backfill: string
+  'no-simulate': boolean
+  help: boolean
+}
+try {
+  ;({ values: args } = parseArgs({
+    options: {
+      fresh: { type: 'boolean', default: false },
+      streams: { type: 'string', default: '12' },
+      rate: { type: 'string', default: '300' },
+      backfill: { type: 'string', default: '6' },
+      'no-simulate': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }))
+} catch (error) {
+  usageError((error as Error).message)
+}
 if (args.help) {
-  process.stdout.write(
-    'Usage: npm start -- [--fresh] [--streams 12] [--rate 300] [--backfill 6] [--no-simulate]\n' +
-      '  --fresh        wipe ./data (DATA_DIR) first\n' +
-      '  --streams N    live streams the simulator drives\n' +
-      '  --rate N       simulated events per second\n' +
-      '  --backfill N   finished past sessions written on first start (for replay)\n' +
-      'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data).\n',
-  )
+  process.stdout.write(USAGE)
   process.exit(0)
+}
+
+/** What the simulator will be given, checked by its own rules before anything starts. */
+function simulatorArgs(url: string, backfill: string): string[] {
+  return [
+    '--url',
+    url,
+    '--streams',
+    args.streams,
+    '--rate',
+    args.rate,
+    '--backfill',
+    backfill,
+    '--backfill-rate',
+    '6',
+  ]
+}
+if (!args['no-simulate']) {
+  try {
+    parseCli(simulatorArgs('http://localhost', args.backfill), { LIVEWALL_INGEST_KEY: 'checking-options' })
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    usageError(error.message)
+  }
 }
 
 interface DemoSecrets {
@@ -123,7 +167,7 @@ async function main(): Promise<void> {
     }
     stopping = true
     firstSignalAt = Date.now()
-    say(`${signal}: stopping the simulator and flushing the server…`)
+    say(`${signal}: ${args['no-simulate'] ? 'flushing' : 'stopping the simulator and flushing'} the server…`)
     stop.abort()
   }
   process.on('SIGINT', () => void shutdown('SIGINT'))
@@ -143,16 +187,7 @@ async function main(): Promise<void> {
         '--import',
         'tsx',
         path.join(ROOT, 'scripts', 'simulate.ts'),
-        '--url',
-        address,
-        '--streams',
-        String(args.streams),
-        '--rate',
-        String(args.rate),
-        '--backfill',
-        String(backfill),
-        '--backfill-rate',
-        '6',
+        ...simulatorArgs(address, String(backfill)),
       ],
       {
         cwd: ROOT,

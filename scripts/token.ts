@@ -2,19 +2,36 @@ import { parseArgs } from 'node:util'
 import { issueToken, parseDuration } from '../server/auth/tokens.ts'
 
 /** `npm run token -- --role ops|creator [--creator <id>] [--ttl 12h]`: prints a read token. */
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    creator: { type: 'string' },
-    ttl: { type: 'string', default: '12h' },
-  },
-})
-const secret = process.env.LIVEWALL_TOKEN_SECRET ?? ''
+const USAGE = 'usage: npm run token -- --role ops|creator [--creator <creator_id>] [--ttl 12h]'
 function die(message: string): never {
   console.error(`token: ${message}`)
-  console.error('usage: npm run token -- --role ops|creator [--creator <creator_id>] [--ttl 12h]')
+  console.error(USAGE)
   process.exit(2)
 }
+let values: { role?: string; creator?: string; ttl?: string; help?: boolean }
+try {
+  ;({ values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      creator: { type: 'string' },
+      ttl: { type: 'string', default: '12h' },
+      help: { type: 'boolean', default: false },
+    },
+  }))
+} catch (error) {
+  die((error as Error).message)
+}
+if (values.help) {
+  console.log(
+    `${USAGE}\n` +
+      '  --role ops        sees every stream\n' +
+      '  --role creator    sees only streams whose stream_start named --creator\n' +
+      '  --ttl             how long the token is valid: 30m, 12h, 7d (at most 365d; default 12h)\n' +
+      'Signs with LIVEWALL_TOKEN_SECRET, the secret the server uses. Prints the token on stdout.',
+  )
+  process.exit(0)
+}
+const secret = process.env.LIVEWALL_TOKEN_SECRET ?? ''
 if (secret.length < 16)
   die('LIVEWALL_TOKEN_SECRET must be set (at least 16 characters), the same secret the server uses')
 if (values.role !== 'ops' && values.role !== 'creator') die('--role must be ops or creator')

@@ -42,6 +42,7 @@ describe('npm run token', () => {
       [['--role', 'ops', '--ttl', '99999999d'], /--ttl must be more than 0 and at most 365d/],
       [['--role', 'ops', '--ttl', 'soon'], /"soon" is not a duration/],
       [['--role', 'admin'], /--role must be ops or creator/],
+      [['--role', 'ops', '--bogus'], /Unknown option '--bogus'/],
     ]
     const results = await Promise.all(cases.map(([args]) => token(args)))
     for (const [i, result] of results.entries()) {
@@ -51,5 +52,12 @@ describe('npm run token', () => {
       // A usage line, not a stack trace.
       expect(result.stderr).not.toMatch(/\n\s+at /)
     }
+  })
+
+  test('--help says how to use it', async () => {
+    const help = await token(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^usage: npm run token -- --role ops\|creator/)
+    expect(help.stdout).toContain('LIVEWALL_TOKEN_SECRET')
   })
 })
