@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
 import { issueToken } from '../server/auth/tokens.ts'
 import { ConfigError, loadConfig } from '../server/config.ts'
+import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
 
@@ -82,23 +82,6 @@ if (!args['no-simulate']) {
   }
 }
 
-interface DemoSecrets {
-  ingestKey: string
-  tokenSecret: string
-}
-
-/** The demo's own key and secret, kept in the data dir so the printed link survives a restart. */
-function demoSecrets(dataDir: string): DemoSecrets {
-  const file = path.join(dataDir, 'demo-secrets.json')
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets
-  const secrets = {
-    ingestKey: `demo-${randomBytes(16).toString('hex')}`,
-    tokenSecret: randomBytes(32).toString('hex'),
-  }
-  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 })
-  return secrets
-}
-
 async function buildDashboardIfMissing(): Promise<void> {
   if (existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) return
   say('building the dashboard (first start only; `npm run build` rebuilds it)…')
@@ -115,7 +98,7 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true })
   }
   mkdirSync(dataDir, { recursive: true })
-  const secrets = demoSecrets(dataDir)
+  const { secrets } = demoSecrets(dataDir)
   await buildDashboardIfMissing()
 
   let config: ReturnType<typeof loadConfig>

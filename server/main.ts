@@ -1,12 +1,35 @@
+import path from 'node:path'
 import { buildApp } from './app.ts'
+import { issueToken } from './auth/tokens.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { demoSecrets } from './demo.ts'
 import { missingNodeFlags } from './node-flags.ts'
+
+/**
+ * LIVEWALL_DEMO=1 without a key or secret: the demo's own, kept in DATA_DIR, so a producer
+ * can read the key from a file and the printed link keeps working after a restart.
+ */
+function demoEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; file?: string } {
+  if (env.LIVEWALL_DEMO !== '1' || (env.LIVEWALL_INGEST_KEYS && env.LIVEWALL_TOKEN_SECRET)) return { env }
+  const { secrets, file } = demoSecrets(path.resolve(env.DATA_DIR || './data'))
+  return {
+    env: {
+      ...env,
+      LIVEWALL_INGEST_KEYS: env.LIVEWALL_INGEST_KEYS || secrets.ingestKey,
+      LIVEWALL_TOKEN_SECRET: env.LIVEWALL_TOKEN_SECRET || secrets.tokenSecret,
+    },
+    file,
+  }
+}
 
 /** `npm run serve`: the server alone, configured by environment (SPEC §7). */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>
+  let demoFile: string | undefined
   try {
-    config = loadConfig()
+    const demo = demoEnv(process.env)
+    demoFile = demo.file
+    config = loadConfig(demo.env)
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`livewall: configuration error: ${error.message}`)
@@ -51,6 +74,13 @@ async function main(): Promise<void> {
   app.log.info(`listening on ${address}`)
   // The parent (npm start, tests) reads this line to learn the port.
   process.stdout.write(`LIVEWALL_LISTENING ${address}\n`)
+  if (demoFile) {
+    const token = issueToken(config.tokenSecret, { role: 'ops', ttlMs: 7 * 86_400_000 })
+    console.error(
+      `livewall: LIVEWALL_DEMO=1: the ingest key and token secret are in ${demoFile}\n` +
+        `livewall: open ${address.replace('127.0.0.1', 'localhost')}/#token=${token}`,
+    )
+  }
 }
 
 main().catch((error) => {
