@@ -29,6 +29,7 @@ import { healthRoutes } from './routes/health.ts'
 import { ingestRoutes } from './routes/ingest.ts'
 import { readRoutes } from './routes/read.ts'
 import type { FaultInjector } from './storage/connection.ts'
+import { isStorageUnreachable, logError } from './storage/unreachable.ts'
 
 export interface Clock {
   now(): number
@@ -93,7 +94,7 @@ function errorHandler(
     return reply.code(status).send(errorBody(code, message))
   }
   if (isStorageUnreachable(error) || this.storage?.migrated === false) {
-    request.log.warn({ err: error }, 'storage unreachable')
+    request.log.warn(logError(error), 'storage unreachable')
     return reply
       .code(503)
       .header('retry-after', '2')
@@ -107,24 +108,6 @@ function errorHandler(
 function wantsPage(path: string, accept: string | undefined): boolean {
   if (!accept?.includes('text/html')) return false
   return !/^\/(v1|socket\.io|docs|metrics|healthz|readyz)(\/|$)/.test(path)
-}
-
-const CONNECTION_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-])
-
-/** A ClickHouse server that does not answer (refused, reset, timed out): the reader's retry may work. */
-function isStorageUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true
-  // @clickhouse/client's request_timeout
-  return error.message === 'Timeout error.'
 }
 
 /** The whole application as a plugin: what main.ts listens with and what tests build. */

@@ -1,0 +1,28 @@
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+])
+
+/** A ClickHouse server that does not answer (refused, reset, timed out): the reader's retry may work. */
+export function isStorageUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true
+  // @clickhouse/client's request_timeout
+  return error.message === 'Timeout error.'
+}
+
+/**
+ * How a log line carries an error: a storage that does not answer is one expected line
+ * ("connect ECONNREFUSED 127.0.0.1:8123"), repeated while it is down, so no stack trace;
+ * anything else keeps its stack for whoever debugs it.
+ */
+export function logError(error: unknown): { err: unknown } | { error: string } {
+  return isStorageUnreachable(error) ? { error: (error as Error).message } : { err: error }
+}
