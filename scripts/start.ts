@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
 import { issueToken } from '../server/auth/tokens.ts'
-import { ConfigError, loadConfig } from '../server/config.ts'
+import { ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
 import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
@@ -97,7 +97,12 @@ async function main(): Promise<void> {
     say(`--fresh: wiping ${dataDir}`)
     rmSync(dataDir, { recursive: true, force: true })
   }
-  mkdirSync(dataDir, { recursive: true })
+  try {
+    ensureDataDir(dataDir)
+  } catch (error) {
+    say(`configuration error: ${(error as Error).message}`)
+    process.exit(2)
+  }
   const { secrets } = demoSecrets(dataDir)
   await buildDashboardIfMissing()
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { getHeapStatistics } from 'node:v8'
 
@@ -191,5 +192,25 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     logLevel: env.LOG_LEVEL || 'info',
     webDistDir: path.resolve(env.LIVEWALL_WEB_DIST || path.join(import.meta.dirname, '..', 'web', 'dist')),
+  }
+}
+
+/**
+ * Makes sure DATA_DIR is a directory this process can write (embedded ClickHouse's data,
+ * the commit journal), before the engine starts: chDB given a path it cannot use spins or
+ * fails with its own errno text, naming no variable.
+ */
+export function ensureDataDir(dir: string): void {
+  const probe = path.join(dir, `.livewall-write-test-${process.pid}`)
+  try {
+    // One level at a time: Node's recursive mkdir spins forever under /proc (ENOENT again
+    // and again), which is how a DATA_DIR there used to hang the start with no message.
+    const missing: string[] = []
+    for (let at = path.resolve(dir); !existsSync(at); at = path.dirname(at)) missing.unshift(at)
+    for (const level of missing) mkdirSync(level)
+    writeFileSync(probe, '')
+    rmSync(probe)
+  } catch (error) {
+    throw new ConfigError(`DATA_DIR ${dir} cannot be written (${(error as Error).message})`)
   }
 }

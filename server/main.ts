@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { buildApp } from './app.ts'
 import { issueToken } from './auth/tokens.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, ensureDataDir, loadConfig } from './config.ts'
 import { demoSecrets } from './demo.ts'
 import { missingNodeFlags } from './node-flags.ts'
 
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>
   let demoFile: string | undefined
   try {
+    ensureDataDir(path.resolve(process.env.DATA_DIR || './data'))
     const demo = demoEnv(process.env)
     demoFile = demo.file
     config = loadConfig(demo.env)

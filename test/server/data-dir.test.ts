@@ -1,0 +1,25 @@
+import { existsSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, expect, test } from 'vitest'
+import { ConfigError, ensureDataDir } from '../../server/config.ts'
+import { runTempDir } from '../helpers/server.ts'
+
+const root = runTempDir('livewall-datadir-')
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+test('a DATA_DIR that cannot be written is refused at once, naming the variable', () => {
+  // Under /proc Node's recursive mkdir spins forever: this must return, with a reason.
+  expect(() => ensureDataDir('/proc/livewall-cannot-be-here')).toThrow(ConfigError)
+  expect(() => ensureDataDir('/proc/livewall-cannot-be-here')).toThrow(
+    /^DATA_DIR \/proc\/livewall-cannot-be-here cannot be written \(ENOENT/,
+  )
+  expect(() => ensureDataDir(path.join(import.meta.filename, 'below-a-file'))).toThrow(/ENOTDIR/)
+})
+
+test('a DATA_DIR that does not exist yet is made, parents included, and left without probes', () => {
+  const dir = path.join(root, 'a', 'b', 'data')
+  ensureDataDir(dir)
+  expect(existsSync(dir)).toBe(true)
+  ensureDataDir(dir)
+  expect(existsSync(path.join(dir, `.livewall-write-test-${process.pid}`))).toBe(false)
+})
