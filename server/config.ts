@@ -102,6 +102,15 @@ function isOrigin(text: string): boolean {
   }
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevel(text: string | undefined): string {
+  if (!text) return 'info'
+  if (!LOG_LEVELS.includes(text))
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`)
+  return text
+}
+
 /** Builds the config from the environment; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const demo = env.LIVEWALL_DEMO === '1'
@@ -124,8 +133,9 @@ export function loadConfig(env: Env = process.env): Config {
     if (key.length < 8) throw new ConfigError('each LIVEWALL_INGEST_KEYS entry must be at least 8 characters')
   }
   const currency = (env.CURRENCY ?? 'USD').toUpperCase()
-  if (!/^[A-Z]{3}$/.test(currency))
-    throw new ConfigError(`CURRENCY must be an ISO 4217 code, got "${currency}"`)
+  // ISO 4217 as this Node knows it (the dashboard formats money with the same list)
+  if (!/^[A-Z]{3}$/.test(currency) || !Intl.supportedValuesOf('currency').includes(currency))
+    throw new ConfigError(`CURRENCY must be an ISO 4217 code such as USD or EUR, got "${env.CURRENCY}"`)
   const database = env.CLICKHOUSE_DATABASE ?? 'livewall'
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
     throw new ConfigError(`CLICKHOUSE_DATABASE must be a plain identifier, got "${database}"`)
@@ -190,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
         int(env, 'LOAD_SHED_HEAP_USED_MB', Math.floor(heapLimitMb * 0.9), 0, 1_000_000) * 1024 * 1024,
     },
     corsOrigins,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
     webDistDir: path.resolve(env.LIVEWALL_WEB_DIST || path.join(import.meta.dirname, '..', 'web', 'dist')),
   }
 }

@@ -37,16 +37,18 @@ export class Counter implements Metric {
   }
 }
 
+/** A value read when scraped: a gauge, or a counter another object keeps (`_total`, only grows). */
 export class Gauge implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => number,
+    private readonly type: 'gauge' | 'counter' = 'gauge',
   ) {}
   render(): string {
     return [
       `# HELP ${this.name} ${this.help}`,
-      `# TYPE ${this.name} gauge`,
+      `# TYPE ${this.name} ${this.type}`,
       `${this.name} ${this.read()}`,
     ].join('\n')
   }
@@ -91,6 +93,12 @@ export class Registry {
   }
   gauge(name: string, help: string, read: () => number): Gauge {
     const metric = new Gauge(name, help, read)
+    this.metrics.push(metric)
+    return metric
+  }
+  /** A counter whose value another object keeps (read when scraped). */
+  counterFrom(name: string, help: string, read: () => number): Gauge {
+    const metric = new Gauge(name, help, read, 'counter')
     this.metrics.push(metric)
     return metric
   }

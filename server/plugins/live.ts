@@ -50,7 +50,7 @@ export default fp(
       'Ticks sent (one per stream, step and round)',
     )
     app.registry.gauge('livewall_live_sockets', 'Connected /live sockets', () => nsp.sockets.size)
-    app.registry.gauge(
+    app.registry.counterFrom(
       'livewall_live_held_total',
       'Ticks held back for congested sockets',
       () => delivery.held,

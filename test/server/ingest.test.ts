@@ -315,6 +315,16 @@ describe('POST /v1/events', () => {
     expect(await count(401)).toBe(before.unauthorized + 1)
     expect(await count(415)).toBe(before.unsupported + 1)
   })
+
+  test('/metrics follows Prometheus naming: a _total is a counter, a counter is a _total', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const)
+    expect(types.length).toBeGreaterThan(10)
+    expect(new Set(types.map(([name]) => name)).size).toBe(types.length)
+    for (const [name, type] of types) {
+      expect(name.endsWith('_total'), `${name} is a ${type}`).toBe(type === 'counter')
+    }
+  })
 })
 
 describe('money is exact to the cent', () => {

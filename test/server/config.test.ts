@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, expect, test } from 'vitest'
-import { ConfigError, ensureDataDir } from '../../server/config.ts'
+import { ConfigError, ensureDataDir, loadConfig } from '../../server/config.ts'
 import { runTempDir } from '../helpers/server.ts'
 
 const root = runTempDir('livewall-datadir-')
@@ -22,4 +22,17 @@ test('a DATA_DIR that does not exist yet is made, parents included, and left wit
   expect(existsSync(dir)).toBe(true)
   ensureDataDir(dir)
   expect(existsSync(path.join(dir, `.livewall-write-test-${process.pid}`))).toBe(false)
+})
+
+test('CURRENCY must be a real ISO 4217 code and LOG_LEVEL a level, named as typed', () => {
+  const base = { LIVEWALL_INGEST_KEYS: 'config-test-key', LIVEWALL_TOKEN_SECRET: 'config-test-secret-0123' }
+  expect(loadConfig({ ...base, CURRENCY: 'eur' }).currency).toBe('EUR')
+  expect(() => loadConfig({ ...base, CURRENCY: 'XYZ' })).toThrow(
+    /^CURRENCY must be an ISO 4217 code .*got "XYZ"/,
+  )
+  expect(() => loadConfig({ ...base, CURRENCY: 'dollars' })).toThrow(/got "dollars"/)
+  expect(loadConfig({ ...base, LOG_LEVEL: 'debug' }).logLevel).toBe('debug')
+  expect(() => loadConfig({ ...base, LOG_LEVEL: 'verbose' })).toThrow(
+    new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'),
+  )
 })
