@@ -92,7 +92,12 @@ function eachLine(
     while (first < lineEnd && (codeAt(first) === 0x20 || codeAt(first) === 0x09)) first++
     if (first < lineEnd) {
       if (taken++ >= maxEvents) {
-        throw new BodyError(413, 'too_many_events', `a request holds at most ${maxEvents} events`)
+        // (the rest of the body is not read: "more than", not a count)
+        throw new BodyError(
+          413,
+          'too_many_events',
+          `a request holds at most ${maxEvents} events, got more than ${maxEvents}`,
+        )
       }
       take(index, start, lineEnd)
     }

@@ -54,7 +54,7 @@ export default fp(
       )
       const placeholder = (_request: unknown, reply: FastifyReply) =>
         reply.header('cache-control', REVALIDATE).type('text/html; charset=utf-8').send(NOT_BUILT_PAGE)
-      for (const url of SPA_ROUTES) app.get(url, placeholder)
+      for (const url of SPA_ROUTES) app.get(url, { schema: { hide: true } }, placeholder)
       return
     }
 
@@ -74,7 +74,8 @@ export default fp(
         },
       })
       const indexHtml = (_request: unknown, reply: FastifyReply) => reply.sendFile('index.html')
-      for (const url of SPA_ROUTES) web.get(url, indexHtml)
+      // Pages of the dashboard, not the API: left out of /docs.
+      for (const url of SPA_ROUTES) web.get(url, { schema: { hide: true } }, indexHtml)
     })
   },
   { name: 'web', fastify: '5.x' },

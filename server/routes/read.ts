@@ -9,7 +9,8 @@ import { alignDown, alignUp, MAX_BUCKETS, parseMetricList, readSeries } from '..
 import { getStream, listStreams, streamCreator } from '../metrics/streams.ts'
 import { ErrorSchema, SeriesSchema, StreamParams, StreamSchema, TimeParam } from '../schemas/read.ts'
 
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema }
+// 503 storage_unavailable, with Retry-After, while ClickHouse does not answer
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema }
 
 function parseTime(name: string, value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
