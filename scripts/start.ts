@@ -94,8 +94,10 @@ async function buildDashboardIfMissing(): Promise<void> {
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.DATA_DIR || path.join(ROOT, 'data'))
   if (args.fresh && existsSync(dataDir)) {
-    say(`--fresh: wiping ${dataDir}`)
+    say(`--fresh: wiping ${dataDir}…`)
+    const wipeStarted = Date.now()
     rmSync(dataDir, { recursive: true, force: true })
+    say(`--fresh: wiped in ${((Date.now() - wipeStarted) / 1000).toFixed(1)} s`)
   }
   try {
     ensureDataDir(dataDir)
