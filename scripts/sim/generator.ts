@@ -61,6 +61,8 @@ export interface GeneratorStats {
   invalid: number
   sessionsStarted: number
   sessionsEnded: number
+  /** events that ended the sessions still live when the run finished (view_end, stream_end) */
+  closing: number
 }
 
 export class TrafficGenerator {
@@ -93,6 +95,7 @@ export class TrafficGenerator {
     invalid: 0,
     sessionsStarted: 0,
     sessionsEnded: 0,
+    closing: 0,
   }
 
   constructor(options: GeneratorOptions) {
@@ -168,11 +171,16 @@ export class TrafficGenerator {
   }
 
   /**
-   * Ends the run: held-back late events and pending duplicates are sent now (their ts stays
-   * in the past); funnel steps still in the future are dropped. Live sessions are not ended.
+   * Ends the run: live sessions end now (their viewers leave, a stream_end), so a stopped
+   * simulator leaves no stream looking live for five more minutes; held-back late events and
+   * pending duplicates are sent now (their ts stays in the past); funnel steps still in the
+   * future are dropped.
    */
   finish(): SimEvent[] {
     const out: SimEvent[] = []
+    this.out = out
+    for (const session of [...this.live]) runTask(this.world, { kind: 'end', session }, this.cursorMs)
+    this.counts.closing = out.length
     for (const { item } of this.schedule.drain()) {
       if (item.kind === 'release') out.push({ ...item.sim, emittedAt: this.cursorMs })
     }

@@ -378,3 +378,22 @@ describe('backfill', () => {
     expect(events.some((s) => liveIds.has(s.event.event_id))).toBe(false)
   })
 })
+
+describe('stopping', () => {
+  test('finish ends every live session: its viewers leave and a stream_end follows', () => {
+    const gen = liveGenerator()
+    const events = runLive(gen, 3).map((s) => s.event)
+    const started = new Set(events.filter((e) => e.type === 'stream_start').map((e) => e.stream_id))
+    const ended = new Set(events.filter((e) => e.type === 'stream_end').map((e) => e.stream_id))
+    expect(started.size).toBeGreaterThanOrEqual(12)
+    expect(ended).toEqual(started)
+    expect(gen.liveSessions).toBe(0)
+    // Nobody is left watching a stream that ended: starts and ends balance per stream.
+    for (const id of started) {
+      const mine = events.filter((e) => e.stream_id === id)
+      const starts = mine.filter((e) => e.type === 'view_start').length
+      const ends = mine.filter((e) => e.type === 'view_end').length
+      expect(ends, id).toBe(starts)
+    }
+  })
+})
