@@ -19,6 +19,8 @@ export interface ProgressSnapshot {
   duplicates: number
   rejected: number
   retries: number
+  /** why the last retry was needed ("connect ECONNREFUSED …", "HTTP 503"), while retries go on */
+  lastRetryReason?: string
   failedRequests: number
   inFlight: number
   liveStreams: number
@@ -51,6 +53,7 @@ export class ProgressLine {
       `sim ${p.phase} ${formatDuration(p.elapsedMs)} | sent ${number.format(p.sent)} ` +
       `accepted ${number.format(p.accepted)} dup ${number.format(p.duplicates)} rejected ${number.format(p.rejected)} | ` +
       `${number.format(Math.round(rate))} ev/s | retries ${number.format(p.retries)}` +
+      (p.lastRetryReason ? ` (last: ${p.lastRetryReason})` : '') +
       (p.failedRequests > 0 ? ` failed ${number.format(p.failedRequests)}` : '') +
       ` | in flight ${p.inFlight} | ${p.liveStreams} live`
     if (this.sink.isTTY) {

@@ -39,8 +39,14 @@ export interface SimulationOptions {
   maxRetries?: number
   /** per request attempt */
   timeoutMs?: number
-  /** stops generating; what is queued and in flight is still sent and tallied */
+  /**
+   * stops generating; what is queued and in flight is still sent and tallied, for at most
+   * `stopGraceMs` (then given up, as `abortSignal` does): a server that is down must not
+   * keep a stopped simulator retrying for minutes
+   */
   signal?: AbortSignal
+  /** default 10 000 */
+  stopGraceMs?: number
   /** also aborts requests in flight */
   abortSignal?: AbortSignal
   clock?: Clock
@@ -100,6 +106,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let fatal: IngestError | null = null
   const stopped = () => fatal !== null || options.signal?.aborted === true
 
+  // Requests still retrying are given up `stopGraceMs` after a stop or the end of --duration.
+  const giveUp = new AbortController()
+  const graceMs = options.stopGraceMs ?? 10_000
+  let graceTimer: ReturnType<typeof setTimeout> | undefined
+  const startGrace = () => {
+    if (graceTimer !== undefined || giveUp.signal.aborted) return
+    graceTimer = setTimeout(() => giveUp.abort(), graceMs)
+    graceTimer.unref?.()
+  }
+  options.signal?.addEventListener('abort', startGrace, { once: true })
+  let durationTimer: ReturnType<typeof setTimeout> | undefined
+  let lastRetryReason: string | undefined
   const sender = new EventSender({
     url: options.url,
     key: options.key,
@@ -108,9 +126,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     maxRetries: o.maxRetries,
     timeoutMs: options.timeoutMs,
     fetch: options.fetch,
-    signal: options.abortSignal,
-    onRetry: () => {
+    signal: options.abortSignal ? AbortSignal.any([options.abortSignal, giveUp.signal]) : giveUp.signal,
+    onRetry: ({ reason }) => {
       retries++
+      lastRetryReason = reason
     },
   })
 
@@ -149,6 +168,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       duplicates: c.duplicates,
       rejected: c.rejected,
       retries,
+      lastRetryReason,
       failedRequests: c.failedRequests,
       inFlight: inFlight.size,
       liveStreams: liveGen?.liveSessions ?? 0,
@@ -197,6 +217,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     phase = 'live'
     const liveStart = clock.now()
     const endAt = options.durationMs === undefined ? Number.POSITIVE_INFINITY : liveStart + options.durationMs
+    if (options.durationMs !== undefined) {
+      // The clock may be simulated: the grace starts when the live phase is over (below)
+      // or, on the wall clock, once --duration has passed while requests block the loop.
+      durationTimer = setTimeout(startGrace, options.durationMs)
+      durationTimer.unref?.()
+    }
     const gen = new TrafficGenerator({
       ...generatorOptions,
       mode: 'live',
@@ -241,11 +267,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (now >= endAt) break
       if (o.rate !== 'max' || produced === 0) await clock.sleep(tickMs, options.signal)
     }
+    startGrace()
     queue = queue.concat(gen.finish())
     while (queue.length > 0) await submit(queue.splice(0, o.batch))
     await drain()
   } finally {
     clearInterval(timer)
+    clearTimeout(graceTimer)
+    clearTimeout(durationTimer)
+    options.signal?.removeEventListener('abort', startGrace)
   }
 
   const report = tally.report()

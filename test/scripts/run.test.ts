@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net'
 import { describe, expect, test } from 'vitest'
 import { type Clock, manualClock } from '../../scripts/sim/clock.ts'
 import { runSimulation } from '../../scripts/sim/run.ts'
@@ -187,4 +188,28 @@ describe('runSimulation against an in-memory ingest', () => {
       /^sim done in \d+s: [\d,]+ events sent, [\d,]+ accepted, [\d,]+ duplicates, [\d,]+ rejected/m,
     )
   })
+})
+
+describe('a server that is down', () => {
+  test('the run ends after its duration and a grace, saying why requests were retried', async () => {
+    const lines: string[] = []
+    // A port nothing listens on any more: every attempt is refused. Without the grace,
+    // backoff (up to 10 s a step, 8 retries) would keep the run going for over a minute.
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise((resolve) => probe.close(resolve))
+    const result = await runSimulation({
+      url: `http://127.0.0.1:${port}`,
+      key: KEY,
+      rate: 50,
+      seed: 7,
+      durationMs: 500,
+      stopGraceMs: 1_000,
+      progress: { write: (text: string) => lines.push(text) },
+    })
+    expect(result.tally.counters.failedRequests).toBeGreaterThan(0)
+    expect(result.tally.counters.accepted).toBe(0)
+    expect(lines.join('')).toMatch(/retries \d+ \(last: .*ECONNREFUSED/)
+  }, 30_000)
 })
