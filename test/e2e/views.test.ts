@@ -400,6 +400,16 @@ describe('the dashboard views (README: views)', () => {
     const slider = page.getByRole('slider', { name: 'Position in the session' })
     await flash.getByRole('button', { name: 'Go to flash sale starts' }).click()
     await expect.poll(() => slider.inputValue()).toBe('600')
+    // From the keyboard: [ and ] go to the previous and next moment, Space plays.
+    await page.locator('h1').click()
+    await page.keyboard.press('[')
+    await expect.poll(() => slider.inputValue()).toBe('120')
+    await page.keyboard.press(']')
+    await expect.poll(() => slider.inputValue()).toBe('600')
+    await page.keyboard.press(' ')
+    await page.getByRole('button', { name: 'Pause' }).waitFor()
+    await page.keyboard.press(' ')
+    await page.getByRole('button', { name: 'Play' }).waitFor()
     // Whole-session products and sources beside it.
     const products = page.locator('.panel', { has: page.getByRole('heading', { name: /^Products/ }) })
     expect(await textOf(products.locator('tbody tr').first())).toContain('lipstick')
