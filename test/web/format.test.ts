@@ -103,3 +103,21 @@ describe('chart axis labels', () => {
     expect(formatTick('money', 500, '$')).toBe('$500')
   })
 })
+
+describe('time zone', () => {
+  test('times on screen say which zone they are in', async () => {
+    const { timeZoneLabel } = await import('../../web/src/lib/format.ts')
+    const previous = process.env.TZ
+    try {
+      process.env.TZ = 'UTC'
+      expect(timeZoneLabel(Date.UTC(2026, 0, 15))).toBe('UTC')
+      process.env.TZ = 'Europe/Berlin'
+      expect(timeZoneLabel(Date.UTC(2026, 0, 15))).toBe('GMT+1')
+      process.env.TZ = 'America/Los_Angeles'
+      expect(timeZoneLabel(Date.UTC(2026, 6, 15))).toBe('PDT')
+    } finally {
+      if (previous === undefined) delete process.env.TZ
+      else process.env.TZ = previous
+    }
+  })
+})

@@ -140,6 +140,17 @@ export function formatTime(epochMs: number | null | undefined): string {
 }
 
 /** Local date and time: `2025-03-14 14:05`. */
+/**
+ * The viewer's time zone as a short label ("UTC", "GMT+1", "PST"), for the times the
+ * dashboard shows in the browser's zone: two analysts in different zones see which.
+ */
+export function timeZoneLabel(at: number = Date.now()): string {
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+    .formatToParts(new Date(at))
+    .find((p) => p.type === 'timeZoneName')
+  return part?.value ?? 'local time'
+}
+
 export function formatDateTime(epochMs: number | null | undefined): string {
   if (!isNumber(epochMs)) return NONE
   const d = new Date(epochMs)
