@@ -556,6 +556,10 @@ describe('access on screen (SPEC §6)', () => {
     const shortLived = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 8_000 })
     await ui.page.goto(dashboardUrl(server.url, '/', shortLived))
     await wallTile(ui.page, miaLive.stream_id).waitFor()
+    // Warned before it happens.
+    expect(await textOf(ui.page.getByRole('status').filter({ hasText: 'expires' }))).toContain(
+      'This link expires in 1 min',
+    )
     await ui.page.getByRole('heading', { name: 'This link has expired' }).waitFor({ timeout: 20_000 })
     expect(await ui.page.locator('.tile').count()).toBe(0)
     expect(unexpectedErrors(ui, 401)).toEqual([])
