@@ -98,8 +98,15 @@ export function gmvChart(cfg: StreamChartConfig): ChartOptions {
     },
     axes: [
       xAxis(cfg),
-      yAxis('money', cfg.currencySymbol, { scale: 'cum' }),
-      yAxis('money', cfg.currencySymbol, { scale: 'bucket', side: 1, grid: { show: false }, size: 48 }),
+      // Two money axes: each in its series' colour, so $20 of a bar is not read on the line's scale.
+      yAxis('money', cfg.currencySymbol, { scale: 'cum', stroke: COLORS.gmv }),
+      yAxis('money', cfg.currencySymbol, {
+        scale: 'bucket',
+        side: 1,
+        grid: { show: false },
+        size: 48,
+        stroke: COLORS.gmvBarAxis,
+      }),
     ],
     series,
   }

@@ -7,6 +7,8 @@ export const COLORS = {
   gmv: '#3ddc97',
   gmvFill: 'rgba(61, 220, 151, 0.12)',
   gmvBar: 'rgba(61, 220, 151, 0.45)',
+  /** the per-bucket axis' labels: the bars' hue, opaque enough to read */
+  gmvBarAxis: '#8fcfb0',
   conversion: '#4aa8ff',
   conversionFaint: 'rgba(74, 168, 255, 0.35)',
   online: '#c792ff',
