@@ -170,6 +170,27 @@ describe('replay layout and unfolding', () => {
   })
 })
 
+describe('a long replay', () => {
+  test("over more than 600 buckets each bucket's own conversion is left out, the running one stays", () => {
+    const session = (n: number) =>
+      seriesFromWire(
+        {
+          step_ms: 10_000,
+          t: Array.from({ length: n }, (_, i) => T0 + i * 10_000),
+          viewers: Array.from({ length: n }, () => 5),
+          buyers: Array.from({ length: n }, (_, i) => i % 2),
+          conversion: Array.from({ length: n }, (_, i) => (i % 2) / 5),
+        },
+        METRICS,
+        10_000,
+      )
+    const long = layoutReplay(session(700), null)
+    expect(long.conversion.every((v) => v === null)).toBe(true)
+    expect(long.conversionRunning.filter((v) => v !== null).length).toBeGreaterThan(600)
+    expect(layoutReplay(session(600), null).conversion.filter((v) => v !== null)).toHaveLength(600)
+  })
+})
+
 describe('what a marker did: GMV and orders after it against before it', () => {
   test('one bucket each side, on the hand-made three minutes', () => {
     // A marker 70 s in falls in the second bucket: before = bucket 0, after = bucket 1.

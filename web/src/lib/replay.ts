@@ -24,6 +24,9 @@ const SUMMED = [
 const MONEY = ['gmv', 'refunds'] as const
 const APPROX_SUMMED = ['viewers', 'buyers'] as const
 
+/** Per-bucket conversion is drawn in a replay of at most this many buckets. */
+export const PER_BUCKET_CONVERSION_MAX = 600
+
 /** The running conversion curve starts once this many viewers came (before that it is noise). */
 export const CONVERSION_MIN_VIEWERS = 20
 
@@ -193,7 +196,12 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
       runningRatio(col(main, 'buyers'), col(main, 'viewers'), null, CONVERSION_MIN_VIEWERS),
       length,
     ),
-    conversion: padded(col(main, 'conversion'), length),
+    // Over many buckets each one's own conversion is a solid wall of spikes that hides the
+    // running curve: drawn only while a bucket is wide enough to see (≤ 600 of them).
+    conversion:
+      length <= PER_BUCKET_CONVERSION_MAX
+        ? padded(col(main, 'conversion'), length)
+        : new Array(length).fill(null),
     online: padded(col(main, 'online'), length),
     compare: compare
       ? {
