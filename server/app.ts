@@ -29,7 +29,7 @@ import { healthRoutes } from './routes/health.ts'
 import { ingestRoutes } from './routes/ingest.ts'
 import { readRoutes } from './routes/read.ts'
 import type { FaultInjector } from './storage/connection.ts'
-import { isStorageUnreachable, logError } from './storage/unreachable.ts'
+import { isStorageUnreachable, serializeError } from './storage/unreachable.ts'
 
 export interface Clock {
   now(): number
@@ -94,7 +94,7 @@ function errorHandler(
     return reply.code(status).send(errorBody(code, message))
   }
   if (isStorageUnreachable(error) || this.storage?.migrated === false) {
-    request.log.warn(logError(error), 'storage unreachable')
+    request.log.warn({ err: error }, 'storage unreachable')
     return reply
       .code(503)
       .header('retry-after', '2')
@@ -204,7 +204,6 @@ function clientErrorHandler(this: FastifyInstance, error: Error & { code?: strin
   socket.destroy()
 }
 
-/** Fastify with the server options production uses (limits, timeouts, redacted logs). */
 /**
  * Fastify's validation message, except that a value outside an enum names the values
  * allowed: ajv's own text ("must be equal to one of the allowed values") leaves the client
@@ -219,6 +218,7 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   return new Error(text.join(', '))
 }
 
+/** Fastify with the server options production uses (limits, timeouts, redacted logs). */
 export function serverOptions(
   config: Config,
   logger: FastifyServerOptions['logger'] = { level: config.logLevel },
@@ -229,6 +229,8 @@ export function serverOptions(
         ? false
         : {
             ...(typeof logger === 'object' ? logger : {}),
+            // A storage that is down logs one line per retry, not a stack trace.
+            serializers: { err: serializeError },
             // Keys and tokens travel in headers; they never reach a log line.
             redact: {
               paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],

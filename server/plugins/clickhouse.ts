@@ -15,7 +15,6 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
 import { migrate } from '../storage/migrate.ts'
-import { logError } from '../storage/unreachable.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -151,7 +150,7 @@ export default fp(
           return
         } catch (error) {
           if (error instanceof Error && error.name === 'MigrationError') throw error
-          app.log.warn({ ...logError(error), attempt }, 'storage not reachable; retrying')
+          app.log.warn({ err: error, attempt }, 'storage not reachable; retrying')
           // unref: a retry pending must not keep a stopped process alive
           await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)).unref())
         }
@@ -162,7 +161,7 @@ export default fp(
       await prepare()
     } catch (error) {
       if (error instanceof Error && error.name === 'MigrationError') throw error
-      app.log.warn(logError(error), 'storage not reachable at boot; starting anyway and retrying')
+      app.log.warn({ err: error }, 'storage not reachable at boot; starting anyway and retrying')
       state.whenReady = prepareUntilReady()
       state.whenReady.catch((err) => app.log.error({ err }, 'storage preparation failed'))
     }

@@ -6,7 +6,6 @@ import { Deduplicator } from '../ingest/dedup.ts'
 import { CommitJournal } from '../ingest/repair.ts'
 import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
-import { logError } from '../storage/unreachable.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,7 +32,7 @@ export default fp(
       now: () => app.clock.now(),
       instruments,
       onCommit: (notice) => commits.emit('commit', notice),
-      onError: (err) => app.log.error(logError(err), 'group commit failed; its requests were answered 503'),
+      onError: (err) => app.log.error({ err }, 'group commit failed; its requests were answered 503'),
       // Beside the data (embedded) or on this host (server mode): it lists this process's
       // own commits, one file per database.
       journal: new CommitJournal(path.join(app.config.dataDir, `commit-journal-${app.config.database}.json`)),
@@ -76,7 +75,7 @@ export default fp(
           return
         } catch (err) {
           // Still correct meanwhile: every id is looked up in storage until the filters are warm.
-          app.log.warn({ ...logError(err), attempt }, 'dedup warm-up failed; retrying')
+          app.log.warn({ err, attempt }, 'dedup warm-up failed; retrying')
           await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)).unref())
         }
       }

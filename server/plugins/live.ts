@@ -7,7 +7,6 @@ import { SnapshotBatcher } from '../live/snapshots.ts'
 import { TickEngine } from '../live/ticks.ts'
 import { ViewBalances } from '../live/view-balance.ts'
 import { cutWall, readWall, wallViewOf } from '../live/wall.ts'
-import { logError } from '../storage/unreachable.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -76,7 +75,7 @@ export default fp(
         ticksSent.inc()
         delivery.tick(payload)
       },
-      onError: (err) => app.log.warn(logError(err), 'live tick round failed; it will be retried'),
+      onError: (err) => app.log.warn({ err }, 'live tick round failed; it will be retried'),
       observe: (round, lag) => {
         roundSeconds.observe(round)
         lagSeconds.observe(lag)
@@ -121,7 +120,7 @@ export default fp(
         if (changed.length > 0) wallPushedAt = Date.now()
       } catch (err) {
         wallDirty = true
-        app.log.warn(logError(err), 'wall read failed; retrying')
+        app.log.warn({ err }, 'wall read failed; retrying')
       } finally {
         wallRunning = false
       }

@@ -1,3 +1,5 @@
+import { stdSerializers } from 'pino'
+
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -19,10 +21,20 @@ export function isStorageUnreachable(error: unknown): boolean {
 }
 
 /**
- * How a log line carries an error: a storage that does not answer is one expected line
+ * The logger's `err` serializer: a storage that does not answer is one expected line
  * ("connect ECONNREFUSED 127.0.0.1:8123"), repeated while it is down, so no stack trace;
- * anything else keeps its stack for whoever debugs it.
+ * anything else keeps pino's full form, stack included, for whoever debugs it.
  */
-export function logError(error: unknown): { err: unknown } | { error: string } {
-  return isStorageUnreachable(error) ? { error: (error as Error).message } : { err: error }
+export function serializeError(error: Error): {
+  type: string
+  message: string
+  stack: string
+  [key: string]: unknown
+} {
+  if (isStorageUnreachable(error)) {
+    const { name, message, code } = error as Error & { code?: unknown }
+    // the stack's first line only
+    return { type: name, message, code, stack: `${name}: ${message}` }
+  }
+  return stdSerializers.err(error)
 }
