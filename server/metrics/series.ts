@@ -7,7 +7,7 @@ import {
   METRICS,
   type MetricName,
 } from './definitions.ts'
-import { COLUMN_NAMES_FIRST } from './streams.ts'
+import { COLUMN_NAMES_FIRST, viewerLevelsSql } from './streams.ts'
 
 export const MAX_BUCKETS = 20_000
 
@@ -95,17 +95,7 @@ async function peaksByBucket(
         SELECT if(bucket < toDateTime(intDiv({from:Int64}, 1000), 'UTC'), 0,
                   toUnixTimestamp(toStartOfInterval(bucket, toIntervalSecond({step:UInt32}))) * 1000) AS t,
                max(cum) AS peak
-        FROM (
-          SELECT bucket,
-                 sum(delta) OVER (ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-          FROM (
-            SELECT bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
-            FROM stream_buckets_1s
-            WHERE stream_id = {id:String} AND bucket < toDateTime(intDiv({to:Int64}, 1000), 'UTC')
-            GROUP BY bucket
-            HAVING sum(views) > 0 OR sum(view_ends) > 0
-          )
-        )
+        FROM (${viewerLevelsSql("stream_id = {id:String} AND bucket < toDateTime(intDiv({to:Int64}, 1000), 'UTC')")})
         GROUP BY t`,
       query_params: { id: streamId, step: stepMs / 1000, from, to },
       format: 'JSONCompactEachRow',

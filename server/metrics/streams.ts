@@ -166,9 +166,24 @@ function metaOf(row: TotalsRow, now: number): StreamMeta {
 }
 
 /**
- * Highest `online` at the end of any 1 s bucket, per stream. Reads only the buckets where
- * viewers came or went.
+ * Each second where viewers came or went, per stream, with `cum`: view_start − view_end
+ * from the stream's start to that second's end (`online` there, before the floor at 0).
+ * `where` narrows `stream_buckets_1s`: SQL with parameters, never values.
  */
+export function viewerLevelsSql(where: string): string {
+  return `
+    SELECT stream_id, bucket,
+           sum(delta) OVER (PARTITION BY stream_id ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
+    FROM (
+      SELECT stream_id, bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
+      FROM stream_buckets_1s
+      WHERE ${where}
+      GROUP BY stream_id, bucket
+      HAVING sum(views) > 0 OR sum(view_ends) > 0
+    )`
+}
+
+/** Highest `online` at the end of any 1 s bucket, per stream. */
 export async function peakOnline(
   client: ClickHouseClient,
   streamIds: string[],
@@ -178,17 +193,8 @@ export async function peakOnline(
   const rows = await (
     await client.query({
       query: `
-        SELECT stream_id, max(cum) AS peak FROM (
-          SELECT stream_id,
-                 sum(delta) OVER (PARTITION BY stream_id ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-          FROM (
-            SELECT stream_id, bucket, toInt64(sum(views)) - toInt64(sum(view_ends)) AS delta
-            FROM stream_buckets_1s
-            WHERE stream_id IN {ids:Array(String)}
-            GROUP BY stream_id, bucket
-            HAVING sum(views) > 0 OR sum(view_ends) > 0
-          )
-        )
+        SELECT stream_id, max(cum) AS peak
+        FROM (${viewerLevelsSql('stream_id IN {ids:Array(String)}')})
         GROUP BY stream_id`,
       query_params: { ids: streamIds },
       format: 'JSONEachRow',
