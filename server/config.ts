@@ -111,6 +111,11 @@ function logLevel(text: string | undefined): string {
   return text
 }
 
+/** DATA_DIR, resolved (default ./data): where embedded ClickHouse and the commit journal live. */
+export function dataDirOf(env: Env = process.env): string {
+  return path.resolve(env.DATA_DIR || './data')
+}
+
 /** Builds the config from the environment; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const demo = env.LIVEWALL_DEMO === '1'
@@ -177,7 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     clickhousePassword: env.CLICKHOUSE_PASSWORD || undefined,
     clickhouseRequestTimeoutMs: int(env, 'CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     database,
-    dataDir: path.resolve(env.DATA_DIR || './data'),
+    dataDir: dataDirOf(env),
     currency,
     ingestKeys,
     tokenSecret,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 export interface DemoSecrets {
@@ -10,7 +10,8 @@ export interface DemoSecrets {
 /**
  * A demo's own ingest key and token secret (`npm start`, `LIVEWALL_DEMO=1 npm run serve`),
  * made up once and kept in the data dir (mode 600), so a printed link and a producer's key
- * survive a restart, and the key is read from a file rather than from a log.
+ * survive a restart, and the key is read from a file rather than from a log. The data dir
+ * exists already (`ensureDataDir`).
  */
 export function demoSecrets(dataDir: string): { secrets: DemoSecrets; file: string } {
   const file = path.join(dataDir, 'demo-secrets.json')
@@ -19,7 +20,6 @@ export function demoSecrets(dataDir: string): { secrets: DemoSecrets; file: stri
     ingestKey: `demo-${randomBytes(16).toString('hex')}`,
     tokenSecret: randomBytes(32).toString('hex'),
   }
-  mkdirSync(dataDir, { recursive: true })
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 })
   return { secrets, file }
 }

@@ -1,7 +1,6 @@
-import path from 'node:path'
 import { buildApp } from './app.ts'
 import { issueToken } from './auth/tokens.ts'
-import { ConfigError, ensureDataDir, loadConfig } from './config.ts'
+import { ConfigError, dataDirOf, ensureDataDir, loadConfig } from './config.ts'
 import { demoSecrets } from './demo.ts'
 import { missingNodeFlags } from './node-flags.ts'
 
@@ -11,7 +10,7 @@ import { missingNodeFlags } from './node-flags.ts'
  */
 function demoEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; file?: string } {
   if (env.LIVEWALL_DEMO !== '1' || (env.LIVEWALL_INGEST_KEYS && env.LIVEWALL_TOKEN_SECRET)) return { env }
-  const { secrets, file } = demoSecrets(path.resolve(env.DATA_DIR || './data'))
+  const { secrets, file } = demoSecrets(dataDirOf(env))
   return {
     env: {
       ...env,
@@ -27,7 +26,7 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>
   let demoFile: string | undefined
   try {
-    ensureDataDir(path.resolve(process.env.DATA_DIR || './data'))
+    ensureDataDir(dataDirOf())
     const demo = demoEnv(process.env)
     demoFile = demo.file
     config = loadConfig(demo.env)
