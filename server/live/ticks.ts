@@ -54,7 +54,8 @@ export interface TickEngineOptions {
  * window long; a `from` past the newest bucket gives an empty range at the end.
  */
 export function liveRange(from: number, lastEventAt: number, stepMs: number): { from: number; to: number } {
-  const spanMs = Math.min(LIVE_SPAN_MS[stepMs] ?? 3600 * 1000, MAX_LIVE_BUCKETS * stepMs)
+  // (every live step has its span; MAX_LIVE_BUCKETS caps any other)
+  const spanMs = LIVE_SPAN_MS[stepMs] ?? MAX_LIVE_BUCKETS * stepMs
   const to = alignUp(lastEventAt + 1, stepMs)
   return { from: Math.min(Math.max(alignDown(from, stepMs), to - spanMs), to), to }
 }
