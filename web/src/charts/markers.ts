@@ -1,6 +1,7 @@
 // uPlot plugin: product pins and markers as labelled vertical lines on the time axis.
 
 import uPlot from 'uplot'
+import type { Marker } from '../lib/types.ts'
 import { COLORS } from './theme.ts'
 
 /** Top padding a chart with markers reserves for their labels (CSS px). */
@@ -11,6 +12,11 @@ export interface ChartMarker {
   x: number
   label: string
   kind: 'product_pin' | 'marker' | 'playhead'
+}
+
+/** A pin or marker as the charts label it, at `x` (its ts; ms since the start on a replay). */
+export function chartMarker(m: Marker, x = m.ts): ChartMarker {
+  return { x, kind: m.type, label: m.type === 'product_pin' ? `Pin ${m.product_id}` : m.label }
 }
 
 export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plugin {

@@ -2,6 +2,8 @@
 // the same on every screen whatever the locale of the machine driving it. `null` (a ratio whose
 // denominator is 0, a missing value) always shows as an em dash, never as 0 or NaN.
 
+import type { Marker } from './types.ts'
+
 export const NONE = '—'
 
 const formatters = new Map<string, Intl.NumberFormat>()
@@ -155,4 +157,9 @@ export function formatDateTime(epochMs: number | null | undefined): string {
   if (!isNumber(epochMs)) return NONE
   const d = new Date(epochMs)
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`
+}
+
+/** What a pin or marker was, in words for a list: "Pinned p1", or the marker's label. */
+export function describeMarker(m: Marker): string {
+  return m.type === 'product_pin' ? `Pinned ${m.product_id}` : m.label
 }
