@@ -1,20 +1,13 @@
-import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { runScript } from '../helpers/run-script.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 
-/** `npm start -- …` as its own process, for options it must refuse before starting anything. */
-function start(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'scripts', 'start.ts'), ...args],
-      // A data dir that must not be created: refused options start nothing.
-      { cwd: ROOT, env: { ...process.env, DATA_DIR: path.join(ROOT, 'test-results', 'never-created') } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    )
-  })
+/** `npm start -- …`, for options it must refuse before starting anything. */
+function start(args: string[]) {
+  // A data dir that must not be created: refused options start nothing.
+  return runScript('start', args, { DATA_DIR: path.join(ROOT, 'test-results', 'never-created') })
 }
 
 describe('npm start options', () => {

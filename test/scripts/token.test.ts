@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process'
-import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { verifyToken } from '../../server/auth/tokens.ts'
+import { runScript } from '../helpers/run-script.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
 const SECRET = 'token-test-secret-0123456789'
 
-/** `npm run token -- …` as its own process: exit code, stdout (the token), stderr. */
-function token(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'scripts', 'token.ts'), ...args],
-      { cwd: ROOT, env: { ...process.env, LIVEWALL_TOKEN_SECRET: SECRET } },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: stdout.trim(), stderr }),
-    )
-  })
+/** `npm run token -- …`: exit code, stdout (the token, trimmed), stderr. */
+async function token(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const result = await runScript('token', args, { LIVEWALL_TOKEN_SECRET: SECRET })
+  return { ...result, stdout: result.stdout.trim() }
 }
 
 describe('npm run token', () => {
