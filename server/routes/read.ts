@@ -212,13 +212,25 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.requireReader,
       schema: {
-        summary: 'Traffic-source mix of the stream’s views',
+        summary: 'Traffic-source mix of the stream’s views, and the orders each source brought',
+        description:
+          'An order is credited to the source of its buyer’s latest view_start in the stream at or ' +
+          'before the order (last touch); orders with no such view are counted in `unattributed`.',
         params: StreamParams,
         response: {
           200: Type.Object({
             sources: Type.Array(
-              Type.Object({ source: Type.String(), views: Type.Number(), viewers: Type.Number() }),
+              Type.Object({
+                source: Type.String(),
+                views: Type.Number(),
+                viewers: Type.Number(),
+                orders: Type.Number(),
+                buyers: Type.Number(),
+                gmv: Type.Number(),
+                conversion: Type.Union([Type.Number(), Type.Null()]),
+              }),
             ),
+            unattributed: Type.Object({ orders: Type.Number(), buyers: Type.Number(), gmv: Type.Number() }),
           }),
           ...errors,
         },
@@ -226,7 +238,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await assertVisible(request, request.params.stream_id)
-      return { sources: await readSources(app.clickhouse, request.params.stream_id) }
+      return await readSources(app.clickhouse, request.params.stream_id)
     },
   )
 

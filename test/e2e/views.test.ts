@@ -415,6 +415,11 @@ describe('the dashboard views (README: views)', () => {
     expect(await textOf(products.locator('tbody tr').first())).toContain('lipstick')
     const sources = page.locator('.panel', { has: page.getByRole('heading', { name: /^Traffic sources/ }) })
     expect(await textOf(sources)).toContain('Ads')
+    // buyer-0 came from Ads before ordering; the other four buyers had no view before.
+    expect(await textOf(sources)).toContain('1 order · $10.00 · 100.0% conversion most GMV')
+    expect(await textOf(sources)).toContain(
+      '4 orders ($65.00) not credited: no view by the buyer before the order',
+    )
 
     // On a phone the moments table scrolls inside its panel; the page does not widen.
     const phone = await openPage(browser, { width: 390, height: 844, suffix: 'phone' })

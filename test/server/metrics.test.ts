@@ -244,14 +244,71 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
         co_rate: 1,
       },
     ])
+    // Each order goes to its buyer's latest view before it: o1 (v1, 5 s) to For You, o2 (v2)
+    // to Search, o3 (v3, late) to Ads; v1's second view (Following, 65 s) came after o1.
     const sources = await server.get('/v1/streams/m1/sources')
-    expect(sources.body.sources).toHaveLength(4)
-    expect(sources.body.sources).toContainEqual({ source: 'for_you', views: 1, viewers: 1 })
+    const source = (name: string, views: number, orders: number, gmv: number) => ({
+      source: name,
+      views,
+      viewers: views,
+      orders,
+      buyers: orders,
+      gmv,
+      conversion: orders,
+    })
+    expect(sources.body).toEqual({
+      sources: [
+        source('ads', 1, 1, 10),
+        source('following', 1, 0, 0),
+        source('for_you', 1, 1, 19.99),
+        source('search', 1, 1, 5.01),
+      ],
+      unattributed: { orders: 0, buyers: 0, gmv: 0 },
+    })
     const markers = await server.get('/v1/streams/m1/markers')
     expect(markers.body.markers).toEqual([
       { ts: at(60), type: 'marker', product_id: '', label: 'flash sale starts' },
       { ts: at(60.5), type: 'product_pin', product_id: 'p2', label: '' },
     ])
+  })
+
+  test('orders are credited to the source of the buyer’s latest view before them', async () => {
+    let k = 0
+    // An hour before m1, so that it is ended in the stream-list questions below.
+    const at2 = (type: string, seconds: number, fields: Record<string, unknown>) => ({
+      event_id: `src-${++k}`,
+      type,
+      stream_id: 'm-src',
+      ts: at(seconds - 3600),
+      ...fields,
+    })
+    const order = (viewer: string, seconds: number, amount: string) =>
+      at2('order_paid', seconds, { viewer_id: viewer, product_id: 'p', order_id: `src-o${k}`, amount })
+    const batch = [
+      at2('view_start', 0, { viewer_id: 'a', source: 'search' }),
+      order('a', 5, '10.00'), // a's latest view: Search
+      at2('view_start', 10, { viewer_id: 'a', source: 'for_you' }),
+      order('a', 20, '20.00'), // now For You
+      order('b', 1, '7.50'), // b has no view before this order: unattributed
+      at2('view_start', 2, { viewer_id: 'b', source: 'ads' }),
+      at2('view_start', 3, { viewer_id: 'c' }), // no source given
+    ]
+    expect((await server.ingest(batch)).body).toMatchObject({ accepted: 7, rejected: 0 })
+    const { status, body } = await server.get('/v1/streams/m-src/sources')
+    expect(status).toBe(200)
+    const row = (source: string, orders: number, gmv: number) => ({
+      source,
+      views: 1,
+      viewers: 1,
+      orders,
+      buyers: orders,
+      gmv,
+      conversion: orders,
+    })
+    expect(body).toEqual({
+      sources: [row('', 0, 0), row('ads', 0, 0), row('for_you', 1, 20), row('search', 1, 10)],
+      unattributed: { orders: 1, buyers: 1, gmv: 7.5 },
+    })
   })
 
   test('stream list filters by status and vertical, sorted by gmv', async () => {

@@ -233,6 +233,6 @@ describe('migrations', () => {
     await store(client, session('c', 10))
     const more = await readAll(client)
     expect(more.streams[0]!.totals.orders).toBe(18 + 2)
-    expect(more.sources.reduce((a, s) => a + s.views, 0)).toBe(60 + 30 + 10)
+    expect(more.sources.sources.reduce((a, s) => a + s.views, 0)).toBe(60 + 30 + 10)
   })
 })

@@ -6,7 +6,7 @@ import type {
   ProductRow,
   QuarantineList,
   SeriesWire,
-  SourceRow,
+  SourceMixData,
   Step,
   Stream,
   StreamStatus,
@@ -125,7 +125,7 @@ export function createApi(options: ApiOptions) {
     products: (id: string, signal?: AbortSignal) =>
       get<{ products: ProductRow[] }>(`${streamPath(id)}/products`, {}, signal).then((r) => r.products),
     sources: (id: string, signal?: AbortSignal) =>
-      get<{ sources: SourceRow[] }>(`${streamPath(id)}/sources`, {}, signal).then((r) => r.sources),
+      get<SourceMixData>(`${streamPath(id)}/sources`, {}, signal),
     markers: (id: string, signal?: AbortSignal) =>
       get<{ markers: Marker[] }>(`${streamPath(id)}/markers`, {}, signal).then((r) => r.markers),
     quarantine: (limit = 200, signal?: AbortSignal) =>

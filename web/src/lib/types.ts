@@ -112,6 +112,18 @@ export interface SourceRow {
   source: string
   views: number
   viewers: number
+  /** Orders credited to this source: the buyer's latest view before the order came through it. */
+  orders: number
+  buyers: number
+  gmv: number
+  conversion: number | null
+}
+
+/** GET /v1/streams/:id/sources */
+export interface SourceMixData {
+  sources: SourceRow[]
+  /** Orders whose buyer had no view in the stream before the order. */
+  unattributed: { orders: number; buyers: number; gmv: number }
 }
 
 export interface Marker {
