@@ -2,7 +2,16 @@
 // funnel's later steps (cart → pay → refund) and the actions sampled from a session's rates.
 // The generator owns time, ids and the wire format; it hands these functions a World.
 
-import { DELAYS, FLASH, QUANTITIES, SESSION, SOURCES, VIEWER, VIRAL_SOURCES } from './catalog.ts'
+import {
+  DELAYS,
+  FLASH,
+  QUANTITIES,
+  SESSION,
+  SOURCES,
+  sourceIntent,
+  VIEWER,
+  VIRAL_SOURCES,
+} from './catalog.ts'
 import type { WireEvent } from './events.ts'
 import type { Rng } from './rng.ts'
 import { ACTIONS, type Session } from './session.ts'
@@ -193,8 +202,8 @@ export function act(world: World, s: Session, actionIndex: number, t: number): v
     case 'view_start': {
       const viewerId =
         (rng.chance(VIEWER.rejoinShare) ? s.randomLeaver(rng) : undefined) ?? world.newViewer(s)
-      s.join(viewerId)
       const source = rng.weighted(s.plan.viral && t >= s.plan.viral.at ? VIRAL_SOURCES : SOURCES)
+      s.join(viewerId, sourceIntent(source))
       world.emit(s, t, { type: 'view_start', viewer_id: viewerId, ...(source ? { source } : {}) })
       return
     }
@@ -219,7 +228,8 @@ export function act(world: World, s: Session, actionIndex: number, t: number): v
       const productIndex = s.pickProduct(rng, t)
       world.emit(s, t, { type: 'product_click', viewer_id: viewerId, product_id: s.productId(productIndex) })
       const onSale = s.isFlashSale(t) && s.flashSale?.productIndex === productIndex
-      if (rng.chance(Math.min(0.95, s.model.cartRate * (onSale ? FLASH.cartRate : 1)))) {
+      const rate = s.model.cartRate * (onSale ? FLASH.cartRate : 1) * s.intentOf(viewerId)
+      if (rng.chance(Math.min(0.95, rate))) {
         world.later(s, t + delay(rng, DELAYS.clickToCart), {
           kind: 'cart',
           session: s,

@@ -151,6 +151,27 @@ export const VIRAL_SOURCES: readonly (readonly [TrafficSource | null, number])[]
   [null, 0.02],
 ]
 
+/**
+ * How readily a viewer from each source buys, against the average viewer: fans (Following)
+ * and people who searched or came from the shop tab buy more often than the feed's passers-by
+ * (For You), so the source credit of the stream and replay views has a difference to show.
+ * Scaled so that the mean over `SOURCES` is 1: a stream's overall conversion stays as tuned.
+ */
+const INTENT: Record<TrafficSource | 'none', number> = {
+  for_you: 0.6,
+  following: 2,
+  search: 1.8,
+  shop: 1.6,
+  ads: 1,
+  external: 0.8,
+  other: 0.8,
+  none: 1,
+}
+const MEAN_INTENT = SOURCES.reduce((sum, [source, share]) => sum + share * INTENT[source ?? 'none'], 0)
+export function sourceIntent(source: TrafficSource | null): number {
+  return INTENT[source ?? 'none'] / MEAN_INTENT
+}
+
 /** Items per order: 1–3 almost always. */
 export const QUANTITIES: readonly (readonly [number, number])[] = [
   [1, 0.74],

@@ -61,6 +61,8 @@ export class Session {
   flashSale: { productIndex: number; until: number } | null = null
   private readonly online: string[] = []
   private readonly onlineIndex = new Map<string, number>()
+  /** Online viewers whose intent to buy is not 1. */
+  private readonly intents = new Map<string, number>()
   /** recent viewers who left, for rejoins (bounded ring) */
   private readonly leavers: string[] = []
   private leaverPos = 0
@@ -126,10 +128,16 @@ export class Session {
     return this.onlineIndex.has(viewerId)
   }
 
-  join(viewerId: string): void {
+  /** `intent`: how readily this viewer buys, from the source they came through (catalog). */
+  join(viewerId: string, intent = 1): void {
     if (this.onlineIndex.has(viewerId)) return
     this.onlineIndex.set(viewerId, this.online.length)
     this.online.push(viewerId)
+    if (intent !== 1) this.intents.set(viewerId, intent)
+  }
+
+  intentOf(viewerId: string): number {
+    return this.intents.get(viewerId) ?? 1
   }
 
   /** Removes a random online viewer and returns them, or undefined when nobody watches. */
@@ -144,6 +152,7 @@ export class Session {
   leaveAll(): string[] {
     const all = this.online.splice(0)
     this.onlineIndex.clear()
+    this.intents.clear()
     return all
   }
 
@@ -194,6 +203,7 @@ export class Session {
       this.onlineIndex.set(last, index)
     }
     this.onlineIndex.delete(viewerId)
+    this.intents.delete(viewerId)
     if (this.leavers.length < LEAVERS_KEPT) this.leavers.push(viewerId)
     else {
       this.leavers[this.leaverPos] = viewerId

@@ -265,6 +265,32 @@ describe('a 10-minute live run with every anomaly on', () => {
     expect(saleCtr).toBeGreaterThan(1.8 * normalCtr)
   })
 
+  test('viewers from Following and Search buy more readily than For You’s passers-by', () => {
+    // Credited as the server credits them: to the source of the buyer's latest view before.
+    const ordered = events
+      .filter(({ note }) => note === 'traffic')
+      .map(({ event }) => event)
+      .filter((e) => e.type === 'view_start' || e.type === 'order_paid')
+      .sort((a, b) => tsMillis(a.ts) - tsMillis(b.ts))
+    const viewers = new Map<string, Set<string>>()
+    const buyers = new Map<string, Set<string>>()
+    const lastSource = new Map<string, string>()
+    const add = (map: Map<string, Set<string>>, source: string, viewer: string) =>
+      map.set(source, (map.get(source) ?? new Set()).add(viewer))
+    for (const e of ordered) {
+      const viewer = `${e.stream_id} ${e.viewer_id}`
+      if (e.type === 'view_start') {
+        lastSource.set(viewer, e.source ?? '')
+        add(viewers, e.source ?? '', viewer)
+      } else if (lastSource.has(viewer)) add(buyers, lastSource.get(viewer) as string, viewer)
+    }
+    const conversion = (source: string) =>
+      (buyers.get(source)?.size ?? 0) / (viewers.get(source)?.size as number)
+    expect(buyers.get('for_you')?.size).toBeGreaterThan(20)
+    expect(conversion('following')).toBeGreaterThan(2 * conversion('for_you'))
+    expect(conversion('search')).toBeGreaterThan(2 * conversion('for_you'))
+  })
+
   test('a viral stream draws several times the audience of a typical one', () => {
     // once the surge is on (it starts 1–3 minutes in and takes 2): the last 4 minutes
     const views = new Map<string, number>()
