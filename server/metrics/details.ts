@@ -135,6 +135,81 @@ export async function readSources(client: ClickHouseClient, streamId: string): P
   }
 }
 
+/** Per-bucket funnel of one product: what a pin of it did to its own sales. */
+export interface ProductSeries {
+  stream_id: string
+  product_id: string
+  step_ms: number
+  from: number
+  to: number
+  t: number[]
+  impressions: number[]
+  clicks: number[]
+  carts: number[]
+  orders: number[]
+  gmv: number[]
+}
+
+/**
+ * One product's impressions, clicks, carts, orders and GMV per bucket of [from, to) at a
+ * whole-second step, dense, aligned as `readSeries` aligns. The rollups keep products for
+ * the whole stream only, so this reads the stream's raw events of that product: one key
+ * range of `events`, filtered (a replay asks it for each pinned product).
+ */
+export async function readProductSeries(
+  client: ClickHouseClient,
+  streamId: string,
+  productId: string,
+  range: { stepMs: number; from: number; to: number },
+): Promise<ProductSeries> {
+  const { stepMs, from, to } = range
+  const rows = await (
+    await client.query({
+      query: `
+        SELECT toUnixTimestamp(toStartOfInterval(toDateTime(ts, 'UTC'), toIntervalSecond({step:UInt32}))) * 1000 AS t,
+               countIf(type = 'product_impression') AS impressions,
+               countIf(type = 'product_click') AS clicks,
+               countIf(type = 'add_to_cart') AS carts,
+               countIf(type = 'order_paid') AS orders,
+               toString(sumIf(amount, type = 'order_paid')) AS gmv
+        FROM events
+        WHERE stream_id = {id:String} AND product_id = {product:String}
+          AND type IN ('product_impression', 'product_click', 'add_to_cart', 'order_paid')
+          AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+          AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+        GROUP BY t`,
+      query_params: { id: streamId, product: productId, step: stepMs / 1000, from, to },
+      clickhouse_settings: COLUMN_NAMES_FIRST,
+      format: 'JSONEachRow',
+    })
+  ).json<{ t: number; impressions: number; clicks: number; carts: number; orders: number; gmv: string }>()
+  const count = Math.max(0, Math.round((to - from) / stepMs))
+  const zeros = () => new Array<number>(count).fill(0)
+  const series: ProductSeries = {
+    stream_id: streamId,
+    product_id: productId,
+    step_ms: stepMs,
+    from,
+    to,
+    t: Array.from({ length: count }, (_, i) => from + i * stepMs),
+    impressions: zeros(),
+    clicks: zeros(),
+    carts: zeros(),
+    orders: zeros(),
+    gmv: zeros(),
+  }
+  for (const row of rows) {
+    const i = Math.round((row.t - from) / stepMs)
+    if (i < 0 || i >= count) continue
+    series.impressions[i] = row.impressions
+    series.clicks[i] = row.clicks
+    series.carts[i] = row.carts
+    series.orders[i] = row.orders
+    series.gmv[i] = Number(row.gmv)
+  }
+  return series
+}
+
 export interface MarkerRow {
   ts: number
   type: 'product_pin' | 'marker'

@@ -4,7 +4,13 @@ import { Type } from 'typebox'
 import { ApiError } from '../errors.ts'
 import { parseTimeParameter } from '../ingest/validate.ts'
 import { STEPS, type StepName } from '../metrics/definitions.ts'
-import { readMarkers, readProducts, readQuarantine, readSources } from '../metrics/details.ts'
+import {
+  readMarkers,
+  readProductSeries,
+  readProducts,
+  readQuarantine,
+  readSources,
+} from '../metrics/details.ts'
 import { alignDown, alignUp, MAX_BUCKETS, parseMetricList, readSeries } from '../metrics/series.ts'
 import { getStream, listStreams, streamCreator } from '../metrics/streams.ts'
 import { ErrorSchema, SeriesSchema, StreamParams, StreamSchema, TimeParam } from '../schemas/read.ts'
@@ -40,6 +46,28 @@ function notFound(streamId: string): ApiError {
   return new ApiError(404, 'stream_not_found', `no stream "${streamId}" visible to this token`)
 }
 
+/**
+ * The buckets a series asks for: `step` (default 10s), `from` and `to` aligned to it,
+ * defaulting to the stream's first event and the end of the bucket holding its last.
+ */
+function seriesRange(
+  query: { step?: StepName; from?: string | number; to?: string | number },
+  stream: { started_at: number; last_event_at: number },
+): { stepMs: number; from: number; to: number } {
+  const stepMs = STEPS[query.step ?? '10s']
+  const from = alignDown(parseTime('from', query.from) ?? stream.started_at, stepMs)
+  const to = alignUp(parseTime('to', query.to) ?? stream.last_event_at + 1, stepMs)
+  if (to <= from) throw new ApiError(400, 'invalid_request', 'to: must be after from')
+  if ((to - from) / stepMs > MAX_BUCKETS) {
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `the range holds more than ${MAX_BUCKETS} buckets at step ${query.step ?? '10s'}; use a larger step or a shorter range`,
+    )
+  }
+  return { stepMs, from, to }
+}
+
 /** Read API of SPEC §4. A creator token sees only streams whose stream_start named that creator. */
 export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRoute', (route) => {
@@ -54,6 +82,15 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const reader = request.reader!
     if (creator === undefined || (reader.role === 'creator' && creator !== reader.creator_id))
       throw notFound(streamId)
+  }
+
+  /** The stream, read without its peak (its span and owner are what a series needs); 404 as above. */
+  async function visibleSpan(request: FastifyRequest, streamId: string) {
+    const stream = await getStream(app.clickhouse, streamId, app.clock.now(), { withPeak: false })
+    const reader = request.reader!
+    if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id))
+      throw notFound(streamId)
+    return stream
   }
 
   app.get(
@@ -150,27 +187,55 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const streamId = request.params.stream_id
-      const reader = request.reader!
-      // Only its span and owner are needed here, not its peak.
-      const stream = await getStream(app.clickhouse, streamId, app.clock.now(), { withPeak: false })
-      if (!stream || (reader.role === 'creator' && stream.creator_id !== reader.creator_id))
-        throw notFound(streamId)
+      const stream = await visibleSpan(request, streamId)
       const metrics = parseMetricList(request.query.metrics)
       if (!Array.isArray(metrics)) {
         throw new ApiError(400, 'invalid_request', `metrics: unknown metric(s) ${metrics.unknown.join(', ')}`)
       }
-      const stepMs = STEPS[(request.query.step ?? '10s') as StepName]
-      const from = alignDown(parseTime('from', request.query.from) ?? stream.started_at, stepMs)
-      const to = alignUp(parseTime('to', request.query.to) ?? stream.last_event_at + 1, stepMs)
-      if (to <= from) throw new ApiError(400, 'invalid_request', 'to: must be after from')
-      if ((to - from) / stepMs > MAX_BUCKETS) {
-        throw new ApiError(
-          400,
-          'invalid_request',
-          `the range holds more than ${MAX_BUCKETS} buckets at step ${request.query.step ?? '10s'}; use a larger step or a shorter range`,
-        )
-      }
-      return readSeries(app.clickhouse, streamId, { stepMs, from, to, metrics })
+      return readSeries(app.clickhouse, streamId, { ...seriesRange(request.query, stream), metrics })
+    },
+  )
+
+  app.get(
+    '/v1/streams/:stream_id/products/:product_id/series',
+    {
+      preHandler: app.requireReader,
+      schema: {
+        summary: 'One product’s funnel per bucket: impressions, clicks, carts, orders, gmv',
+        description:
+          'Aligned and dense as /series (same step, from and to), so a replay can weigh a pin by ' +
+          'what it did to the pinned product’s own sales.',
+        params: Type.Object({
+          stream_id: StreamParams.properties.stream_id,
+          product_id: Type.String({ minLength: 1, maxLength: 128 }),
+        }),
+        querystring: Type.Object({
+          step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
+          from: Type.Optional(TimeParam),
+          to: Type.Optional(TimeParam),
+        }),
+        response: {
+          200: Type.Object({
+            stream_id: Type.String(),
+            product_id: Type.String(),
+            step_ms: Type.Number(),
+            from: Type.Number(),
+            to: Type.Number(),
+            t: Type.Array(Type.Number()),
+            impressions: Type.Array(Type.Number()),
+            clicks: Type.Array(Type.Number()),
+            carts: Type.Array(Type.Number()),
+            orders: Type.Array(Type.Number()),
+            gmv: Type.Array(Type.Number()),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { stream_id: streamId, product_id: productId } = request.params
+      const stream = await visibleSpan(request, streamId)
+      return readProductSeries(app.clickhouse, streamId, productId, seriesRange(request.query, stream))
     },
   )
 

@@ -438,6 +438,35 @@ describe('the dashboard views (README: views)', () => {
     expect(unexpectedErrors(ui, 404)).toEqual([])
   })
 
+  test('a pin is weighed by what it did for the pinned product itself', async () => {
+    const from = Math.floor((Date.now() - 40 * 60_000) / 1000) * 1000
+    const at = (minutes: number) => from + minutes * 60_000
+    const order = (minutes: number, n: number, product: string, amount: string) => ({
+      type: 'order_paid',
+      ts: at(minutes),
+      viewer_id: `pins-buyer-${n}`,
+      product_id: product,
+      order_id: `pins-o${n}`,
+      amount,
+    })
+    // 100 s windows around the pin at 10 min: the serum sold before it, the lipstick after.
+    await endedSession('pins', from, at(20), [
+      order(9, 0, 'serum', '30.00'),
+      { type: 'product_pin', ts: at(10), product_id: 'lipstick' },
+      order(10.5, 1, 'lipstick', '15.00'),
+      order(11, 2, 'lipstick', '25.00'),
+      order(11.2, 3, 'serum', '7.00'),
+    ])
+    const ui = await openPage(browser)
+    await ui.page.goto(dashboardUrl(server.url, '/replay/pins', server.creatorToken('pins-creator')))
+    const pin = ui.page.locator('tr', { hasText: 'Pinned lipstick' })
+    await expect.poll(() => textOf(pin)).toContain('pinned product $0.00 → $40.00')
+    const text = await textOf(pin)
+    expect(text).toContain('$30.00 → $47.00') // the whole stream
+    expect(text).toContain('pinned product 0 → 2')
+    expect(ui.errors()).toEqual([])
+  })
+
   test('on a phone the streams list can still be sorted', async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui

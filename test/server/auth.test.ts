@@ -52,7 +52,7 @@ describe('read tokens (SPEC §6)', () => {
 
   test("a creator token is refused on another creator's stream, on every endpoint", async () => {
     const alice = server.creatorToken('alice')
-    for (const path of ['', '/series', '/products', '/markers', '/sources']) {
+    for (const path of ['', '/series', '/products', '/products/p/series', '/markers', '/sources']) {
       const { status, body } = await server.get(`/v1/streams/bob-1${path}`, alice)
       expect(status, path).toBe(404)
       expect(body.error.code).toBe('stream_not_found')
@@ -134,6 +134,7 @@ describe('read tokens (SPEC §6)', () => {
       '/v1/streams/{stream_id}',
       '/v1/streams/{stream_id}/markers',
       '/v1/streams/{stream_id}/products',
+      '/v1/streams/{stream_id}/products/{product_id}/series',
       '/v1/streams/{stream_id}/series',
       '/v1/streams/{stream_id}/sources',
     ])

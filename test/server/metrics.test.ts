@@ -272,6 +272,37 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     ])
   })
 
+  test('one product’s funnel per bucket, aligned as the stream’s series', async () => {
+    const range = `step=1m&from=${T0}&to=${at(120)}`
+    const p1 = await server.get(`/v1/streams/m1/products/p1/series?${range}`)
+    expect(p1.body).toEqual({
+      stream_id: 'm1',
+      product_id: 'p1',
+      step_ms: 60_000,
+      from: T0,
+      to: at(120),
+      t: [T0, at(60)],
+      impressions: [2, 0],
+      clicks: [1, 0],
+      carts: [1, 0],
+      orders: [2, 0], // o1 and the late o3
+      gmv: [29.99, 0],
+    })
+    // p2's pin (60.5 s) is not a sale; its repeated order o2 counts once, at 5.01.
+    const p2 = await server.get(`/v1/streams/m1/products/p2/series?${range}`)
+    expect(p2.body).toMatchObject({ impressions: [0, 1], clicks: [0, 1], orders: [0, 1], gmv: [0, 5.01] })
+    // By default the whole stream at 10 s, as /series.
+    const series = await server.get('/v1/streams/m1/series?metrics=orders')
+    const whole = await server.get('/v1/streams/m1/products/p2/series')
+    expect(whole.body.t).toEqual(series.body.t)
+    expect(whole.body.orders.reduce((a: number, b: number) => a + b, 0)).toBe(1)
+    const none = await server.get(`/v1/streams/m1/products/nothing/series?${range}`)
+    expect(none.body.orders).toEqual([0, 0])
+    expect((await server.get('/v1/streams/nope/products/p1/series')).status).toBe(404)
+    const badStep = await server.get('/v1/streams/m1/products/p1/series?step=2s')
+    expect(badStep.status).toBe(400)
+  })
+
   test('orders are credited to the source of the buyer’s latest view before them', async () => {
     let k = 0
     // An hour before m1, so that it is ended in the stream-list questions below.

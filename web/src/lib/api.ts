@@ -122,6 +122,13 @@ export function createApi(options: ApiOptions) {
         { metrics: q.metrics?.join(','), step: q.step, from: q.from, to: q.to },
         signal,
       ),
+    /** One product's funnel per bucket, aligned as `series` for the same step, from and to. */
+    productSeries: (id: string, productId: string, q: SeriesQuery = {}, signal?: AbortSignal) =>
+      get<SeriesWire>(
+        `${streamPath(id)}/products/${encodeURIComponent(productId)}/series`,
+        { step: q.step, from: q.from, to: q.to },
+        signal,
+      ),
     products: (id: string, signal?: AbortSignal) =>
       get<{ products: ProductRow[] }>(`${streamPath(id)}/products`, {}, signal).then((r) => r.products),
     sources: (id: string, signal?: AbortSignal) =>
