@@ -117,6 +117,23 @@ export const livewall = fp<AppOptions>(
     app.decorate('clock', opts.clock ?? systemClock)
     app.decorate('registry', new Registry())
     app.setErrorHandler(errorHandler)
+    // Every answer by route pattern and status (bounded: patterns, not paths), so a dashboard
+    // hammered by 401s after a secret rotation, or a client looping on 400s, shows in
+    // /metrics; and how long the read API takes, where ingest has its own instruments.
+    const answered = app.registry.counter(
+      'livewall_http_requests_total',
+      'HTTP answers by route pattern ("unmatched" for no route), method and status',
+    )
+    const readSeconds = app.registry.histogram(
+      'livewall_read_seconds',
+      'Time to answer a read API request (GET /v1/...), any status',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    )
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      answered.inc({ route, method: request.method, status: String(reply.statusCode) })
+      if (request.method === 'GET' && route.startsWith('/v1/')) readSeconds.observe(reply.elapsedTime / 1000)
+    })
     // Fastify closes the connection when it stops reading a body (e.g. past the size
     // limit). Closing a socket with unread bytes makes the kernel send a reset, and a
     // client still sending then often reads ECONNRESET instead of the 413 (seen in CI).

@@ -120,6 +120,30 @@ describe('read tokens (SPEC §6)', () => {
     expect(metrics).toContain('livewall_ingest_commit_seconds_bucket')
   })
 
+  test('/metrics counts every answer by route pattern and status, refused reads included', async () => {
+    const count = async (labels: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text()
+      const line = text.split('\n').find((l) => l.startsWith(`livewall_http_requests_total{${labels}}`))
+      return line ? Number(line.split(' ').pop()) : 0
+    }
+    const route = (pattern: string, status: number) => `route="${pattern}",method="GET",status="${status}"`
+    const series = '/v1/streams/:stream_id/series'
+    const before = [
+      await count(route(series, 200)),
+      await count(route(series, 401)),
+      await count(route('unmatched', 404)),
+    ]
+    expect((await server.get('/v1/streams/alice-1/series?step=1m')).status).toBe(200)
+    expect((await fetch(`${server.url}/v1/streams/bob-1/series`)).status).toBe(401)
+    expect((await server.get('/v1/streams/bob-1/series', 'tampered')).status).toBe(401)
+    expect((await server.get('/v1/nothing-here')).status).toBe(404)
+    expect(await count(route(series, 200))).toBe(before[0]! + 1)
+    expect(await count(route(series, 401))).toBe(before[1]! + 2)
+    expect(await count(route('unmatched', 404))).toBe(before[2]! + 1)
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    expect(Number(/^livewall_read_seconds_count (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(3)
+  })
+
   test('the OpenAPI description is served and lists the endpoints', async () => {
     const doc = await (await fetch(`${server.url}/docs/json`)).json()
     // Every route of SPEC §4 and nothing else: the dashboard's pages are not API.
