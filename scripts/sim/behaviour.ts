@@ -202,8 +202,9 @@ export function act(world: World, s: Session, actionIndex: number, t: number): v
     case 'view_start': {
       const viewerId =
         (rng.chance(VIEWER.rejoinShare) ? s.randomLeaver(rng) : undefined) ?? world.newViewer(s)
-      const source = rng.weighted(s.plan.viral && t >= s.plan.viral.at ? VIRAL_SOURCES : SOURCES)
-      s.join(viewerId, sourceIntent(source))
+      const table = s.plan.viral && t >= s.plan.viral.at ? VIRAL_SOURCES : SOURCES
+      const source = rng.weighted(table)
+      s.join(viewerId, sourceIntent(source, table))
       world.emit(s, t, { type: 'view_start', viewer_id: viewerId, ...(source ? { source } : {}) })
       return
     }

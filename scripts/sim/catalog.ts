@@ -155,7 +155,9 @@ export const VIRAL_SOURCES: readonly (readonly [TrafficSource | null, number])[]
  * How readily a viewer from each source buys, against the average viewer: fans (Following)
  * and people who searched or came from the shop tab buy more often than the feed's passers-by
  * (For You), so the source credit of the stream and replay views has a difference to show.
- * Scaled so that the mean over `SOURCES` is 1: a stream's overall conversion stays as tuned.
+ * Scaled by the mean over the table the viewer was drawn from (`SOURCES`, or
+ * `VIRAL_SOURCES` once a stream goes viral), so a stream's overall conversion stays as
+ * tuned whatever its mix.
  */
 const INTENT: Record<TrafficSource | 'none', number> = {
   for_you: 0.6,
@@ -167,9 +169,16 @@ const INTENT: Record<TrafficSource | 'none', number> = {
   other: 0.8,
   none: 1,
 }
-const MEAN_INTENT = SOURCES.reduce((sum, [source, share]) => sum + share * INTENT[source ?? 'none'], 0)
-export function sourceIntent(source: TrafficSource | null): number {
-  return INTENT[source ?? 'none'] / MEAN_INTENT
+type SourceTable = readonly (readonly [TrafficSource | null, number])[]
+const meanIntent = (table: SourceTable) =>
+  table.reduce((sum, [source, share]) => sum + share * INTENT[source ?? 'none'], 0) /
+  table.reduce((sum, [, share]) => sum + share, 0)
+const MEAN_INTENT = new Map<SourceTable, number>([
+  [SOURCES, meanIntent(SOURCES)],
+  [VIRAL_SOURCES, meanIntent(VIRAL_SOURCES)],
+])
+export function sourceIntent(source: TrafficSource | null, table: SourceTable): number {
+  return INTENT[source ?? 'none'] / (MEAN_INTENT.get(table) ?? meanIntent(table))
 }
 
 /** Items per order: 1–3 almost always. */
