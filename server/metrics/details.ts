@@ -49,7 +49,7 @@ export interface SourceRow {
   source: string
   views: number
   viewers: number
-  /** Orders credited to this source (last touch: see `readSources`), their buyers and GMV. */
+  /** Orders credited to this source (last touch: see `readSourceCredit`), their buyers and GMV. */
   orders: number
   buyers: number
   gmv: number
@@ -63,7 +63,7 @@ export interface SourceMix {
   unattributed: { orders: number; buyers: number; gmv: number }
 }
 
-interface CreditRow {
+export interface CreditRow {
   credited: 0 | 1
   src: string
   orders: number
@@ -72,20 +72,59 @@ interface CreditRow {
 }
 
 /**
- * Traffic-source mix of a stream's views, and which source its orders came through.
+ * Which source each of a stream's orders came through, grouped: an order is credited to
+ * the source of its buyer's latest `view_start` in the stream at or before the order's
+ * `ts` (last touch), so a viewer who came from Search and later from For You buys through
+ * For You from then on. Of two views at the same millisecond, the one received last
+ * counts (then the greater event_id), whatever join algorithm the server picks. Orders
+ * whose buyer had no such view (bought from the shop without watching, or before their
+ * view began) come back as `credited = 0`, not guessed.
  *
- * An order is credited to the source of its buyer's latest `view_start` in the stream at
- * or before the order's `ts` (last touch), so a viewer who came from Search and later
- * from For You buys through For You from then on. Orders whose buyer had no such
- * `view_start` (bought from the shop without watching, or before their view began) are
- * counted apart as unattributed, not guessed.
- *
- * Views and viewers come from the rollups. The credit needs each order beside its
- * buyer's views, which no rollup keeps, so it reads the stream's raw `order_paid` and the
- * buyers' `view_start` rows: one key range of `events` (measured: ~0.2–0.3 s for a
- * stream of 3 million events with 600 000 views and 30 000 orders).
+ * Each order must meet its buyer's views, which no rollup keeps, so this reads the
+ * stream's raw `order_paid` rows and its buyers' `view_start` rows: one key range of
+ * `events` (measured: 0.15–0.3 s for a stream of 3 million events with 600 000 views and
+ * 30 000 orders). Callers that poll should reuse the answer for a while (read.ts does).
  */
-export async function readSources(client: ClickHouseClient, streamId: string): Promise<SourceMix> {
+export async function readSourceCredit(client: ClickHouseClient, streamId: string): Promise<CreditRow[]> {
+  return (
+    await client.query({
+      // ASOF LEFT JOIN: each order meets its buyer's latest view at or before it; an order
+      // with none keeps the defaults (credited = 0, src = ''). Only buyers' views are joined.
+      query: `
+        SELECT v.credited AS credited, toString(v.source) AS src, count() AS orders,
+               uniqExact(p.viewer_id) AS buyers, toString(sum(p.amount)) AS gmv
+        FROM (
+          SELECT viewer_id, ts, amount FROM events
+          WHERE stream_id = {id:String} AND type = 'order_paid'
+        ) AS p
+        ASOF LEFT JOIN (
+          SELECT viewer_id, ts, argMax(source, (received_at, event_id)) AS source, toUInt8(1) AS credited
+          FROM events
+          WHERE stream_id = {id:String} AND type = 'view_start'
+            AND viewer_id IN (
+              SELECT viewer_id FROM events WHERE stream_id = {id:String} AND type = 'order_paid'
+            )
+          GROUP BY viewer_id, ts
+        ) AS v ON p.viewer_id = v.viewer_id AND p.ts >= v.ts
+        GROUP BY credited, src`,
+      query_params: { id: streamId },
+      // Unmatched rows must keep the defaults above, not NULLs, whatever the server's profile says.
+      // https://clickhouse.com/docs/operations/settings/settings#join_use_nulls
+      clickhouse_settings: { join_use_nulls: 0 },
+      format: 'JSONEachRow',
+    })
+  ).json<CreditRow>()
+}
+
+/**
+ * Traffic-source mix of a stream's views (from the rollups), and the orders, buyers and GMV
+ * credited to each source (see `readSourceCredit`; `credit` may serve a recent answer).
+ */
+export async function readSources(
+  client: ClickHouseClient,
+  streamId: string,
+  credit: typeof readSourceCredit = readSourceCredit,
+): Promise<SourceMix> {
   const [views, credits] = await Promise.all([
     client
       .query({
@@ -98,116 +137,118 @@ export async function readSources(client: ClickHouseClient, streamId: string): P
         format: 'JSONEachRow',
       })
       .then((result) => result.json<{ source: string; views: number; viewers: number }>()),
-    client
-      .query({
-        // ASOF LEFT JOIN: each order meets its buyer's latest view at or before it; an order
-        // with none keeps the defaults (credited = 0). Only buyers' views are joined.
-        query: `
-          SELECT v.credited AS credited, toString(v.source) AS src, count() AS orders,
-                 uniqExact(p.viewer_id) AS buyers, toString(sum(p.amount)) AS gmv
-          FROM (
-            SELECT viewer_id, ts, amount FROM events
-            WHERE stream_id = {id:String} AND type = 'order_paid'
-          ) AS p
-          ASOF LEFT JOIN (
-            SELECT viewer_id, ts, source, toUInt8(1) AS credited FROM events
-            WHERE stream_id = {id:String} AND type = 'view_start'
-              AND viewer_id IN (
-                SELECT viewer_id FROM events WHERE stream_id = {id:String} AND type = 'order_paid'
-              )
-          ) AS v ON p.viewer_id = v.viewer_id AND p.ts >= v.ts
-          GROUP BY credited, src`,
-        query_params: { id: streamId },
-        format: 'JSONEachRow',
-      })
-      .then((result) => result.json<CreditRow>()),
+    credit(client, streamId),
   ])
   const none = { orders: 0, buyers: 0, gmv: 0 }
-  const credit = (row: CreditRow | undefined) =>
+  const total = (row: CreditRow | undefined) =>
     row ? { orders: Number(row.orders), buyers: Number(row.buyers), gmv: Number(row.gmv) } : none
   const credited = new Map(credits.filter((r) => r.credited === 1).map((r) => [r.src, r]))
   return {
     sources: views.map((row) => {
-      const { orders, buyers, gmv } = credit(credited.get(row.source))
+      const { orders, buyers, gmv } = total(credited.get(row.source))
       return { ...row, orders, buyers, gmv, conversion: ratio(buyers, row.viewers) }
     }),
-    unattributed: credit(credits.find((r) => r.credited === 0)),
+    unattributed: total(credits.find((r) => r.credited === 0)),
   }
 }
 
-/** Per-bucket funnel of one product: what a pin of it did to its own sales. */
+/** Per-bucket funnel of some products: what a pin of each did to its own sales. */
 export interface ProductSeries {
   stream_id: string
-  product_id: string
   step_ms: number
   from: number
   to: number
   t: number[]
-  impressions: number[]
-  clicks: number[]
-  carts: number[]
-  orders: number[]
-  gmv: number[]
+  products: {
+    product_id: string
+    impressions: number[]
+    clicks: number[]
+    carts: number[]
+    orders: number[]
+    gmv: number[]
+  }[]
 }
 
+/** Products one product-series read may ask for. */
+export const MAX_SERIES_PRODUCTS = 50
+
 /**
- * One product's impressions, clicks, carts, orders and GMV per bucket of [from, to) at a
- * whole-second step, dense, aligned as `readSeries` aligns. The rollups keep products for
- * the whole stream only, so this reads the stream's raw events of that product: one key
- * range of `events`, filtered (a replay asks it for each pinned product).
+ * The given products' impressions, clicks, carts, orders and GMV per bucket of [from, to)
+ * at a whole-second step, dense, aligned as `readSeries` aligns. The rollups keep products
+ * for the whole stream only, so this reads the stream's raw events of those products: one
+ * pass over the stream's key range of `events` for all of them (a replay asks it once for
+ * every pinned product; one read per product would hold the engine, and the commits
+ * queued behind it, ~50 ms each on a 3-million-event stream).
  */
 export async function readProductSeries(
   client: ClickHouseClient,
   streamId: string,
-  productId: string,
+  productIds: readonly string[],
   range: { stepMs: number; from: number; to: number },
 ): Promise<ProductSeries> {
   const { stepMs, from, to } = range
-  const rows = await (
-    await client.query({
-      query: `
-        SELECT toUnixTimestamp(toStartOfInterval(toDateTime(ts, 'UTC'), toIntervalSecond({step:UInt32}))) * 1000 AS t,
-               countIf(type = 'product_impression') AS impressions,
-               countIf(type = 'product_click') AS clicks,
-               countIf(type = 'add_to_cart') AS carts,
-               countIf(type = 'order_paid') AS orders,
-               toString(sumIf(amount, type = 'order_paid')) AS gmv
-        FROM events
-        WHERE stream_id = {id:String} AND product_id = {product:String}
-          AND type IN ('product_impression', 'product_click', 'add_to_cart', 'order_paid')
-          AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
-          AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-        GROUP BY t`,
-      query_params: { id: streamId, product: productId, step: stepMs / 1000, from, to },
-      clickhouse_settings: COLUMN_NAMES_FIRST,
-      format: 'JSONEachRow',
-    })
-  ).json<{ t: number; impressions: number; clicks: number; carts: number; orders: number; gmv: string }>()
+  const ids = [...new Set(productIds)]
+  const rows =
+    ids.length === 0
+      ? []
+      : await (
+          await client.query({
+            query: `
+              SELECT product_id,
+                     toUnixTimestamp(toStartOfInterval(toDateTime(ts, 'UTC'), toIntervalSecond({step:UInt32}))) * 1000 AS t,
+                     countIf(type = 'product_impression') AS impressions,
+                     countIf(type = 'product_click') AS clicks,
+                     countIf(type = 'add_to_cart') AS carts,
+                     countIf(type = 'order_paid') AS orders,
+                     toString(sumIf(amount, type = 'order_paid')) AS gmv
+              FROM events
+              WHERE stream_id = {id:String} AND product_id IN {products:Array(String)}
+                AND type IN ('product_impression', 'product_click', 'add_to_cart', 'order_paid')
+                AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+                AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+              GROUP BY product_id, t`,
+            query_params: { id: streamId, products: ids, step: stepMs / 1000, from, to },
+            clickhouse_settings: COLUMN_NAMES_FIRST,
+            format: 'JSONEachRow',
+          })
+        ).json<{
+          product_id: string
+          t: number
+          impressions: number
+          clicks: number
+          carts: number
+          orders: number
+          gmv: string
+        }>()
   const count = Math.max(0, Math.round((to - from) / stepMs))
   const zeros = () => new Array<number>(count).fill(0)
-  const series: ProductSeries = {
-    stream_id: streamId,
-    product_id: productId,
-    step_ms: stepMs,
-    from,
-    to,
-    t: Array.from({ length: count }, (_, i) => from + i * stepMs),
+  const products = ids.map((product_id) => ({
+    product_id,
     impressions: zeros(),
     clicks: zeros(),
     carts: zeros(),
     orders: zeros(),
     gmv: zeros(),
-  }
+  }))
+  const byId = new Map(products.map((p) => [p.product_id, p]))
   for (const row of rows) {
+    const product = byId.get(row.product_id)
     const i = Math.round((row.t - from) / stepMs)
-    if (i < 0 || i >= count) continue
-    series.impressions[i] = row.impressions
-    series.clicks[i] = row.clicks
-    series.carts[i] = row.carts
-    series.orders[i] = row.orders
-    series.gmv[i] = Number(row.gmv)
+    if (!product || i < 0 || i >= count) continue
+    product.impressions[i] = row.impressions
+    product.clicks[i] = row.clicks
+    product.carts[i] = row.carts
+    product.orders[i] = row.orders
+    product.gmv[i] = Number(row.gmv)
   }
-  return series
+  return {
+    stream_id: streamId,
+    step_ms: stepMs,
+    from,
+    to,
+    t: Array.from({ length: count }, (_, i) => from + i * stepMs),
+    products,
+  }
 }
 
 export interface MarkerRow {

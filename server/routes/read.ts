@@ -5,10 +5,12 @@ import { ApiError } from '../errors.ts'
 import { parseTimeParameter } from '../ingest/validate.ts'
 import { STEPS, type StepName } from '../metrics/definitions.ts'
 import {
+  MAX_SERIES_PRODUCTS,
   readMarkers,
   readProductSeries,
   readProducts,
   readQuarantine,
+  readSourceCredit,
   readSources,
 } from '../metrics/details.ts'
 import { alignDown, alignUp, MAX_BUCKETS, parseMetricList, readSeries } from '../metrics/series.ts'
@@ -46,6 +48,10 @@ function notFound(streamId: string): ApiError {
   return new ApiError(404, 'stream_not_found', `no stream "${streamId}" visible to this token`)
 }
 
+/** How long one order-credit answer of /sources serves every page of its stream. */
+const CREDIT_REUSE_MS = 15_000
+const CREDIT_STREAMS_KEPT = 1000
+
 /**
  * The buckets a series asks for: `step` (default 10s), `from` and `to` aligned to it,
  * defaulting to the stream's first event and the end of the bucket holding its last.
@@ -82,6 +88,30 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const reader = request.reader!
     if (creator === undefined || (reader.role === 'creator' && creator !== reader.creator_id))
       throw notFound(streamId)
+  }
+
+  // The order credit of /sources reads raw events (~0.2 s for a big stream), and a live
+  // stream's page polls it every 10 s: with many pages open on one stream that would hold
+  // the engine, and the commits queued behind it. So one answer per stream serves every
+  // page for CREDIT_REUSE_MS (views and viewers are read fresh each time); a failed read is
+  // not kept. Bounded: answers older than that are dropped before the map grows past
+  // CREDIT_STREAMS_KEPT, and past it nothing more is kept.
+  const credits = new Map<string, { at: number; rows: ReturnType<typeof readSourceCredit> }>()
+  const recentCredit: typeof readSourceCredit = (client, streamId) => {
+    const now = performance.now()
+    const kept = credits.get(streamId)
+    if (kept && now - kept.at < CREDIT_REUSE_MS) return kept.rows
+    if (credits.size >= CREDIT_STREAMS_KEPT) {
+      for (const [id, entry] of credits) if (now - entry.at >= CREDIT_REUSE_MS) credits.delete(id)
+    }
+    const rows = readSourceCredit(client, streamId)
+    if (credits.size < CREDIT_STREAMS_KEPT) {
+      credits.set(streamId, { at: now, rows })
+      rows.catch(() => {
+        if (credits.get(streamId)?.rows === rows) credits.delete(streamId)
+      })
+    }
+    return rows
   }
 
   /** The stream, read without its peak (its span and owner are what a series needs); 404 as above. */
@@ -197,19 +227,20 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/v1/streams/:stream_id/products/:product_id/series',
+    '/v1/streams/:stream_id/products/series',
     {
       preHandler: app.requireReader,
       schema: {
-        summary: 'One product’s funnel per bucket: impressions, clicks, carts, orders, gmv',
+        summary: 'Some products’ funnels per bucket: impressions, clicks, carts, orders, gmv',
         description:
-          'Aligned and dense as /series (same step, from and to), so a replay can weigh a pin by ' +
-          'what it did to the pinned product’s own sales.',
-        params: Type.Object({
-          stream_id: StreamParams.properties.stream_id,
-          product_id: Type.String({ minLength: 1, maxLength: 128 }),
-        }),
+          'Aligned and dense as /series (same step, from and to), so a replay can weigh each pin by ' +
+          `what it did to the pinned product’s own sales. Repeat product_id for each product (1–${MAX_SERIES_PRODUCTS}).`,
+        params: StreamParams,
         querystring: Type.Object({
+          product_id: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+            minItems: 1,
+            maxItems: MAX_SERIES_PRODUCTS,
+          }),
           step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
           from: Type.Optional(TimeParam),
           to: Type.Optional(TimeParam),
@@ -217,25 +248,30 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Object({
             stream_id: Type.String(),
-            product_id: Type.String(),
             step_ms: Type.Number(),
             from: Type.Number(),
             to: Type.Number(),
             t: Type.Array(Type.Number()),
-            impressions: Type.Array(Type.Number()),
-            clicks: Type.Array(Type.Number()),
-            carts: Type.Array(Type.Number()),
-            orders: Type.Array(Type.Number()),
-            gmv: Type.Array(Type.Number()),
+            products: Type.Array(
+              Type.Object({
+                product_id: Type.String(),
+                impressions: Type.Array(Type.Number()),
+                clicks: Type.Array(Type.Number()),
+                carts: Type.Array(Type.Number()),
+                orders: Type.Array(Type.Number()),
+                gmv: Type.Array(Type.Number()),
+              }),
+            ),
           }),
           ...errors,
         },
       },
     },
     async (request) => {
-      const { stream_id: streamId, product_id: productId } = request.params
+      const streamId = request.params.stream_id
       const stream = await visibleSpan(request, streamId)
-      return readProductSeries(app.clickhouse, streamId, productId, seriesRange(request.query, stream))
+      const range = seriesRange(request.query, stream)
+      return readProductSeries(app.clickhouse, streamId, request.query.product_id, range)
     },
   )
 
@@ -303,7 +339,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await assertVisible(request, request.params.stream_id)
-      return await readSources(app.clickhouse, request.params.stream_id)
+      return await readSources(app.clickhouse, request.params.stream_id, recentCredit)
     },
   )
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readSources } from '../../server/metrics/details.ts'
 import { manualClock, startTestServer, type TestServer } from '../helpers/server.ts'
 
 // A small session whose every metric is worked out by hand below.
@@ -272,35 +273,49 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     ])
   })
 
-  test('one product’s funnel per bucket, aligned as the stream’s series', async () => {
+  test('pinned products’ funnels per bucket, in one read, aligned as the stream’s series', async () => {
     const range = `step=1m&from=${T0}&to=${at(120)}`
-    const p1 = await server.get(`/v1/streams/m1/products/p1/series?${range}`)
-    expect(p1.body).toEqual({
+    const both = await server.get(`/v1/streams/m1/products/series?product_id=p1&product_id=p2&${range}`)
+    expect(both.body).toEqual({
       stream_id: 'm1',
-      product_id: 'p1',
       step_ms: 60_000,
       from: T0,
       to: at(120),
       t: [T0, at(60)],
-      impressions: [2, 0],
-      clicks: [1, 0],
-      carts: [1, 0],
-      orders: [2, 0], // o1 and the late o3
-      gmv: [29.99, 0],
+      products: [
+        // o1 and the late o3
+        {
+          product_id: 'p1',
+          impressions: [2, 0],
+          clicks: [1, 0],
+          carts: [1, 0],
+          orders: [2, 0],
+          gmv: [29.99, 0],
+        },
+        // p2's pin (60.5 s) is not a sale; its repeated order o2 counts once, at 5.01
+        {
+          product_id: 'p2',
+          impressions: [0, 1],
+          clicks: [0, 1],
+          carts: [0, 0],
+          orders: [0, 1],
+          gmv: [0, 5.01],
+        },
+      ],
     })
-    // p2's pin (60.5 s) is not a sale; its repeated order o2 counts once, at 5.01.
-    const p2 = await server.get(`/v1/streams/m1/products/p2/series?${range}`)
-    expect(p2.body).toMatchObject({ impressions: [0, 1], clicks: [0, 1], orders: [0, 1], gmv: [0, 5.01] })
-    // By default the whole stream at 10 s, as /series.
+    // By default the whole stream at 10 s, as /series; a product with no events is all zeros.
     const series = await server.get('/v1/streams/m1/series?metrics=orders')
-    const whole = await server.get('/v1/streams/m1/products/p2/series')
+    const whole = await server.get('/v1/streams/m1/products/series?product_id=p2&product_id=nothing')
     expect(whole.body.t).toEqual(series.body.t)
-    expect(whole.body.orders.reduce((a: number, b: number) => a + b, 0)).toBe(1)
-    const none = await server.get(`/v1/streams/m1/products/nothing/series?${range}`)
-    expect(none.body.orders).toEqual([0, 0])
-    expect((await server.get('/v1/streams/nope/products/p1/series')).status).toBe(404)
-    const badStep = await server.get('/v1/streams/m1/products/p1/series?step=2s')
-    expect(badStep.status).toBe(400)
+    const [p2, nothing] = whole.body.products
+    expect(p2.orders.reduce((a: number, b: number) => a + b, 0)).toBe(1)
+    expect(nothing.orders.every((n: number) => n === 0)).toBe(true)
+    expect((await server.get('/v1/streams/nope/products/series?product_id=p1')).status).toBe(404)
+    const missing = await server.get('/v1/streams/m1/products/series')
+    expect(missing.status).toBe(400)
+    expect(missing.body.error.message).toContain('product_id')
+    const many = Array.from({ length: 51 }, (_, i) => `product_id=x${i}`).join('&')
+    expect((await server.get(`/v1/streams/m1/products/series?${many}`)).status).toBe(400)
   })
 
   test('orders are credited to the source of the buyer’s latest view before them', async () => {
@@ -325,21 +340,48 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
       at2('view_start', 3, { viewer_id: 'c' }), // no source given
     ]
     expect((await server.ingest(batch)).body).toMatchObject({ accepted: 7, rejected: 0 })
+    // Two views of d at the same millisecond: the one received last counts, though its
+    // event_id sorts first (the server's clock moves on between the two requests).
+    expect(
+      (await server.ingest([at2('view_start', 30, { viewer_id: 'd', source: 'shop' })])).body.accepted,
+    ).toBe(1)
+    clock.set(at(601))
+    const late = { ...at2('view_start', 30, { viewer_id: 'd', source: 'search' }), event_id: 'src-0-late' }
+    expect((await server.ingest([late, order('d', 30, '3.00')])).body.accepted).toBe(2)
+    clock.set(at(600))
     const { status, body } = await server.get('/v1/streams/m-src/sources')
     expect(status).toBe(200)
-    const row = (source: string, orders: number, gmv: number) => ({
+    const row = (source: string, views: number, orders: number, gmv: number) => ({
       source,
-      views: 1,
-      viewers: 1,
+      views,
+      viewers: views,
       orders,
       buyers: orders,
       gmv,
-      conversion: orders,
+      conversion: orders / views,
     })
-    expect(body).toEqual({
-      sources: [row('', 0, 0), row('ads', 0, 0), row('for_you', 1, 20), row('search', 1, 10)],
+    const expected = {
+      sources: [
+        row('search', 2, 2, 13), // a at 5 s, d at 30 s
+        row('', 1, 0, 0),
+        row('ads', 1, 0, 0),
+        row('for_you', 1, 1, 20),
+        row('shop', 1, 0, 0),
+      ],
       unattributed: { orders: 1, buyers: 1, gmv: 7.5 },
-    })
+    }
+    expect(body).toEqual(expected)
+    // A ClickHouse server whose profile sets join_use_nulls = 1 gives the same answer: an
+    // order with no view before it is still counted as unattributed, not lost.
+    const client = server.app.clickhouse
+    const profiled = {
+      query: (params: Parameters<typeof client.query>[0]) =>
+        client.query({
+          ...params,
+          clickhouse_settings: { join_use_nulls: 1, ...params.clickhouse_settings },
+        }),
+    } as unknown as typeof client
+    expect(await readSources(profiled, 'm-src')).toEqual(expected)
   })
 
   test('stream list filters by status and vertical, sorted by gmv', async () => {

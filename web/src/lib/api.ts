@@ -4,6 +4,7 @@ import type {
   Marker,
   Me,
   ProductRow,
+  ProductSeriesWire,
   QuarantineList,
   SeriesWire,
   SourceMixData,
@@ -63,11 +64,15 @@ export interface SeriesQuery {
   to?: number
 }
 
-type Query = Record<string, string | number | undefined>
+/** An array value repeats its key (`product_id=a&product_id=b`). */
+type Query = Record<string, string | number | readonly string[] | undefined>
 
 function queryString(query: Query): string {
   const params = new URLSearchParams()
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v))
+  for (const [k, v] of Object.entries(query)) {
+    if (Array.isArray(v)) for (const item of v) params.append(k, item)
+    else if (v !== undefined && v !== '') params.set(k, String(v))
+  }
   const s = params.toString()
   return s ? `?${s}` : ''
 }
@@ -122,11 +127,11 @@ export function createApi(options: ApiOptions) {
         { metrics: q.metrics?.join(','), step: q.step, from: q.from, to: q.to },
         signal,
       ),
-    /** One product's funnel per bucket, aligned as `series` for the same step, from and to. */
-    productSeries: (id: string, productId: string, q: SeriesQuery = {}, signal?: AbortSignal) =>
-      get<SeriesWire>(
-        `${streamPath(id)}/products/${encodeURIComponent(productId)}/series`,
-        { step: q.step, from: q.from, to: q.to },
+    /** Some products' funnels per bucket, aligned as `series` for the same step, from and to. */
+    productSeries: (id: string, productIds: readonly string[], q: SeriesQuery = {}, signal?: AbortSignal) =>
+      get<ProductSeriesWire>(
+        `${streamPath(id)}/products/series`,
+        { product_id: productIds, step: q.step, from: q.from, to: q.to },
         signal,
       ),
     products: (id: string, signal?: AbortSignal) =>

@@ -119,6 +119,23 @@ export interface SourceRow {
   conversion: number | null
 }
 
+/** GET /v1/streams/:id/products/series */
+export interface ProductSeriesWire {
+  stream_id: string
+  step_ms: number
+  from: number
+  to: number
+  t: number[]
+  products: {
+    product_id: string
+    impressions: number[]
+    clicks: number[]
+    carts: number[]
+    orders: number[]
+    gmv: number[]
+  }[]
+}
+
 /** GET /v1/streams/:id/sources */
 export interface SourceMixData {
   sources: SourceRow[]
