@@ -165,6 +165,7 @@ export interface ProductSeries {
     clicks: number[]
     carts: number[]
     orders: number[]
+    items: number[]
     gmv: number[]
   }[]
 }
@@ -173,7 +174,7 @@ export interface ProductSeries {
 export const MAX_SERIES_PRODUCTS = 50
 
 /**
- * The given products' impressions, clicks, carts, orders and GMV per bucket of [from, to)
+ * The given products' impressions, clicks, carts, orders, items and GMV per bucket of [from, to)
  * at a whole-second step, dense, aligned as `readSeries` aligns. The rollups keep products
  * for the whole stream only, so this reads the stream's raw events of those products: one
  * pass over the stream's key range of `events` for all of them (a replay asks it once for
@@ -200,6 +201,7 @@ export async function readProductSeries(
                      countIf(type = 'product_click') AS clicks,
                      countIf(type = 'add_to_cart') AS carts,
                      countIf(type = 'order_paid') AS orders,
+                     sumIf(toUInt64(quantity), type = 'order_paid') AS items,
                      toString(sumIf(amount, type = 'order_paid')) AS gmv
               FROM events
               WHERE stream_id = {id:String} AND product_id IN {products:Array(String)}
@@ -218,6 +220,7 @@ export async function readProductSeries(
           clicks: number
           carts: number
           orders: number
+          items: number
           gmv: string
         }>()
   const count = Math.max(0, Math.round((to - from) / stepMs))
@@ -228,6 +231,7 @@ export async function readProductSeries(
     clicks: zeros(),
     carts: zeros(),
     orders: zeros(),
+    items: zeros(),
     gmv: zeros(),
   }))
   const byId = new Map(products.map((p) => [p.product_id, p]))
@@ -239,6 +243,7 @@ export async function readProductSeries(
     product.clicks[i] = row.clicks
     product.carts[i] = row.carts
     product.orders[i] = row.orders
+    product.items[i] = row.items
     product.gmv[i] = Number(row.gmv)
   }
   return {

@@ -231,7 +231,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.requireReader,
       schema: {
-        summary: 'Some products’ funnels per bucket: impressions, clicks, carts, orders, gmv',
+        summary: 'Some products’ funnels per bucket: impressions, clicks, carts, orders, items, gmv',
         description:
           'Aligned and dense as /series (same step, from and to), so a replay can weigh each pin by ' +
           `what it did to the pinned product’s own sales. Repeat product_id for each product (1–${MAX_SERIES_PRODUCTS}).`,
@@ -259,6 +259,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 clicks: Type.Array(Type.Number()),
                 carts: Type.Array(Type.Number()),
                 orders: Type.Array(Type.Number()),
+                items: Type.Array(Type.Number()),
                 gmv: Type.Array(Type.Number()),
               }),
             ),

@@ -410,9 +410,11 @@ describe('the dashboard views (README: views)', () => {
     await page.getByRole('button', { name: 'Pause' }).waitFor()
     await page.keyboard.press(' ')
     await page.getByRole('button', { name: 'Play' }).waitFor()
-    // Whole-session products and sources beside it.
+    // Products as they stood at the position (just past the flash sale's start: the serum's
+    // two orders, not yet the lipstick's three), sources for the whole session beside them.
     const products = page.locator('.panel', { has: page.getByRole('heading', { name: /^Products/ }) })
-    expect(await textOf(products.locator('tbody tr').first())).toContain('lipstick')
+    await expect.poll(() => textOf(products.locator('h2'))).toContain('at +10:0')
+    expect(await textOf(products.locator('tbody tr').first())).toContain('serum $15.00')
     const sources = page.locator('.panel', { has: page.getByRole('heading', { name: /^Traffic sources/ }) })
     expect(await textOf(sources)).toContain('Ads')
     // buyer-0 came from Ads before ordering; the other four buyers had no view before.
@@ -438,7 +440,7 @@ describe('the dashboard views (README: views)', () => {
     expect(unexpectedErrors(ui, 404)).toEqual([])
   })
 
-  test('a pin is weighed by what it did for the pinned product itself', async () => {
+  test('a pin is weighed by what it did for the pinned product; products stand as at the scrub position', async () => {
     const from = Math.floor((Date.now() - 40 * 60_000) / 1000) * 1000
     const at = (minutes: number) => from + minutes * 60_000
     const order = (minutes: number, n: number, product: string, amount: string) => ({
@@ -464,6 +466,14 @@ describe('the dashboard views (README: views)', () => {
     const text = await textOf(pin)
     expect(text).toContain('$30.00 → $47.00') // the whole stream
     expect(text).toContain('pinned product 0 → 2')
+    // The products table stands as it did at the scrub position: at the pin, only the
+    // serum had sold; at the end the lipstick leads (40 against 37).
+    const products = ui.page.locator('.panel', { has: ui.page.getByRole('heading', { name: /^Products/ }) })
+    expect(await textOf(products.locator('tbody tr').first())).toContain('lipstick')
+    await pin.getByRole('button', { name: 'Go to Pinned lipstick' }).click()
+    await expect.poll(() => textOf(products.locator('h2'))).toContain('at +10:00')
+    expect(await textOf(products.locator('tbody tr').first())).toContain('serum')
+    expect(await textOf(products.locator('tbody tr').first())).toContain('$30.00')
     expect(ui.errors()).toEqual([])
   })
 

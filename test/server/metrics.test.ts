@@ -290,6 +290,7 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
           clicks: [1, 0],
           carts: [1, 0],
           orders: [2, 0],
+          items: [3, 0],
           gmv: [29.99, 0],
         },
         // p2's pin (60.5 s) is not a sale; its repeated order o2 counts once, at 5.01
@@ -299,6 +300,7 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
           clicks: [0, 1],
           carts: [0, 0],
           orders: [0, 1],
+          items: [0, 1],
           gmv: [0, 5.01],
         },
       ],

@@ -6,6 +6,7 @@ import {
   layoutReplay,
   momentImpact,
   momentWindowMs,
+  productsAt,
   replayFrame,
   replayStep,
 } from '../../web/src/lib/replay.ts'
@@ -221,5 +222,60 @@ describe('what a marker did: GMV and orders after it against before it', () => {
     expect(momentWindowMs(3_600_000, 10_000)).toBe(300_000)
     expect(momentWindowMs(5 * 60_000, 1_000)).toBe(60_000)
     expect(momentWindowMs(5 * 60_000, 300_000)).toBe(300_000)
+  })
+})
+
+describe('the products table at a scrub position', () => {
+  const product = (id: string, orders: number[], gmv: number[], clicks: number[]) => {
+    const columns = { impressions: [10, 10, 10], clicks, carts: [0, 0, 0], orders, items: orders, gmv }
+    return [
+      id,
+      buildReplayIndex(seriesFromWire({ step_ms: 60_000, t: wire.t, ...columns }, METRICS, 10_000)),
+    ] as const
+  }
+  const indexes = new Map([
+    product('early', [2, 0, 0], [30, 0, 0], [4, 0, 0]),
+    product('late', [0, 1, 3], [0, 20.5, 60.25], [1, 2, 6]),
+    product('quiet', [0, 0, 0], [0, 0, 0], [0, 3, 0]),
+  ])
+  // The server's whole-session table, best seller first; 'unseries' has no series of its own.
+  const whole = ['late', 'early', 'quiet', 'unseries'].map((product_id) => ({
+    product_id,
+    impressions: 0,
+    clicks: 0,
+    carts: 0,
+    orders: 0,
+    items: 0,
+    gmv: 0,
+    ctr: null,
+    co_rate: null,
+  }))
+
+  test('ranks by GMV as it stood, with running sums and ratios from them', () => {
+    const first = productsAt(whole, indexes, 0)
+    expect(first.map((p) => p.product_id)).toEqual(['early', 'late', 'quiet'])
+    expect(first[0]).toEqual({
+      product_id: 'early',
+      impressions: 10,
+      clicks: 4,
+      carts: 0,
+      orders: 2,
+      items: 2,
+      gmv: 30,
+      ctr: 0.4,
+      co_rate: 0.5,
+    })
+    // A minute on, the early seller still leads on GMV (30 against 20.5).
+    expect(productsAt(whole, indexes, 1).map((p) => [p.product_id, p.gmv, p.clicks])).toEqual([
+      ['early', 30, 4],
+      ['late', 20.5, 3],
+      ['quiet', 0, 3],
+    ])
+    const last = productsAt(whole, indexes, 2)
+    expect(last.map((p) => [p.product_id, p.gmv, p.orders])).toEqual([
+      ['late', 80.75, 4],
+      ['early', 30, 2],
+      ['quiet', 0, 0],
+    ])
   })
 })

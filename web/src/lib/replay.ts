@@ -7,7 +7,7 @@
 // them is approximate too. Those are flagged in `approximate` for the screen to label.
 
 import { type ColumnSeries, runningRatio } from './series.ts'
-import { STEP_MS, type Step, type Totals } from './types.ts'
+import { type ProductRow, STEP_MS, type Step, type Totals } from './types.ts'
 
 const SUMMED = [
   'views',
@@ -123,6 +123,32 @@ export function kpisAt(replay: ReplayIndex, index: number): Totals {
   totals.conversion = ratio(totals.buyers, totals.viewers)
   totals.gpm = totals.views === 0 ? null : Math.round((gmvCents * 1000) / totals.views) / 100
   return totals
+}
+
+/**
+ * The products table as it stood at bucket `index`: every product that has its own series
+ * in `indexes`, from that series' running sums (exact: counts and money add up across
+ * buckets), ranked as the server ranks (GMV, then clicks, then id). Products without a
+ * series are left out.
+ */
+export function productsAt(
+  products: readonly ProductRow[],
+  indexes: ReadonlyMap<string, ReplayIndex>,
+  index: number,
+): ProductRow[] {
+  const rows: ProductRow[] = []
+  for (const { product_id } of products) {
+    const replay = indexes.get(product_id)
+    if (!replay) continue
+    const { impressions, clicks, carts, orders, items, gmv, ctr, co_rate } = kpisAt(replay, index)
+    rows.push({ product_id, impressions, clicks, carts, orders, items, gmv, ctr, co_rate })
+  }
+  return rows.sort(
+    (a, b) =>
+      b.gmv - a.gmv ||
+      b.clicks - a.clicks ||
+      (a.product_id < b.product_id ? -1 : a.product_id > b.product_id ? 1 : 0),
+  )
 }
 
 const REPLAY_STEPS: readonly Step[] = ['1s', '10s', '1m', '5m']

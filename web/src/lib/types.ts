@@ -132,6 +132,7 @@ export interface ProductSeriesWire {
     clicks: number[]
     carts: number[]
     orders: number[]
+    items: number[]
     gmv: number[]
   }[]
 }
