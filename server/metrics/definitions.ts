@@ -128,5 +128,8 @@ export function finalizeMetrics(row: AggregateRow, balance: number, peak: number
   }
 }
 
+/** Products one product-series read (`/products/series`) may ask for. */
+export const MAX_SERIES_PRODUCTS = 50
+
 export const STEPS = { '1s': 1_000, '10s': 10_000, '1m': 60_000, '5m': 300_000 } as const
 export type StepName = keyof typeof STEPS

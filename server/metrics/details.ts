@@ -170,9 +170,6 @@ export interface ProductSeries {
   }[]
 }
 
-/** Products one product-series read may ask for. */
-export const MAX_SERIES_PRODUCTS = 50
-
 /**
  * The given products' impressions, clicks, carts, orders, items and GMV per bucket of [from, to)
  * at a whole-second step, dense, aligned as `readSeries` aligns. The rollups keep products

@@ -3,9 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.ts'
 import { parseTimeParameter } from '../ingest/validate.ts'
-import { STEPS, type StepName } from '../metrics/definitions.ts'
+import { MAX_SERIES_PRODUCTS, STEPS, type StepName } from '../metrics/definitions.ts'
 import {
-  MAX_SERIES_PRODUCTS,
   readMarkers,
   readProductSeries,
   readProducts,
@@ -51,6 +50,13 @@ function notFound(streamId: string): ApiError {
 /** How long one order-credit answer of /sources serves every page of its stream. */
 const CREDIT_REUSE_MS = 15_000
 const CREDIT_STREAMS_KEPT = 1000
+
+/** The query parameters `seriesRange` reads, for every series route's schema. */
+const RANGE_QUERY = {
+  step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
+  from: Type.Optional(TimeParam),
+  to: Type.Optional(TimeParam),
+}
 
 /**
  * The buckets a series asks for: `step` (default 10s), `from` and `to` aligned to it,
@@ -208,9 +214,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: StreamParams,
         querystring: Type.Object({
           metrics: Type.Optional(Type.String({ description: 'comma-separated; default all' })),
-          step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
-          from: Type.Optional(TimeParam),
-          to: Type.Optional(TimeParam),
+          ...RANGE_QUERY,
         }),
         response: { 200: SeriesSchema, ...errors },
       },
@@ -241,9 +245,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
             minItems: 1,
             maxItems: MAX_SERIES_PRODUCTS,
           }),
-          step: Type.Optional(Type.Enum(Object.keys(STEPS) as StepName[])),
-          from: Type.Optional(TimeParam),
-          to: Type.Optional(TimeParam),
+          ...RANGE_QUERY,
         }),
         response: {
           200: Type.Object({

@@ -31,8 +31,9 @@ export interface Totals {
 
 export type Metric = keyof Totals
 
-// The metric list of SPEC §3 is defined once, on the server (the module has no imports).
-export { METRICS } from '../../../server/metrics/definitions.ts'
+// The metric list of SPEC §3 and the product-series cap are defined once, on the server (the
+// module has no imports).
+export { MAX_SERIES_PRODUCTS, METRICS } from '../../../server/metrics/definitions.ts'
 
 export type StreamStatus = 'live' | 'ended'
 
@@ -119,23 +120,8 @@ export interface SourceRow {
   conversion: number | null
 }
 
-/** GET /v1/streams/:id/products/series */
-export interface ProductSeriesWire {
-  stream_id: string
-  step_ms: number
-  from: number
-  to: number
-  t: number[]
-  products: {
-    product_id: string
-    impressions: number[]
-    clicks: number[]
-    carts: number[]
-    orders: number[]
-    items: number[]
-    gmv: number[]
-  }[]
-}
+/** GET /v1/streams/:id/products/series: the server's own type (a type, erased from the bundle). */
+export type { ProductSeries as ProductSeriesWire } from '../../../server/metrics/details.ts'
 
 /** GET /v1/streams/:id/sources */
 export interface SourceMixData {
