@@ -54,7 +54,8 @@ export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plug
             // a label that would run into the previous one is left out (its line stays).
             const text = m.label.length > 28 ? `${m.label.slice(0, 27)}…` : m.label
             const textWidth = ctx.measureText(text).width
-            const tx = Math.max(0, Math.min(x - textWidth / 2, left + width - textWidth))
+            // Kept over the plot, clear of the y-axis gutter and its tick values.
+            const tx = Math.max(left, Math.min(x - textWidth / 2, left + width - textWidth))
             if (tx < lastRight + 6 * px) continue
             ctx.fillStyle = color
             ctx.fillText(text, tx, top - (MARKER_BAND_PX - 3) * px)
