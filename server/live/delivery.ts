@@ -65,19 +65,30 @@ export class Delivery {
   /** Sends a tick to the stream's room: one encode for every ready socket, the rest held. */
   tick(payload: TickPayload): void {
     const room = tickRoom(payload.stream_id, payload.step_ms)
-    const held = this.holdCongested(room, `tick:${room}`, (previous) => ({
+    this.send(room, `tick:${room}`, 'tick', payload, (previous) => ({
       event: 'tick',
       payload: previous?.event === 'tick' ? mergeTicks(previous.payload, payload) : payload,
     }))
-    this.nsp.to(room).except(held).emit('tick', payload)
   }
 
   wall(room: string, payload: unknown): void {
-    const held = this.holdCongested(room, `wall:${room}`, () => ({ event: 'wall', payload }))
-    this.nsp.to(room).except(held).emit('wall', payload)
+    this.send(room, `wall:${room}`, 'wall', payload, () => ({ event: 'wall', payload }))
   }
 
-  /** Sends what a socket holds once its transport has drained. */
+  /**
+   * Sends what a socket holds once its transport can write again. engine.io's socket-level
+   * `drain` fires right after a write, while the transport is still busy, so the trigger is
+   * the transport's `ready` — on the transport the socket has now, and on the one it
+   * upgrades to.
+   */
+  watch(socket: Socket): void {
+    const onReady = () => this.flush(socket)
+    const conn = socket.conn
+    conn.transport.on('ready', onReady)
+    conn.on('upgrade', (transport) => transport.on('ready', onReady))
+  }
+
+  /** Sends what a socket holds, if its transport can take it now. */
   flush(socket: Socket): void {
     const data = socket.data as LiveSocketData
     if (data.pending.size === 0 || isCongested(socket)) return
@@ -86,22 +97,35 @@ export class Delivery {
     for (const item of pending) socket.emit(item.event, item.payload)
   }
 
-  private holdCongested(
+  /**
+   * One encode for the room's ready sockets. A socket whose transport is busy gets the
+   * message merged into what it holds; so does one that still holds an older message
+   * under the same key (which then goes out merged at once, so the newer values never
+   * overtake the older ones).
+   */
+  private send(
     room: string,
     key: string,
+    event: Pending['event'],
+    payload: unknown,
     merge: (previous: Pending | undefined) => Pending,
-  ): string[] {
+  ): void {
     const members = this.nsp.adapter.rooms.get(room)
-    const held: string[] = []
-    if (!members) return held
-    for (const id of members) {
+    const held: Socket[] = []
+    for (const id of members ?? []) {
       const socket = this.nsp.sockets.get(id)
-      if (!socket || !isCongested(socket)) continue
+      if (!socket) continue
       const data = socket.data as LiveSocketData
+      const congested = isCongested(socket)
+      if (!congested && !data.pending.has(key)) continue
       data.pending.set(key, merge(data.pending.get(key)))
-      held.push(id)
-      this.held++
+      held.push(socket)
+      if (congested) this.held++
     }
-    return held
+    this.nsp
+      .to(room)
+      .except(held.map((socket) => socket.id))
+      .emit(event, payload)
+    for (const socket of held) this.flush(socket)
   }
 }

@@ -164,7 +164,7 @@ export default fp(
         },
         Math.max(0, expiresIn),
       )
-      socket.conn.on('drain', () => delivery.flush(socket))
+      delivery.watch(socket)
       socket.on('disconnect', () => clearTimeout(expiry))
       registerHandlers(socket, {
         app,

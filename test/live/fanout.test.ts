@@ -1,4 +1,5 @@
 import type { Socket as ServerSocket } from 'socket.io'
+import { io } from 'socket.io-client'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { LiveClient } from '../helpers/live-client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -45,6 +46,40 @@ test('200 concurrent clients subscribed to one stream all receive the tick carry
   }
 }, 90_000)
 
+test('one socket watching several streams gets the tick of each, when one commit carries them all', async () => {
+  const streams = ['multi-a', 'multi-b', 'multi-c']
+  await server.ingest(streams.map((s) => ev(s, 'stream_start', now - 60_000, { creator_id: 'c' })))
+  const socket = io(`${server.url}/live`, {
+    auth: { token: server.opsToken },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+  })
+  const likes = new Map<string, number>()
+  socket.on('tick', (tick: { stream_id: string; totals: { likes: number } }) => {
+    likes.set(tick.stream_id, tick.totals.likes)
+  })
+  try {
+    for (const stream of streams) {
+      const answer = await socket.timeout(30_000).emitWithAck('subscribe', { stream_id: stream, step: '1s' })
+      expect(answer.ok).toBe(true)
+    }
+    for (let round = 1; round <= 3; round++) {
+      // One request, so one group commit and one tick round for the three streams.
+      const body = streams.map((s) => ev(s, 'like', Date.now(), { viewer_id: 'v', quantity: 1 }))
+      expect((await server.ingest(body)).status).toBe(200)
+      const deadline = Date.now() + 30_000
+      while (!streams.every((s) => likes.get(s) === round) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      console.log(`round ${round}: likes seen per stream ${JSON.stringify(Object.fromEntries(likes))}`)
+      expect(streams.map((s) => likes.get(s))).toEqual([round, round, round])
+    }
+  } finally {
+    socket.close()
+  }
+}, 120_000)
+
 test('a client that stops reading does not stop the others, and what the server holds for it stays bounded', async () => {
   const stream = 'stall'
   await server.ingest([ev(stream, 'stream_start', now - 1_790_000, { creator_id: 'c' })])
@@ -53,7 +88,9 @@ test('a client that stops reading does not stop the others, and what the server 
   await slow.subscribe(stream, '1s')
   await healthy.subscribe(stream, '1s')
   // Stop reading the slow client's TCP socket: the server's writes to it back up.
-  const engine = slow.socket.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } }
+  const engine = slow.socket.io.engine as unknown as {
+    transport: { ws: { _socket: { pause(): void; resume(): void } } }
+  }
   engine.transport.ws._socket.pause()
   const serverSocket = server.app.io.of('/live').sockets.get(slow.socket.id!) as ServerSocket
   const conn = serverSocket.conn as unknown as { writeBuffer: unknown[] }
@@ -88,6 +125,10 @@ test('a client that stops reading does not stop the others, and what the server 
   expect(maxPending).toBe(1) // it did stall, and one subscription holds at most one merged tick
   expect(maxWriteBuffer).toBeLessThanOrEqual(2)
   expect(server.app.io.of('/live').sockets.size).toBe(2)
+  // Reading again, the stalled client catches up: what was held for it goes out merged.
+  engine.transport.ws._socket.resume()
+  await slow.waitFor(() => slow.totals?.orders === ROUNDS, 30_000)
+  expect(slow.buckets.size).toBeGreaterThan(1700)
   slow.close()
   healthy.close()
 }, 120_000)
