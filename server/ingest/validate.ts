@@ -28,6 +28,17 @@ const MONEY_TYPES = new Set<EventType>(['order_paid', 'order_refunded'])
 const QUANTITY_TYPES = new Set<EventType>(['order_paid', 'like', 'add_to_cart'])
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2}))?$/
+/** An `amount` key with a plain JSON number (no exponent), in an event's text. */
+const AMOUNT_LITERAL = /"amount"\s*:\s*(\d+(?:\.\d+)?)(?![\d.eE])/g
+
+/** The literal text of the number `value` given as "amount" in `source`, if found there. */
+function amountLiteral(source: string | undefined, value: number): string | undefined {
+  if (source === undefined || !source.includes('"amount"')) return undefined
+  for (const match of source.matchAll(AMOUNT_LITERAL)) {
+    if (Number(match[1]) === value) return match[1]
+  }
+  return undefined
+}
 
 export type Validation = { ok: true; event: EventRow } | { ok: false; message: string; eventId?: string }
 
@@ -124,14 +135,27 @@ export function parseTimeParameter(value: unknown): number {
 }
 
 /** Exact decimal text with two places, from a JSON number or a decimal string. */
-export function parseAmount(value: unknown): string {
+export function parseAmount(value: unknown, source?: string): string {
   let textValue: string
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) fail('amount: must be a finite number')
     if (value < 0) fail('amount: must not be negative')
-    // The shortest round-trip text of the number is what the producer wrote (for ≤ 15 digits).
-    textValue = String(value)
-    if (/e/i.test(textValue)) fail('amount: is too large (at most 16 digits before the decimal point)')
+    // JSON.parse has already rounded the number to binary: judge the digits the producer
+    // wrote where the event's text is at hand (an NDJSON line, a one-object body).
+    const literal = amountLiteral(source, value)
+    if (literal !== undefined) textValue = literal
+    else {
+      textValue = String(value)
+      if (/e-/i.test(textValue)) fail(`amount: ${textValue} has more than 2 decimal places`)
+      if (/e/i.test(textValue)) fail('amount: is too large (at most 16 digits before the decimal point)')
+      // Up to 15 significant digits, the shortest text of a double is the decimal it came
+      // from; beyond, it may not be.
+      if (textValue.replace(/^[0.]+|\./g, '').length > 15) {
+        fail(
+          `amount: ${textValue} has more digits than a JSON number keeps exactly; send it as a decimal string`,
+        )
+      }
+    }
   } else if (typeof value === 'string') {
     textValue = value.trim()
     if (textValue.startsWith('-')) fail('amount: must not be negative')
@@ -149,9 +173,10 @@ export function parseAmount(value: unknown): string {
 
 /**
  * Checks one event against SPEC §1 and normalizes it for storage. `now` is the arrival
- * time; `ts` must lie in [now − 7 days, now + 5 minutes].
+ * time; `ts` must lie in [now − 7 days, now + 5 minutes]. `eventText`, the event's text when the
+ * body kept it, lets a JSON-number amount be judged by the digits written, not as rounded.
  */
-export function validateEvent(raw: unknown, now: number, currency: string): Validation {
+export function validateEvent(raw: unknown, now: number, currency: string, eventText?: string): Validation {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, message: `event: must be a JSON object, got ${kind(raw)}` }
   }
@@ -178,7 +203,7 @@ export function validateEvent(raw: unknown, now: number, currency: string): Vali
     const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))
     const order_id = text(obj, 'order_id', 1, 128, MONEY_TYPES.has(type))
 
-    const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount) : '0.00'
+    const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount, eventText) : '0.00'
     // On any event: SPEC §1 makes `currency` optional everywhere and, when given, binding.
     if (obj.currency !== undefined) {
       if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)

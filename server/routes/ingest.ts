@@ -173,7 +173,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         let eventId: string | undefined
         if (item.error !== undefined) message = item.error
         else {
-          const result = validateEvent(item.value, now, app.config.currency)
+          const result = validateEvent(item.value, now, app.config.currency, item.raw)
           if (result.ok) {
             events.push(result.event)
             continue

@@ -348,6 +348,35 @@ describe('money is exact to the cent', () => {
     expect(body.totals.gmv).toBe(10000000000000.29)
     expect(String(body.totals.gmv)).toBe('10000000000000.29')
   })
+
+  test('a JSON-number amount is judged by the digits written, never as rounded to binary', async () => {
+    // Written by hand: JSON.stringify would print these numbers as the doubles they round to.
+    const line = (amount: string) =>
+      `{"event_id":"${id()}","type":"order_paid","stream_id":"exact","ts":${Date.now()},` +
+      `"viewer_id":"b","product_id":"p","order_id":"${id('o')}","amount":${amount}}`
+    const sent = ['9007199254740993', '1234567890123456.78', '1.0000000000000001', '0.0000001', '12.5']
+    const result = await post(sent.map(line).join('\n'), 'application/x-ndjson')
+    expect(result.status).toBe(422)
+    expect(result.body.accepted).toBe(3)
+    expect(result.body.errors.map((e: { index: number; message: string }) => [e.index, e.message])).toEqual([
+      [2, 'amount: 1.0000000000000001 has more than 2 decimal places'],
+      [3, 'amount: 0.0000001 has more than 2 decimal places'],
+    ])
+    const rows = await (
+      await server.app.clickhouse.query({
+        query: "SELECT toString(amount) AS amount FROM events WHERE stream_id = 'exact' ORDER BY amount",
+        format: 'JSONEachRow',
+      })
+    ).json<{ amount: string }>()
+    expect(rows.map((r) => r.amount)).toEqual(['12.5', '1234567890123456.78', '9007199254740993'])
+
+    // In a JSON array the elements' text is not kept: a number past 15 digits is refused.
+    const array = await post(`[${line('9007199254740993')}]`, 'application/json')
+    expect(array.status).toBe(422)
+    expect(array.body.errors[0].message).toBe(
+      'amount: 9007199254740992 has more digits than a JSON number keeps exactly; send it as a decimal string',
+    )
+  })
 })
 
 describe('exactly once', () => {
