@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Socket } from 'socket.io'
 import type { Reader } from '../auth/tokens.ts'
-import { parseTimeParameter } from '../ingest/validate.ts'
+import { fitsChars, parseTimeParameter } from '../ingest/validate.ts'
 import { streamCreator } from '../metrics/streams.ts'
 import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
 import type { SnapshotBatcher } from './snapshots.ts'
@@ -48,8 +48,12 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
   const { app } = context
 
   const handle = (event: string, run: (payload: unknown) => Promise<unknown>) => {
-    socket.on(event, (payload: unknown, ack?: unknown) => {
-      const answer: Ack = typeof ack === 'function' ? (ack as Ack) : () => {}
+    // The acknowledgement is the last argument, whatever comes before it: `wall` may be
+    // sent with no payload at all (SPEC §5), and a client may send more than one.
+    socket.on(event, (...args: unknown[]) => {
+      const last = args[args.length - 1]
+      const answer: Ack = typeof last === 'function' ? (last as Ack) : () => {}
+      const payload = typeof args[0] === 'function' ? undefined : args[0]
       run(payload).then(answer, (error) => {
         app.log.error({ err: error, event }, 'live handler failed')
         answer(failure('internal', 'the server could not answer; try again'))
@@ -59,10 +63,11 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
 
   handle('subscribe', async (payload) => {
     const request = (payload ?? {}) as { stream_id?: unknown; step?: unknown; since?: unknown }
+    // Counted in characters, as ingest counts them (SPEC §1).
     if (
       typeof request.stream_id !== 'string' ||
       request.stream_id.length < 1 ||
-      request.stream_id.length > 128
+      !fitsChars(request.stream_id, 128)
     ) {
       return failure('invalid_request', 'stream_id: must be a string of 1 to 128 characters')
     }
@@ -123,7 +128,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     if (
       vertical !== undefined &&
       vertical !== null &&
-      (typeof vertical !== 'string' || vertical.length > VERTICAL_MAX)
+      (typeof vertical !== 'string' || !fitsChars(vertical, VERTICAL_MAX))
     ) {
       return failure('invalid_request', `vertical: must be a string of at most ${VERTICAL_MAX} characters`)
     }

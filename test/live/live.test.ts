@@ -262,8 +262,10 @@ describe('live push (SPEC §5)', () => {
         ev('colon-own', 'view_start', 0, { viewer_id: `w-${creator}` }),
       ])
       await ops.waitFor(() => opsPushes > 0)
-      // Every room of a round is sent in one go; allow the creator's delivery to arrive.
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // Every room of a round is sent in one go: a wall with something to show gets it
+      // (on a loaded machine, maybe later than the ops wall); one without, nothing in 300 ms.
+      if (ack.streams.length > 0) await client.waitFor(() => pushes.length > 0)
+      else await new Promise((resolve) => setTimeout(resolve, 300))
       client.close()
       ops.close()
       const ids = (message: { streams: { stream_id: string }[] }) => message.streams.map((s) => s.stream_id)
@@ -348,6 +350,27 @@ describe('live push (SPEC §5)', () => {
       expect(answer.error.code).toBe('invalid_request')
     }
     expect((await client.socket.emitWithAck('wall', { vertical: 5 })).ok).toBe(false)
+    // Without a payload, or with one too many, every command is still answered.
+    expect((await client.socket.timeout(10_000).emitWithAck('wall')).ok).toBe(true)
+    const bare = await client.socket.timeout(10_000).emitWithAck('subscribe')
+    expect(bare.error.code).toBe('invalid_request')
+    expect((await client.socket.timeout(10_000).emitWithAck('unsubscribe')).ok).toBe(false)
+    const extra = await client.socket.timeout(10_000).emitWithAck('unsubscribe', { stream_id: 'a' }, { x: 1 })
+    expect(extra.ok).toBe(true)
+    client.close()
+  })
+
+  test('ids and verticals are counted in characters, as ingest counts them', async () => {
+    // 120 emoji and two letters: 122 characters, 242 UTF-16 units.
+    const stream = `${'😀'.repeat(120)}r3`
+    const vertical = '🛍'.repeat(64)
+    await server.ingest([{ ...start(stream), vertical }])
+    const client = new LiveClient(server.url, server.opsToken)
+    const answer = await client.subscribe(stream)
+    expect(answer.ok).toBe(true)
+    expect(answer.snapshot.stream.stream_id).toBe(stream)
+    const wall = await client.socket.emitWithAck('wall', { vertical })
+    expect(wall.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual([stream])
     client.close()
   })
 
