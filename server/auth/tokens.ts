@@ -58,16 +58,23 @@ export function verifyToken(secret: string, token: string | undefined, now = Dat
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new TokenError('token_invalid', 'the token signature does not match')
   }
-  let payload: { role?: unknown; creator_id?: unknown; exp?: unknown }
+  let parsed: unknown
   try {
-    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
+    parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
   } catch {
     throw new TokenError('token_invalid', 'the token payload is unreadable')
   }
+  // Signed is not the same as well formed: a token made by hand with the secret is read
+  // as carefully as a request.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TokenError('token_invalid', 'the token payload is unreadable')
+  }
+  const payload = parsed as { role?: unknown; creator_id?: unknown; exp?: unknown }
   if ((payload.role !== 'ops' && payload.role !== 'creator') || typeof payload.exp !== 'number') {
     throw new TokenError('token_invalid', 'the token payload is incomplete')
   }
-  if (payload.role === 'creator' && typeof payload.creator_id !== 'string') {
+  // An empty creator would match the streams listing's "no creator filter".
+  if (payload.role === 'creator' && (typeof payload.creator_id !== 'string' || payload.creator_id === '')) {
     throw new TokenError('token_invalid', 'a creator token must name its creator')
   }
   const expiresAt = payload.exp * 1000

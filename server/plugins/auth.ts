@@ -5,7 +5,10 @@ import { ApiError } from '../errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** preHandler for read endpoints: sets request.reader or answers 401. */
+    /**
+     * onRequest hook of the read endpoints: sets request.reader or answers 401, before the
+     * query is looked at (a caller without a valid token learns nothing about it).
+     */
     requireReader: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     verifyReadToken: (token: string | undefined) => Reader
   }
@@ -23,7 +26,12 @@ export default fp(
     app.decorateRequest('reader', null)
     app.decorate('requireReader', async (request: FastifyRequest) => {
       try {
-        request.reader = verifyReadToken(bearer(request.headers.authorization))
+        const header = request.headers.authorization
+        const token = bearer(header)
+        if (header && !token) {
+          throw new TokenError('token_invalid', 'the Authorization header must be "Bearer <read token>"')
+        }
+        request.reader = verifyReadToken(token)
       } catch (error) {
         if (error instanceof TokenError) throw new ApiError(401, error.code, error.message)
         throw error

@@ -149,7 +149,10 @@ export default fp(
           const refusal = new Error(error.code) as Error & { data?: unknown }
           refusal.data = { code: error.code, message: error.message }
           next(refusal)
-        } else next(error as Error)
+        } else {
+          app.log.error({ err: error }, 'live handshake failed')
+          next(new Error('the server could not check the token; try again'))
+        }
       }
     })
 

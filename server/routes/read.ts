@@ -132,7 +132,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/me',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Who this read token is',
         response: {
@@ -152,7 +152,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Streams with metadata and totals, by GMV',
         querystring: Type.Object({
@@ -186,7 +186,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'One stream: metadata, status, totals',
         params: StreamParams,
@@ -206,7 +206,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id/series',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Columnar time series for charts',
         description:
@@ -233,7 +233,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id/products/series',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Some products’ funnels per bucket: impressions, clicks, carts, orders, items, gmv',
         description:
@@ -281,7 +281,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id/products',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Per product: impressions, clicks, orders, items, gmv, ctr, co_rate, ranked by gmv',
         params: StreamParams,
@@ -314,7 +314,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id/sources',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Traffic-source mix of the stream’s views, and the orders each source brought',
         description:
@@ -349,7 +349,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/streams/:stream_id/markers',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'product_pin and marker events in time order',
         params: StreamParams,
@@ -377,7 +377,7 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/quarantine',
     {
-      preHandler: app.requireReader,
+      onRequest: app.requireReader,
       schema: {
         summary: 'Latest rejected events with their reasons (ops only)',
         querystring: Type.Object({

@@ -1,3 +1,5 @@
+import { createHmac } from 'node:crypto'
+import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts'
@@ -116,6 +118,51 @@ describe('read tokens (SPEC §6)', () => {
     const otherSecret = issueToken('another-secret-entirely-123', { role: 'ops', ttlMs: 60_000 })
     expect((await server.get('/v1/streams', otherSecret)).status).toBe(401)
     expect((await server.get('/v1/streams', server.ingestKey)).status).toBe(401)
+  })
+
+  test('a token signed with the secret but made by hand is read as carefully as a request', async () => {
+    const signed = (payload: unknown) => {
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url')
+      const signature = createHmac('sha256', TEST_SECRET).update(`lw1.${body}`).digest('base64url')
+      return `lw1.${body}.${signature}`
+    }
+    const exp = Math.floor(now / 1000) + 3600
+    for (const payload of [
+      null,
+      [],
+      42,
+      { role: 'creator', creator_id: '', exp },
+      { role: 'creator', exp },
+    ]) {
+      const answer = await server.get('/v1/streams', signed(payload))
+      expect(answer.status, JSON.stringify(payload)).toBe(401)
+      expect(answer.body.error.code).toBe('token_invalid')
+    }
+    // The same checks guard the socket's handshake.
+    const socket = io(`${server.url}/live`, {
+      auth: { token: signed(null) },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    })
+    const refusal = await new Promise<Error & { data?: { code: string } }>((resolve) =>
+      socket.once('connect_error', resolve),
+    )
+    socket.close()
+    expect(refusal.data?.code).toBe('token_invalid')
+  })
+
+  test('the token is checked before the query, and a header of another scheme is named', async () => {
+    const bad = await fetch(`${server.url}/v1/streams/alice-1/series?step=7s`)
+    expect(bad.status).toBe(401)
+    const basic = await fetch(`${server.url}/v1/streams`, { headers: { authorization: 'Basic YTpi' } })
+    expect(basic.status).toBe(401)
+    expect((await basic.json()).error).toEqual({
+      code: 'token_invalid',
+      message: 'the Authorization header must be "Bearer <read token>"',
+    })
+    // With a valid token, the same query is the client's mistake to fix.
+    expect((await server.get('/v1/streams/alice-1/series?step=7s')).status).toBe(400)
   })
 
   test('health, readiness and metrics need no token', async () => {
