@@ -109,7 +109,9 @@ function pushJsonLine(items: BodyItem[], index: number, line: string): void {
   try {
     items.push({ index, value: JSON.parse(line), raw: line })
   } catch (error) {
-    items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}`, raw: line })
+    // A body with old Mac line ends (CR alone) arrives as one line of many events.
+    const hint = line.includes('\r') ? ' (it holds a bare CR: NDJSON lines end with LF or CRLF)' : ''
+    items.push({ index, error: `line is not valid JSON: ${describeJsonError(error)}${hint}`, raw: line })
   }
 }
 

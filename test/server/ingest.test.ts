@@ -161,6 +161,13 @@ describe('POST /v1/events', () => {
     expect((await server.get('/v1/streams/nd')).body.totals.views).toBe(3)
   })
 
+  test('a body cut with bare CRs is refused with the reason named', async () => {
+    const lines = [view('cr'), view('cr')].map((e) => JSON.stringify(e))
+    const result = await post(lines.join('\r'), 'application/x-ndjson')
+    expect(result.status).toBe(422)
+    expect(result.body.errors[0].message).toContain('it holds a bare CR: NDJSON lines end with LF or CRLF')
+  })
+
   test('text with tabs, newlines, backslashes and NUL is stored as sent', async () => {
     // Rows travel to ClickHouse as TabSeparated: each of these must be escaped, never cut a
     // row or a field.
