@@ -592,6 +592,12 @@ describe('access on screen (SPEC §6)', () => {
     const noToken = await openPage(browser, { suffix: 'no token' })
     await noToken.page.goto(`${server.url}/`)
     await noToken.page.getByRole('heading', { name: 'Open Livewall with your link' }).waitFor()
+    // The new link, opened in the same tab: only the fragment changes, and the wall comes up.
+    await noToken.page.evaluate((token) => {
+      window.location.hash = `token=${token}`
+    }, server.opsToken)
+    await wallTile(noToken.page, miaLive.stream_id).waitFor()
+    expect(new URL(noToken.page.url()).hash).toBe('')
     expect(noToken.errors()).toEqual([])
   })
 

@@ -4,7 +4,7 @@
 import { type Api, ApiError, createApi, isTokenErrorCode, type TokenErrorCode } from './lib/api.ts'
 import { type ConnectionState, connectLive, type LiveClient } from './lib/live.ts'
 import { parseRoute, type Route } from './lib/route.ts'
-import { resolveToken } from './lib/token.ts'
+import { resolveToken, takeTokenFromHash } from './lib/token.ts'
 import type { Me } from './lib/types.ts'
 
 export const session = $state({
@@ -108,6 +108,12 @@ export function startSession(): void {
   session.token = token
   syncLocation()
   window.addEventListener('popstate', syncLocation)
+  // A new link opened over this page changes only the fragment when its path is the same,
+  // and the browser does not load it: start again with its token (the "ask for a new link"
+  // pages depend on it).
+  window.addEventListener('hashchange', () => {
+    if (takeTokenFromHash(window.location.hash).token) window.location.reload()
+  })
   if (!token) {
     session.tokenError = 'token_missing'
     return
