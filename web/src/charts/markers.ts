@@ -19,6 +19,41 @@ export function chartMarker(m: Marker, x = m.ts): ChartMarker {
   return { x, kind: m.type, label: m.type === 'product_pin' ? `Pin ${m.product_id}` : m.label }
 }
 
+export interface MarkerLabel {
+  /** canvas x of the marker's line */
+  x: number
+  text: string
+  kind: ChartMarker['kind']
+}
+
+/**
+ * Where the labels go in the one row above the plot: centred on their line, kept over the
+ * plot (clear of the y-axis gutter and its tick values). A label that would run into one
+ * already placed is left out (its line stays), and a marker's label is placed before any
+ * pin's: a flash sale and the pin of its product come at the same moment, and the sale is
+ * the news.
+ */
+export function placeLabels<T extends MarkerLabel>(
+  labels: readonly T[],
+  measure: (text: string) => number,
+  left: number,
+  width: number,
+  gap: number,
+): (T & { tx: number })[] {
+  const placed: (T & { tx: number; right: number })[] = []
+  for (const kind of ['playhead', 'marker', 'product_pin'] as const) {
+    for (const label of labels) {
+      if (label.kind !== kind) continue
+      const textWidth = measure(label.text)
+      const tx = Math.max(left, Math.min(label.x - textWidth / 2, left + width - textWidth))
+      const right = tx + textWidth
+      if (placed.some((other) => tx < other.right + gap && right + gap > other.tx)) continue
+      placed.push({ ...label, tx, right })
+    }
+  }
+  return placed
+}
+
 export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plugin {
   return {
     hooks: {
@@ -35,7 +70,7 @@ export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plug
           ctx.font = `${Math.round(11 * px)}px system-ui, sans-serif`
           ctx.textBaseline = 'top'
           ctx.textAlign = 'left'
-          let lastRight = Number.NEGATIVE_INFINITY
+          const labels: (MarkerLabel & { color: string })[] = []
           for (const m of list) {
             if (m.x < min || m.x > max) continue
             const x = Math.round(u.valToPos(m.x, 'x', true))
@@ -50,16 +85,14 @@ export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plug
             ctx.lineTo(x + 0.5, top + height)
             ctx.stroke()
             if (!m.label) continue
-            // Labels sit in the band above the plot (MARKER_BAND_PX of top padding), one row:
-            // a label that would run into the previous one is left out (its line stays).
             const text = m.label.length > 28 ? `${m.label.slice(0, 27)}…` : m.label
-            const textWidth = ctx.measureText(text).width
-            // Kept over the plot, clear of the y-axis gutter and its tick values.
-            const tx = Math.max(left, Math.min(x - textWidth / 2, left + width - textWidth))
-            if (tx < lastRight + 6 * px) continue
-            ctx.fillStyle = color
-            ctx.fillText(text, tx, top - (MARKER_BAND_PX - 3) * px)
-            lastRight = tx + textWidth
+            labels.push({ x, color, kind: m.kind, text })
+          }
+          const gap = 6 * px
+          const measure = (text: string) => ctx.measureText(text).width
+          for (const label of placeLabels(labels, measure, left, width, gap)) {
+            ctx.fillStyle = label.color
+            ctx.fillText(label.text, label.tx, top - (MARKER_BAND_PX - 3) * px)
           }
           ctx.restore()
         },
