@@ -5,6 +5,7 @@ import type { WallStream } from '../../web/src/lib/types.ts'
 import {
   creationOrder,
   holdRanking,
+  quietStreams,
   rankStreams,
   sameColumns,
   sameOrder,
@@ -167,4 +168,16 @@ describe('the shown ranking between re-ranks (the wall re-ranks every 10 s)', ()
     expect(sameOrder(['a', 'b'], ['b', 'a'])).toBe(false)
     expect(sameOrder(['a'], ['a', 'b'])).toBe(false)
   })
+})
+
+test('a stream with no event for a minute, while others have had some, is quiet', () => {
+  const at = (id: string, lastEventAt: number) => ({
+    ...wallStream(id, 'Beauty', 0, 0),
+    last_event_at: lastEventAt,
+  })
+  const t = 1_800_000_000_000
+  const quiet = quietStreams([at('busy', t), at('paused', t - 59_999), at('broken', t - 135_000)])
+  expect([...quiet]).toEqual([['broken', 135_000]])
+  // Measured against the newest event, not this screen's clock: all quiet together is none.
+  expect(quietStreams([at('a', t - 600_000), at('b', t - 600_000)]).size).toBe(0)
 })

@@ -14,6 +14,26 @@ export function rankStreams(streams: readonly WallStream[], vertical: string): W
   )
 }
 
+/** A live stream with no event for this long, while others on the wall have had some, shows as quiet. */
+export const QUIET_AFTER_MS = 60_000
+
+/**
+ * How long each stream has gone without an event, for those quiet past QUIET_AFTER_MS:
+ * measured against the newest event on the wall, not this screen's clock, which may not
+ * agree with the producers'. (A stream stays live for 5 minutes after its last event, SPEC §3,
+ * so a stream whose feed broke would otherwise hold its rank with frozen numbers.)
+ */
+export function quietStreams(streams: readonly WallStream[]): Map<string, number> {
+  let newest = Number.NEGATIVE_INFINITY
+  for (const s of streams) newest = Math.max(newest, s.last_event_at)
+  const quiet = new Map<string, number>()
+  for (const s of streams) {
+    const silent = newest - s.last_event_at
+    if (silent >= QUIET_AFTER_MS) quiet.set(s.stream_id, silent)
+  }
+  return quiet
+}
+
 export type SparkColumns = [number[], number[], (number | null)[]]
 
 /**
