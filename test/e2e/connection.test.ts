@@ -137,6 +137,14 @@ test('the wall shows the connection lost while the server is down, and recovers 
   await wallTile(page, noahLive.stream_id).waitFor()
   await expect.poll(() => textOf(status), { timeout: 20_000 }).toMatch(/^Live/)
   expect(await banner.count()).toBe(0)
+  // A kiosk TV beside it: the banner must not push its last row of tiles off the screen.
+  const kiosk = await openPage(browser, { width: 1920, height: 1080, suffix: 'kiosk' })
+  await kiosk.page.goto(dashboardUrl(url, '/?kiosk=1', token))
+  await kiosk.page.locator('.tile').first().waitFor()
+  const kioskBottom = async () => {
+    const box = await kiosk.page.locator('.wall.kiosk').boundingBox()
+    return box === null ? Number.NaN : box.y + box.height
+  }
 
   // Graceful stop (SIGTERM: the server closes the sockets itself), then a crash (SIGKILL: the
   // connection just drops). Each time: loud while down, clear once back, numbers moving again.
@@ -160,6 +168,9 @@ test('the wall shows the connection lost while the server is down, and recovers 
         return bar !== null && totals !== null && totals.y >= bar.y + bar.height
       })
       .toBe(true)
+    await kiosk.page.getByRole('alert').waitFor({ timeout: 30_000 })
+    await expect.poll(kioskBottom).toBeLessThanOrEqual(1080)
+    expect((await kiosk.page.getByRole('alert').boundingBox())?.height).toBeGreaterThan(20)
 
     server = await spawnServer(env)
     servers.push(server)
@@ -179,6 +190,7 @@ test('the wall shows the connection lost while the server is down, and recovers 
 
   // While the server was down the browser logged failed connection attempts; nothing threw.
   expect(ui.pageErrors).toEqual([])
+  expect(kiosk.pageErrors).toEqual([])
 }, 150_000)
 
 // After a server-side disconnect (a graceful stop or deploy) the dashboard retries after 2 s;
