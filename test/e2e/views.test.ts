@@ -394,6 +394,9 @@ describe('the dashboard views (README: views)', () => {
     expect(await textOf(flash)).toContain('$5.00 → $60.00')
     expect(await textOf(flash)).toContain('1 → 3')
     expect(await textOf(flash)).toContain('biggest GMV lift')
+    // ...and said above the list, which may be longer than its box.
+    const callout = await textOf(panel.locator('.best-callout'))
+    expect(callout).toContain('flash sale starts at +10:00: GMV $5.00 → $60.00')
     expect(await textOf(panel.locator('tr', { hasText: 'Pinned serum' }))).toContain('$0.00 → $0.00')
     expect(await textOf(panel.locator('.explain'))).toContain('1m 40s')
     // Going there stops at the marker's bucket: 600 s into 1 s buckets.
@@ -423,12 +426,15 @@ describe('the dashboard views (README: views)', () => {
       '4 orders ($65.00) not credited: no view by the buyer before the order',
     )
 
-    // On a phone the moments table scrolls inside its panel; the page does not widen.
+    // On a phone each moment is a card: neither the page nor the list scrolls sideways.
     const phone = await openPage(browser, { width: 390, height: 844, suffix: 'phone' })
     await phone.page.goto(dashboardUrl(server.url, '/replay/moments', server.creatorToken('moments-creator')))
     await phone.page.locator('.moments').waitFor()
     const sideways = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     expect(sideways).toBeLessThanOrEqual(0)
+    const list = phone.page.locator('.moments')
+    expect(await list.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0)
+    expect(await textOf(list.locator('tr', { hasText: 'flash sale starts' }))).toContain('$5.00 → $60.00')
     expect(phone.errors()).toEqual([])
 
     // A compare link to a stream this creator may not see leaves their own replay standing.
