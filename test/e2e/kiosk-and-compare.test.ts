@@ -241,10 +241,18 @@ describe('replay compare (README: overlay a second session aligned by time since
     expect(await textOf(row)).toContain(`Orders ${otherAsOf(middle).orders}`)
     expect(await textOf(row)).toContain(`at +${formatClock(middle * series.step_ms)}`)
 
-    // "— none —" takes the overlay away again.
+    // "— none —" takes the overlay away again, and the position stays at the same time in
+    // the session (alone, the replay has its own step, so another bucket number).
     await picker.selectOption('')
     await expect.poll(() => page.locator('.compare-row').count()).toBe(0)
     await expect.poll(() => compareColourColumns(gmvChart)).toBeLessThan(alone + 20)
+    const aloneStep = replayStep(length(main))
+    const { body: mainSeries } = await server.get(
+      `/v1/streams/${main.stream_id}/series?step=${aloneStep}&metrics=gmv`,
+    )
+    const kept = Math.min(mainSeries.t.length - 1, Math.round((middle * series.step_ms) / mainSeries.step_ms))
+    expect(kept).toBeLessThan(mainSeries.t.length - 1)
+    await expect.poll(async () => Number(await scrubber.inputValue())).toBe(kept)
 
     expect(ui.errors()).toEqual([])
   })
