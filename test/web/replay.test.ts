@@ -172,23 +172,37 @@ describe('replay layout and unfolding', () => {
 })
 
 describe('a long replay', () => {
-  test("over more than 600 buckets each bucket's own conversion is left out, the running one stays", () => {
-    const session = (n: number) =>
+  test("over more than 240 buckets each bucket's own conversion is left out, the running one stays", () => {
+    const session = (n: number, viewers: (i: number) => number) =>
       seriesFromWire(
         {
           step_ms: 10_000,
           t: Array.from({ length: n }, (_, i) => T0 + i * 10_000),
-          viewers: Array.from({ length: n }, () => 5),
+          viewers: Array.from({ length: n }, (_, i) => viewers(i)),
           buyers: Array.from({ length: n }, (_, i) => i % 2),
-          conversion: Array.from({ length: n }, (_, i) => (i % 2) / 5),
+          conversion: Array.from({ length: n }, (_, i) => (i % 2) / viewers(i)),
         },
         METRICS,
         10_000,
       )
-    const long = layoutReplay(session(700), null)
+    const long = layoutReplay(
+      session(300, () => 12),
+      null,
+    )
     expect(long.conversion.every((v) => v === null)).toBe(true)
-    expect(long.conversionRunning.filter((v) => v !== null).length).toBeGreaterThan(600)
-    expect(layoutReplay(session(600), null).conversion.filter((v) => v !== null)).toHaveLength(600)
+    expect(long.conversionRunning.filter((v) => v !== null).length).toBeGreaterThan(250)
+    expect(
+      layoutReplay(
+        session(240, () => 12),
+        null,
+      ).conversion.filter((v) => v !== null),
+    ).toHaveLength(240)
+    // ...and only where a bucket had 10 viewers or more: 1 buyer of 5 is not a 20 % bucket.
+    const thin = layoutReplay(
+      session(240, (i) => (i < 100 ? 5 : 12)),
+      null,
+    )
+    expect(thin.conversion.filter((v) => v !== null)).toHaveLength(140)
   })
 })
 

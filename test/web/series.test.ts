@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import {
+  bucketRatio,
   createSeries,
   cumulativeFromZero,
   cumulativeToTotal,
@@ -178,4 +179,9 @@ describe('running conversion', () => {
   test('points over too few viewers are left out as noise', () => {
     expect(runningRatio([1, 0, 1], [2, 10, 20], null, 10)).toEqual([null, 1 / 12, 2 / 32])
   })
+})
+
+test("a bucket's own conversion is drawn only where it had viewers enough", () => {
+  // 1 buyer of 2 viewers is not a 50 % bucket; a half-filled last bucket is not a drop to 0 %.
+  expect(bucketRatio([0.5, 0.04, 0, null], [2, 25, 3, 0], 10)).toEqual([null, 0.04, null, null])
 })

@@ -6,7 +6,7 @@
 // again, so their sum over buckets is an upper-bound approximation, and conversion computed from
 // them is approximate too. Those are flagged in `approximate` for the screen to label.
 
-import { type ColumnSeries, runningRatio } from './series.ts'
+import { BUCKET_CONVERSION_MIN_VIEWERS, bucketRatio, type ColumnSeries, runningRatio } from './series.ts'
 import { type ProductRow, STEP_MS, type Step, type Totals } from './types.ts'
 
 const SUMMED = [
@@ -25,7 +25,7 @@ const MONEY = ['gmv', 'refunds'] as const
 const APPROX_SUMMED = ['viewers', 'buyers'] as const
 
 /** Per-bucket conversion is drawn in a replay of at most this many buckets. */
-export const PER_BUCKET_CONVERSION_MAX = 600
+export const PER_BUCKET_CONVERSION_MAX = 240
 
 /** The running conversion curve starts once this many viewers came (before that it is noise). */
 export const CONVERSION_MIN_VIEWERS = 20
@@ -223,10 +223,14 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
       length,
     ),
     // Over many buckets each one's own conversion is a solid wall of spikes that hides the
-    // running curve: drawn only while a bucket is wide enough to see (≤ 600 of them).
+    // running curve: drawn only while a bucket is wide enough to see, and where it had
+    // viewers enough to mean something.
     conversion:
       length <= PER_BUCKET_CONVERSION_MAX
-        ? padded(col(main, 'conversion'), length)
+        ? padded(
+            bucketRatio(col(main, 'conversion'), col(main, 'viewers'), BUCKET_CONVERSION_MIN_VIEWERS),
+            length,
+          )
         : new Array(length).fill(null),
     online: padded(col(main, 'online'), length),
     compare: compare

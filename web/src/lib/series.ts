@@ -209,6 +209,21 @@ export function cumulativeFromZero(perBucket: readonly (number | null)[]): numbe
   return out
 }
 
+/** Fewest viewers in a bucket for its own conversion to be drawn. */
+export const BUCKET_CONVERSION_MIN_VIEWERS = 10
+
+/**
+ * Each bucket's own ratio where its denominator reached `min`, else null: one buyer of two
+ * viewers is not a 50 % minute, and a half-filled last bucket is not a drop to 0 %.
+ */
+export function bucketRatio(
+  ratio: readonly (number | null)[],
+  denominator: readonly (number | null)[],
+  min: number,
+): (number | null)[] {
+  return ratio.map((value, i) => ((denominator[i] ?? 0) >= min ? value : null))
+}
+
 /**
  * A running ratio (e.g. conversion = buyers / viewers) per bucket: the ratio of everything up to
  * and including that bucket. Per-bucket ratios of 1 s buckets are mostly 0/0 or spikes; the
