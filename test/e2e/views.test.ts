@@ -607,17 +607,30 @@ describe('access on screen (SPEC §6)', () => {
     expect(noToken.errors()).toEqual([])
   })
 
-  test('a link that expires while the wall is open turns into the expired message', async () => {
+  test('a link that expires while the wall is open leaves its last numbers under a loud banner', async () => {
     const ui = await openPage(browser)
     const shortLived = issueToken(TEST_SECRET, { role: 'ops', ttlMs: 8_000 })
     await ui.page.goto(dashboardUrl(server.url, '/', shortLived))
     await wallTile(ui.page, miaLive.stream_id).waitFor()
+    const gmvBefore = await textOf(wallTile(ui.page, miaLive.stream_id).locator('.gmv'))
     // Warned before it happens.
     expect(await textOf(ui.page.getByRole('status').filter({ hasText: 'expires' }))).toContain(
       'This link expires in 1 min',
     )
-    await ui.page.getByRole('heading', { name: 'This link has expired' }).waitFor({ timeout: 20_000 })
-    expect(await ui.page.locator('.tile').count()).toBe(0)
+    const expired = ui.page.getByRole('alert')
+    await expired.filter({ hasText: 'ACCESS EXPIRED' }).waitFor({ timeout: 20_000 })
+    expect(await textOf(expired)).toMatch(
+      /^ACCESS EXPIRED — these numbers stopped at \d\d:\d\d:\d\d\. Open a new link/,
+    )
+    // One banner (not a second one for the connection the server closed), over the last frame.
+    expect(await expired.count()).toBe(1)
+    expect(await textOf(wallTile(ui.page, miaLive.stream_id).locator('.gmv'))).toBe(gmvBefore)
+    // Other views have nothing to keep: the stream page turns into the message.
+    await ui.page
+      .getByRole('link', { name: new RegExp(miaLive.creator_id) })
+      .first()
+      .click()
+    await ui.page.getByRole('heading', { name: 'This link has expired' }).waitFor()
     expect(unexpectedErrors(ui, 401)).toEqual([])
   })
 })
