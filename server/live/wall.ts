@@ -108,7 +108,8 @@ export async function readWall(
         format: 'JSONCompactEachRow',
       })
       .then((r) => r.json<[string, string, number, string, string]>()),
-    countQuarantine(client),
+    // Today's, as the wall's other totals: a count that only grows says nothing about now.
+    countQuarantine(client, undefined, dayStart),
   ])
   const sparkByStream = new Map<string, Map<number, [number, number, number]>>()
   for (const [id, t, gmv, buyers, viewers] of sparkRows) {

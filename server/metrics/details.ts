@@ -288,10 +288,13 @@ export interface QuarantineItem {
 }
 
 /** The rows of one stream (a rejected event's stream_id as it could be read), or all. */
-function quarantineFilter(streamId: string | undefined) {
+function quarantineFilter(streamId: string | undefined, sinceMs?: number) {
+  const conditions: string[] = []
+  if (streamId !== undefined) conditions.push('stream_id = {stream:String}')
+  if (sinceMs !== undefined) conditions.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')")
   return {
-    where: streamId === undefined ? '' : 'WHERE stream_id = {stream:String}',
-    params: { stream: streamId ?? '' },
+    where: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`,
+    params: { stream: streamId ?? '', since: sinceMs ?? 0 },
   }
 }
 
@@ -321,8 +324,13 @@ export async function readQuarantine(
 }
 
 /** Rows in the quarantine, of one stream or of all. */
-export async function countQuarantine(client: ClickHouseClient, streamId?: string): Promise<number> {
-  const { where, params } = quarantineFilter(streamId)
+/** Rows in the quarantine, of one stream or all, received since `sinceMs` or ever (30 days kept). */
+export async function countQuarantine(
+  client: ClickHouseClient,
+  streamId?: string,
+  sinceMs?: number,
+): Promise<number> {
+  const { where, params } = quarantineFilter(streamId, sinceMs)
   const rows = await (
     await client.query({
       query: `SELECT count() AS n FROM quarantine ${where}`,

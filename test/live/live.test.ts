@@ -374,6 +374,34 @@ describe('live push (SPEC §5)', () => {
     client.close()
   })
 
+  test("the wall counts today's quarantined events, not the 30 days kept", async () => {
+    const client = new LiveClient(server.url, server.opsToken)
+    await client.connected()
+    const before = (await client.socket.emitWithAck('wall', {})).summary.quarantined
+    // One rejected yesterday (as kept in the table), two today.
+    await server.app.clickhouse.insert({
+      table: 'quarantine',
+      values: [
+        {
+          received_at: Date.now() - 86_400_000,
+          reason: 'old',
+          idx: 0,
+          event_id: 'q-old',
+          stream_id: 'q',
+          raw: '{}',
+          key_id: 'k',
+        },
+      ],
+      format: 'JSONEachRow',
+      clickhouse_settings: { date_time_input_format: 'best_effort' },
+    })
+    const bad = { event_id: 'q-new', type: 'teleport', stream_id: 'q', ts: Date.now() }
+    expect((await server.ingest([bad, { ...bad, event_id: 'q-new-2' }])).status).toBe(422)
+    const after = (await client.socket.emitWithAck('wall', {})).summary.quarantined
+    expect(after - before).toBe(2)
+    client.close()
+  })
+
   test('the wall feed pushes changed summary rows with sparklines', async () => {
     await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
     const client = new LiveClient(server.url, server.opsToken)
