@@ -103,12 +103,13 @@ export function sparkOptions(): Omit<uPlot.Options, 'width' | 'height'> {
     padding: [3, 0, 3, 0],
     scales: {
       x: { time: true },
-      // Cumulative GMV over 30 minutes: from the window's own low, so the climb fills the tile.
+      // Cumulative GMV over 30 minutes: from the window's own low, so the climb fills the tile;
+      // no sale in the window draws flat along the bottom (mid-height read as a level reached).
       gmv: {
         range: (_u, min, max) => {
           const lo = min ?? 0
           const hi = max ?? 0
-          return hi > lo ? [lo, hi + (hi - lo) * 0.05] : [lo - 1, hi + 1]
+          return hi > lo ? [lo, hi + (hi - lo) * 0.05] : [lo, lo + 1]
         },
       },
       conv: { range: (_u, _min, max) => [0, Math.max(0.02, max ?? 0) * 1.1] },
