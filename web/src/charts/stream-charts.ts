@@ -3,7 +3,7 @@
 import type uPlot from 'uplot'
 import { formatClock, formatCount, formatMoney, formatPercent, formatTime } from '../lib/format.ts'
 import { MARKER_BAND_PX } from './markers.ts'
-import { bars, COLORS, elapsedAxis, elapsedSplits, timeAxis, yAxis } from './theme.ts'
+import { bars, COLORS, elapsedAxis, elapsedSplits, formatTick, timeAxis, yAxis } from './theme.ts'
 import { tooltipPlugin } from './tooltip.ts'
 
 export type ChartOptions = Omit<uPlot.Options, 'width' | 'height'>
@@ -55,7 +55,10 @@ function fromZero(max: number | undefined, headroom: number, empty = 1) {
   }
 }
 
-/** Cumulative GMV (line, left axis) and GMV per bucket (bars, right axis). */
+/** Narrower than this (CSS px), the GMV chart leaves out the per-bucket bars' axis. */
+export const NARROW_CHART_PX = 480
+
+/** Cumulative GMV (line, left axis) and GMV per bucket (bars, right axis, when there is room). */
 export function gmvChart(cfg: StreamChartConfig): ChartOptions {
   const series: uPlot.Series[] = [
     {},
@@ -104,7 +107,11 @@ export function gmvChart(cfg: StreamChartConfig): ChartOptions {
         scale: 'bucket',
         side: 1,
         grid: { show: false },
-        size: 48,
+        // A phone has no width to spare for the bars' own axis (it took 40 % of the plot):
+        // there the bars stay unlabelled, and the readout gives their values.
+        size: (u) => (u.width < NARROW_CHART_PX ? 0 : 48),
+        values: (u, splits) =>
+          splits.map((v) => (u.width < NARROW_CHART_PX ? '' : formatTick('money', v, cfg.currencySymbol))),
         stroke: COLORS.gmvBarAxis,
       }),
     ],
