@@ -45,9 +45,14 @@ export function planSession(rng: Rng, request: PlanRequest): SessionPlan {
   const endAt = startAt + durationMs
   const products: Product[] = []
   const productCount = rng.int(model.products[0], model.products[1])
+  // Readable ids, as a shop's own would be (a pin reads "Pinned linen-shirt"), drawn from the
+  // vertical's goods at an offset of the stream's own; unique within the session, which is
+  // all a product id needs (products are per stream). No draw from `rng`: the rest of the
+  // seeded session stays as it was.
+  const offset = [...streamId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7)
   for (let n = 1; n <= productCount; n++) {
     products.push({
-      productId: `p-${streamId}-${n}`,
+      productId: model.goods[(offset + n - 1) % model.goods.length] as string,
       priceCents: listPrice(rng, model.priceCents),
       weight: rng.logNormal(1, 0.8),
     })

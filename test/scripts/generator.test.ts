@@ -1,8 +1,11 @@
 import { beforeAll, describe, expect, test } from 'vitest'
+import { VERTICALS, type Vertical } from '../../scripts/sim/catalog.ts'
 import type { SimEvent, WireEvent } from '../../scripts/sim/events.ts'
 import { tsMillis } from '../../scripts/sim/events.ts'
 import { type GeneratorOptions, TrafficGenerator } from '../../scripts/sim/generator.ts'
 import { parseCents } from '../../scripts/sim/money.ts'
+import { planSession } from '../../scripts/sim/plan.ts'
+import { Rng } from '../../scripts/sim/rng.ts'
 import { hasAtMostTwoDecimals, specViolations } from './spec-event.ts'
 
 const START = Date.parse('2025-03-14T18:00:00.000Z')
@@ -420,6 +423,27 @@ describe('stopping', () => {
       const starts = mine.filter((e) => e.type === 'view_start').length
       const ends = mine.filter((e) => e.type === 'view_end').length
       expect(ends, id).toBe(starts)
+    }
+  })
+})
+
+describe('products', () => {
+  test("a session's product ids are readable names of its vertical, none twice", () => {
+    for (const [vertical, model] of Object.entries(VERTICALS)) {
+      expect(model.goods.length, vertical).toBeGreaterThanOrEqual(model.products[1])
+      for (let i = 0; i < 20; i++) {
+        const plan = planSession(new Rng(SEED + i), {
+          streamId: `s-${SEED}-${i}-${vertical}`,
+          creator: { creatorId: 'c', vertical: vertical as Vertical },
+          startAt: START,
+          minutes: [30, 60],
+          audience: 100,
+          slot: null,
+        })
+        const ids = plan.products.map((p) => p.productId)
+        expect(new Set(ids).size).toBe(ids.length)
+        for (const id of ids) expect(model.goods).toContain(id)
+      }
     }
   })
 })
