@@ -150,6 +150,12 @@ describe('the dashboard views (README: views)', () => {
     expect(await textOf(kpiValue(page, 'Online at end'))).toBe(formatCount(ended.totals.online))
     expect(await textOf(kpiValue(page, 'Conversion'))).toBe(formatPercent(ended.totals.conversion, 2))
     expect(await page.locator('.kpi .approx').count()).toBe(0)
+    // The ended stream's own page leads with its peak audience, not an online count of ~0.
+    await page.goto(`${server.url}/stream/${miaEnded.stream_id}`)
+    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(ended.totals.gmv))
+    const heroes = await page.locator('.kpi.primary .label').allTextContents()
+    expect(heroes.map((t) => t.trim()).slice(0, 4)).toEqual(['GMV', 'Orders', 'Peak online', 'Conversion'])
+    expect(await textOf(kpiValue(page, 'Online at end'))).toBe(formatCount(ended.totals.online))
 
     // Quarantine: the rejected event with its reason.
     await page.goto(`${server.url}/quarantine`)
