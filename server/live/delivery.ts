@@ -79,13 +79,25 @@ export class Delivery {
    * Sends what a socket holds once its transport can write again. engine.io's socket-level
    * `drain` fires right after a write, while the transport is still busy, so the trigger is
    * the transport's `ready` — on the transport the socket has now, and on the one it
-   * upgrades to.
+   * upgrades to (at once then too: nothing written on the new transport would wake it).
+   * Returns what to call when the socket disconnects, to let go of the listeners.
    */
-  watch(socket: Socket): void {
+  watch(socket: Socket): () => void {
     const onReady = () => this.flush(socket)
     const conn = socket.conn
-    conn.transport.on('ready', onReady)
-    conn.on('upgrade', (transport) => transport.on('ready', onReady))
+    let transport = conn.transport
+    transport.on('ready', onReady)
+    const onUpgrade = (next: typeof transport) => {
+      transport.off('ready', onReady)
+      transport = next
+      transport.on('ready', onReady)
+      onReady()
+    }
+    conn.on('upgrade', onUpgrade)
+    return () => {
+      transport.off('ready', onReady)
+      conn.off('upgrade', onUpgrade)
+    }
   }
 
   /** Sends what a socket holds, if its transport can take it now. */

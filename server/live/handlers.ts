@@ -49,7 +49,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
 
   const handle = (event: string, run: (payload: unknown) => Promise<unknown>) => {
     // The acknowledgement is the last argument, whatever comes before it: `wall` may be
-    // sent with no payload at all (SPEC §5), and a client may send more than one.
+    // sent with no payload at all (SPEC §5). Arguments after the first are ignored.
     socket.on(event, (...args: unknown[]) => {
       const last = args[args.length - 1]
       const answer: Ack = typeof last === 'function' ? (last as Ack) : () => {}
@@ -100,6 +100,10 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     const previousStep = state.subscriptions.get(streamId)
     if (previousStep !== undefined && previousStep !== stepMs)
       await socket.leave(tickRoom(streamId, previousStep))
+    // What was held for this stream is older than the snapshot read below: sent after the
+    // answer, it would step the client's last buckets back.
+    if (previousStep !== undefined) state.pending.delete(`tick:${tickRoom(streamId, previousStep)}`)
+    state.pending.delete(`tick:${tickRoom(streamId, stepMs)}`)
     await socket.join(tickRoom(streamId, stepMs))
     state.subscriptions.set(streamId, stepMs)
     const snapshot = await context.snapshots.get(streamId, stepMs, since)
@@ -135,6 +139,10 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     const view = readerWallView(state.reader, typeof vertical === 'string' ? vertical : undefined)
     const room = wallRoom(view)
     if (state.wallRoom && state.wallRoom !== room) await socket.leave(state.wallRoom)
+    // The answer below supersedes anything held for the old view or this one: sent after
+    // it, an old room's message would put another view's streams on the screen.
+    if (state.wallRoom) state.pending.delete(`wall:${state.wallRoom}`)
+    state.pending.delete(`wall:${room}`)
     await socket.join(room)
     state.wallRoom = room
     const read = await readWall(app.clickhouse, context.balances, app.clock.now())

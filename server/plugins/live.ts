@@ -51,7 +51,7 @@ export default fp(
     app.registry.gauge('livewall_live_sockets', 'Connected /live sockets', () => nsp.sockets.size)
     app.registry.counterFrom(
       'livewall_live_held_total',
-      'Ticks held back for congested sockets',
+      'Ticks and wall messages held back for sockets whose transport was busy',
       () => delivery.held,
     )
 
@@ -167,8 +167,11 @@ export default fp(
         },
         Math.max(0, expiresIn),
       )
-      delivery.watch(socket)
-      socket.on('disconnect', () => clearTimeout(expiry))
+      const unwatch = delivery.watch(socket)
+      socket.on('disconnect', () => {
+        clearTimeout(expiry)
+        unwatch()
+      })
       registerHandlers(socket, {
         app,
         balances,
