@@ -28,16 +28,83 @@ const MONEY_TYPES = new Set<EventType>(['order_paid', 'order_refunded'])
 const QUANTITY_TYPES = new Set<EventType>(['order_paid', 'like', 'add_to_cart'])
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2}))?$/
-/** An `amount` key with a plain JSON number (no exponent), in an event's text. */
-const AMOUNT_LITERAL = /"amount"\s*:\s*(\d+(?:\.\d+)?)(?![\d.eE])/g
+/** A JSON number, read from a given position (sticky). */
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 
-/** The literal text of the number `value` given as "amount" in `source`, if found there. */
-function amountLiteral(source: string | undefined, value: number): string | undefined {
-  if (source === undefined || !source.includes('"amount"')) return undefined
-  for (const match of source.matchAll(AMOUNT_LITERAL)) {
-    if (Number(match[1]) === value) return match[1]
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+}
+
+/**
+ * The text of the number an event's top-level "amount" member was written as: the last such
+ * member, as JSON.parse keeps the last of duplicate keys; a key written with escapes counts
+ * too. Undefined when there is none, or it is not a number. One pass over the text, skipping
+ * strings and anything nested.
+ */
+export function amountLiteral(text: string): string | undefined {
+  let depth = 0
+  let found: string | undefined
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) depth--
+    else if (c === 0x22) {
+      const start = i
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++
+      if (depth !== 1) continue
+      let j = i + 1
+      while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++
+      if (text.charCodeAt(j) !== 0x3a) continue // a value, not a key
+      const key = text.slice(start, i + 1)
+      if (key !== '"amount"' && !(key.includes('\\') && decodedKey(key) === 'amount')) continue
+      for (j++; j < text.length && isJsonSpace(text.charCodeAt(j)); j++);
+      JSON_NUMBER.lastIndex = j
+      found = JSON_NUMBER.exec(text)?.[0]
+    }
   }
-  return undefined
+  return found
+}
+
+function decodedKey(key: string): string | undefined {
+  try {
+    return JSON.parse(key) as string
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A JSON number's text as a plain decimal, exponent applied and trailing fraction zeros
+ * dropped (`1.0000000000000001e0` → `1.0000000000000001`, `10.500` → `10.5`); undefined
+ * for an exponent past ±1000 (the number is then 0 or infinite anyway).
+ */
+export function plainDecimal(literal: string): string | undefined {
+  const m = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal)
+  if (!m) return undefined
+  const exponent = Number(m[3] ?? 0)
+  if (Math.abs(exponent) > 1000) return undefined
+  const digits = m[1]! + (m[2] ?? '')
+  const point = m[1]!.length + exponent
+  let int: string
+  let frac: string
+  if (point <= 0) {
+    int = '0'
+    frac = '0'.repeat(-point) + digits
+  } else if (point >= digits.length) {
+    int = digits + '0'.repeat(point - digits.length)
+    frac = ''
+  } else {
+    int = digits.slice(0, point)
+    frac = digits.slice(point)
+  }
+  int = int.replace(/^0+(?=\d)/, '')
+  frac = frac.replace(/0+$/, '')
+  return frac ? `${int}.${frac}` : int
+}
+
+/** At most 40 characters of a value quoted back in a message. */
+function quoted(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text
 }
 
 export type Validation = { ok: true; event: EventRow } | { ok: false; message: string; eventId?: string }
@@ -142,15 +209,19 @@ export function parseAmount(value: unknown, source?: string): string {
     if (value < 0) fail('amount: must not be negative')
     // JSON.parse has already rounded the number to binary: judge the digits the producer
     // wrote where the event's text is at hand (an NDJSON line, a one-object body).
-    const literal = amountLiteral(source, value)
-    if (literal !== undefined) textValue = literal
-    else {
+    const literal = source === undefined ? undefined : amountLiteral(source)
+    if (literal !== undefined && Number(literal) === value) {
+      const written = plainDecimal(literal)
+      if (written === undefined)
+        fail(`amount: ${quoted(literal)} is not a decimal number with at most 2 decimals`)
+      textValue = written
+    } else {
       textValue = String(value)
       if (/e-/i.test(textValue)) fail(`amount: ${textValue} has more than 2 decimal places`)
       if (/e/i.test(textValue)) fail('amount: is too large (at most 16 digits before the decimal point)')
       // Up to 15 significant digits, the shortest text of a double is the decimal it came
       // from; beyond, it may not be.
-      if (textValue.replace(/^[0.]+|\./g, '').length > 15) {
+      if (textValue.replace('.', '').replace(/^0+|0+$/g, '').length > 15) {
         fail(
           `amount: ${textValue} has more digits than a JSON number keeps exactly; send it as a decimal string`,
         )
@@ -165,8 +236,8 @@ export function parseAmount(value: unknown, source?: string): string {
   }
   const m = DECIMAL.exec(textValue)
   if (!m) {
-    if (/^\d+\.\d{3,}$/.test(textValue)) fail(`amount: ${textValue} has more than 2 decimal places`)
-    fail(`amount: "${textValue.slice(0, 40)}" is not a decimal number (at most 16 digits and 2 decimals)`)
+    if (/^\d+\.\d{3,}$/.test(textValue)) fail(`amount: ${quoted(textValue)} has more than 2 decimal places`)
+    fail(`amount: "${quoted(textValue)}" is not a decimal number (at most 16 digits and 2 decimals)`)
   }
   return `${BigInt(m[1]!)}.${(m[2] ?? '').padEnd(2, '0')}`
 }

@@ -358,28 +358,58 @@ describe('money is exact to the cent', () => {
 
   test('a JSON-number amount is judged by the digits written, never as rounded to binary', async () => {
     // Written by hand: JSON.stringify would print these numbers as the doubles they round to.
-    const line = (amount: string) =>
+    const line = (amount: string, extra = '') =>
       `{"event_id":"${id()}","type":"order_paid","stream_id":"exact","ts":${Date.now()},` +
-      `"viewer_id":"b","product_id":"p","order_id":"${id('o')}","amount":${amount}}`
-    const sent = ['9007199254740993', '1234567890123456.78', '1.0000000000000001', '0.0000001', '12.5']
-    const result = await post(sent.map(line).join('\n'), 'application/x-ndjson')
+      `"viewer_id":"b","product_id":"p","order_id":"${id('o')}"${extra},"amount":${amount}}`
+    const sent = [
+      line('9007199254740993'),
+      line('1234567890123456.78'),
+      line('1.0000000000000001'),
+      line('0.0000001'),
+      line('12.5'),
+      // Trailing zeros are the same amount (fixed-scale serializers write them).
+      line('10.500'),
+      // Only the event's own member counts, the last if repeated (as JSON.parse reads it).
+      line('25', ',"meta":{"amount":25.000}'),
+      `${line('1.0000000000000001').slice(0, -1)},"amount":2}`,
+      // An exponent or an escaped key hide nothing.
+      line('1.0000000000000001e0'),
+      line('1.5e1'),
+      line('3', '').replace('"amount":3', '"am\\u006funt":3.0000000000000001'),
+      line(`1.${'0'.repeat(5000)}1`),
+    ]
+    const result = await post(sent.join('\n'), 'application/x-ndjson')
     expect(result.status).toBe(422)
-    expect(result.body.accepted).toBe(3)
-    expect(result.body.errors.map((e: { index: number; message: string }) => [e.index, e.message])).toEqual([
+    const errors = result.body.errors.map((e: { index: number; message: string }) => [e.index, e.message])
+    expect(errors).toEqual([
       [2, 'amount: 1.0000000000000001 has more than 2 decimal places'],
       [3, 'amount: 0.0000001 has more than 2 decimal places'],
+      [8, 'amount: 1.0000000000000001 has more than 2 decimal places'],
+      [10, 'amount: 3.0000000000000001 has more than 2 decimal places'],
+      [11, `amount: 1.${'0'.repeat(38)}… has more than 2 decimal places`],
     ])
+    expect(result.body.accepted).toBe(7)
     const rows = await (
       await server.app.clickhouse.query({
-        query: "SELECT toString(amount) AS amount FROM events WHERE stream_id = 'exact' ORDER BY amount",
+        query: "SELECT toString(amount) AS text FROM events WHERE stream_id = 'exact' ORDER BY amount",
         format: 'JSONEachRow',
       })
-    ).json<{ amount: string }>()
-    expect(rows.map((r) => r.amount)).toEqual(['12.5', '1234567890123456.78', '9007199254740993'])
+    ).json<{ text: string }>()
+    expect(rows.map((r) => r.text)).toEqual([
+      '2',
+      '10.5',
+      '12.5',
+      '15',
+      '25',
+      '1234567890123456.78',
+      '9007199254740993',
+    ])
 
-    // In a JSON array the elements' text is not kept: a number past 15 digits is refused.
-    const array = await post(`[${line('9007199254740993')}]`, 'application/json')
+    // In a JSON array the elements' text is not kept: a number past 15 significant digits
+    // is refused; trailing zeros are not significant.
+    const array = await post(`[${line('9007199254740993')},${line('2500000000000000')}]`, 'application/json')
     expect(array.status).toBe(422)
+    expect(array.body.accepted).toBe(1)
     expect(array.body.errors[0].message).toBe(
       'amount: 9007199254740992 has more digits than a JSON number keeps exactly; send it as a decimal string',
     )
