@@ -323,7 +323,6 @@ export async function readQuarantine(
   return { total, items }
 }
 
-/** Rows in the quarantine, of one stream or of all. */
 /** Rows in the quarantine, of one stream or all, received since `sinceMs` or ever (30 days kept). */
 export async function countQuarantine(
   client: ClickHouseClient,

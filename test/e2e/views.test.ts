@@ -626,7 +626,7 @@ describe('access on screen (SPEC §6)', () => {
     const expired = ui.page.getByRole('alert')
     await expired.filter({ hasText: 'ACCESS EXPIRED' }).waitFor({ timeout: 20_000 })
     expect(await textOf(expired)).toMatch(
-      /^ACCESS EXPIRED — these numbers stopped at \d\d:\d\d:\d\d\. Open a new link/,
+      /^ACCESS EXPIRED — these numbers stopped at \d\d:\d\d:\d\d UTC\. Open a new link/,
     )
     // One banner (not a second one for the connection the server closed), over the last frame.
     expect(await expired.count()).toBe(1)

@@ -176,8 +176,15 @@ test('a stream with no event for a minute, while others have had some, is quiet'
     last_event_at: lastEventAt,
   })
   const t = 1_800_000_000_000
-  const quiet = quietStreams([at('busy', t), at('paused', t - 59_999), at('broken', t - 135_000)])
+  const quiet = quietStreams([at('busy', t), at('paused', t - 59_999), at('broken', t - 135_000)], t + 1000)
   expect([...quiet]).toEqual([['broken', 135_000]])
-  // Measured against the newest event, not this screen's clock: all quiet together is none.
-  expect(quietStreams([at('a', t - 600_000), at('b', t - 600_000)]).size).toBe(0)
+  // Measured against the newest event, not a screen clock that runs ahead: all quiet
+  // together is none.
+  expect(quietStreams([at('a', t - 600_000), at('b', t - 600_000)], t).size).toBe(0)
+  // A producer whose clock runs 90 s ahead does not make the others quiet.
+  const ahead = quietStreams(
+    [at('fast-clock', t + 90_000), at('busy', t - 2000), at('broken', t - 70_000)],
+    t,
+  )
+  expect([...ahead]).toEqual([['broken', 70_000]])
 })

@@ -15,6 +15,8 @@ export const session = $state({
   /** deployment currency; the server may announce it in /v1/me as `currency` */
   currency: 'USD',
   connection: 'connecting' as ConnectionState,
+  /** when the wall last received its numbers (epoch ms): what an expired link froze */
+  lastDataAt: null as number | null,
 })
 
 export const nav = $state({ path: '/', search: '' })

@@ -19,16 +19,19 @@ export const QUIET_AFTER_MS = 60_000
 
 /**
  * How long each stream has gone without an event, for those quiet past QUIET_AFTER_MS:
- * measured against the newest event on the wall, not this screen's clock, which may not
- * agree with the producers'. (A stream stays live for 5 minutes after its last event, SPEC §3,
- * so a stream whose feed broke would otherwise hold its rank with frozen numbers.)
+ * measured against the newest event on the wall, but never later than this screen's clock
+ * (a producer whose clock runs ahead, which ingest allows by up to 5 minutes, would
+ * otherwise make every other stream look quiet; a screen whose clock runs ahead is
+ * held back by the newest event). A stream stays live for 5 minutes after its last
+ * event (SPEC §3), so one whose feed broke would otherwise hold its rank with frozen numbers.
  */
-export function quietStreams(streams: readonly WallStream[]): Map<string, number> {
+export function quietStreams(streams: readonly WallStream[], now = Date.now()): Map<string, number> {
   let newest = Number.NEGATIVE_INFINITY
   for (const s of streams) newest = Math.max(newest, s.last_event_at)
+  const reference = Math.min(newest, now)
   const quiet = new Map<string, number>()
   for (const s of streams) {
-    const silent = newest - s.last_event_at
+    const silent = reference - s.last_event_at
     if (silent >= QUIET_AFTER_MS) quiet.set(s.stream_id, silent)
   }
   return quiet
