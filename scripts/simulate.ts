@@ -38,6 +38,14 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // Started by `npm start` (an IPC channel to it): when that process goes, however it went,
+  // stop too, rather than feed whatever listens on its port next.
+  const onParentGone = () => {
+    process.stderr.write('simulate: the demo that started me is gone; stopping\n')
+    stop.abort()
+    setTimeout(() => abort.abort(), 5_000).unref()
+  }
+  if (process.send) process.once('disconnect', onParentGone)
 
   const { options } = command
   const seed = options.seed ?? Math.floor(Date.now() / 1000) % 1_000_000
@@ -70,6 +78,9 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('disconnect', onParentGone)
+    // (the channel would keep this process alive)
+    if (process.connected) process.disconnect()
   }
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
@@ -91,9 +91,64 @@ async function buildDashboardIfMissing(): Promise<void> {
   say(`dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }
 
+/** What embedded ClickHouse and the demo keep in a data dir: all `--fresh` may delete. */
+const DATA_DIR_ENTRIES = new Set([
+  'data',
+  'metadata',
+  'metadata_dropped',
+  'store',
+  'tmp',
+  'status',
+  'user_files',
+  'format_schemas',
+  'preprocessed_configs',
+  'access',
+  'flags',
+  'uuid',
+  'user_scripts',
+  'user_defined',
+  'named_collections',
+  'disks',
+  'dictionaries_lib',
+  'demo-secrets.json',
+])
+
+/**
+ * Why `--fresh` must not wipe `dir`, if it must not: it holds files Livewall did not make
+ * (DATA_DIR pointed at the wrong place), or a running engine has it open (its `status`
+ * file names a live process).
+ */
+function wipeRefusal(dir: string): string | undefined {
+  const foreign = readdirSync(dir).filter((entry) => !DATA_DIR_ENTRIES.has(entry))
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
+    return `${dir} holds files Livewall did not make (${shown}); not wiping it. Point DATA_DIR at a Livewall data dir, or delete it yourself`
+  }
+  let pid = 0
+  try {
+    pid = Number(/^PID: (\d+)/m.exec(readFileSync(path.join(dir, 'status'), 'utf8'))?.[1] ?? 0)
+  } catch {
+    return undefined
+  }
+  if (pid > 0 && pid !== process.pid) {
+    try {
+      process.kill(pid, 0)
+      return `${dir} is in use by a running Livewall (process ${pid}); stop it first`
+    } catch {
+      // (a stale status file: that process is gone)
+    }
+  }
+  return undefined
+}
+
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.DATA_DIR || path.join(ROOT, 'data'))
   if (args.fresh && existsSync(dataDir)) {
+    const refusal = wipeRefusal(dataDir)
+    if (refusal) {
+      say(`--fresh: ${refusal}`)
+      process.exit(2)
+    }
     say(`--fresh: wiping ${dataDir}…`)
     const wipeStarted = Date.now()
     rmSync(dataDir, { recursive: true, force: true })
@@ -108,10 +163,17 @@ async function main(): Promise<void> {
   const { secrets } = demoSecrets(dataDir)
   await buildDashboardIfMissing()
 
+  // The demo is the embedded engine in DATA_DIR (SPEC §7), whatever a shell left set for
+  // `npm run serve`.
+  const serverVariables = Object.keys(process.env).filter((name) => name.startsWith('CLICKHOUSE_'))
+  if (serverVariables.length > 0)
+    say(`ignoring ${serverVariables.join(', ')}: the demo runs embedded ClickHouse`)
+  const env = { ...process.env }
+  for (const name of serverVariables) delete env[name]
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig({
-      ...process.env,
+      ...env,
       LIVEWALL_DEMO: '1',
       LIVEWALL_INGEST_KEYS: secrets.ingestKey,
       LIVEWALL_TOKEN_SECRET: secrets.tokenSecret,
@@ -126,6 +188,7 @@ async function main(): Promise<void> {
     throw error
   }
   say(`starting the server with embedded ClickHouse in ${dataDir}`)
+  say(`the demo's ingest key and token secret are in ${path.join(dataDir, 'demo-secrets.json')}`)
   const app = await buildApp({ config })
   let address: string
   try {
@@ -181,7 +244,8 @@ async function main(): Promise<void> {
       ],
       {
         cwd: ROOT,
-        stdio: ['ignore', 'inherit', 'inherit'],
+        // ipc: the simulator stops when this process goes, even by SIGKILL
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, LIVEWALL_INGEST_KEY: secrets.ingestKey },
       },
     )

@@ -15,11 +15,30 @@ export interface DemoSecrets {
  */
 export function demoSecrets(dataDir: string): { secrets: DemoSecrets; file: string } {
   const file = path.join(dataDir, 'demo-secrets.json')
-  if (existsSync(file)) return { secrets: JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets, file }
+  if (existsSync(file)) return { secrets: readSecrets(file), file }
   const secrets = {
     ingestKey: `demo-${randomBytes(16).toString('hex')}`,
     tokenSecret: randomBytes(32).toString('hex'),
   }
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 })
   return { secrets, file }
+}
+
+function readSecrets(file: string): DemoSecrets {
+  const broken = (why: string) =>
+    new Error(
+      `${file} is not a valid demo secrets file (${why}); delete it to make new ones (links made with the old ones stop working)`,
+    )
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw broken(error instanceof SyntaxError ? 'not JSON' : (error as Error).message)
+  }
+  const { ingestKey, tokenSecret } = (parsed ?? {}) as Partial<Record<keyof DemoSecrets, unknown>>
+  if (typeof ingestKey !== 'string' || ingestKey.length < 8)
+    throw broken('no ingestKey of 8 characters or more')
+  if (typeof tokenSecret !== 'string' || tokenSecret.length < 16)
+    throw broken('no tokenSecret of 16 characters or more')
+  return { ingestKey, tokenSecret }
 }

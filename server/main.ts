@@ -21,8 +21,28 @@ function demoEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; file?: strin
   }
 }
 
+const HELP = `npm run serve: the Livewall server alone (ingest, read API, live push, dashboard),
+configured by environment only (README.md, "Configuration", lists every variable):
+
+  LIVEWALL_INGEST_KEYS=k1,k2 LIVEWALL_TOKEN_SECRET=… PORT=3000 npm run serve
+
+It refuses to start without ingest keys and a token secret unless LIVEWALL_DEMO=1.
+SIGINT / SIGTERM stop it after the writes waiting for storage are flushed.
+`
+
 /** `npm run serve`: the server alone, configured by environment (SPEC §7). */
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP)
+    process.exit(0)
+  }
+  if (argv.length > 0) {
+    console.error(
+      `livewall: npm run serve takes no arguments (got ${argv.join(' ').slice(0, 80)}); configure it by environment, e.g. PORT=3001 npm run serve`,
+    )
+    process.exit(2)
+  }
   let config: ReturnType<typeof loadConfig>
   let demoFile: string | undefined
   try {
@@ -70,7 +90,19 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
-  const address = await app.listen({ port: config.port, host: config.host })
+  let address: string
+  try {
+    address = await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const hint = code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL' ? 'check HOST' : 'set PORT to another port'
+    console.error(
+      `livewall: cannot listen on ${config.host}:${config.port} (${(error as Error).message}); ${hint}`,
+    )
+    // The embedded engine is closed before the process ends (exiting with it open could crash).
+    await app.close()
+    process.exit(1)
+  }
   app.log.info(`listening on ${address}`)
   // The parent (npm start, tests) reads this line to learn the port.
   process.stdout.write(`LIVEWALL_LISTENING ${address}\n`)

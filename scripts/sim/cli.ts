@@ -84,11 +84,17 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       throw new UsageError(`--rate: "${values.rate}" must be > 0 or max`)
   }
   let url = values.url ?? 'http://127.0.0.1:3000'
+  let parsed: URL | undefined
   try {
-    url = new URL(url).toString()
+    parsed = new URL(url)
   } catch {
-    throw new UsageError(`--url: "${url}" is not a URL`)
+    parsed = undefined
   }
+  // (`localhost:3000` parses, as a URL of scheme "localhost:")
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host) {
+    throw new UsageError(`--url: "${url}" must be an http:// or https:// URL, e.g. http://127.0.0.1:3000`)
+  }
+  url = parsed.toString()
   const currency = values.currency
   if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) {
     throw new UsageError(`--currency: "${currency}" is not an ISO 4217 code`)

@@ -63,6 +63,12 @@ describe('simulate CLI', () => {
     expect(() => parseCli(['--key', 'k', '--streams', '0'], {})).toThrow(/--streams/)
     expect(() => parseCli(['--key', 'k', '--duration', 'ten'], {})).toThrow(/--duration/)
     expect(() => parseCli(['--key', 'k', '--nope'], {})).toThrow(UsageError)
+    // `localhost:3557` parses as a URL of scheme "localhost:": refused here, not a stack later.
+    for (const url of ['localhost:3557', 'ftp://localhost:3557', 'http://']) {
+      expect(() => parseCli(['--key', 'k', '--url', url], {})).toThrow(
+        `--url: "${url}" must be an http:// or https:// URL`,
+      )
+    }
   })
 
   test('durations', () => {

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runScript } from '../helpers/run-script.ts'
+import { runTempDir } from '../helpers/server.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 
@@ -31,5 +34,48 @@ describe('npm start options', () => {
     const help = await start(['--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('--no-simulate')
+  })
+})
+
+describe('npm start -- --fresh wipes only a Livewall data dir nobody is using', () => {
+  test('a DATA_DIR holding anything else is left as it is', async () => {
+    const dir = runTempDir('fresh-foreign-')
+    mkdirSync(path.join(dir, 'metadata'), { recursive: true })
+    writeFileSync(path.join(dir, 'thesis.txt'), 'precious')
+    const result = await runScript('start', ['--fresh', '--no-simulate'], { DATA_DIR: dir })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('holds files Livewall did not make (thesis.txt); not wiping it')
+    expect(existsSync(path.join(dir, 'thesis.txt'))).toBe(true)
+  })
+
+  test('a data dir a running engine has open is not wiped', async () => {
+    const dir = runTempDir('fresh-in-use-')
+    mkdirSync(path.join(dir, 'metadata'), { recursive: true })
+    // What the engine writes while it has the dir open; this test's own process is alive.
+    writeFileSync(path.join(dir, 'status'), `PID: ${process.pid}\nStarted at: now\n`)
+    const result = await runScript('start', ['--fresh', '--no-simulate'], { DATA_DIR: dir })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`is in use by a running Livewall (process ${process.pid}); stop it first`)
+    expect(existsSync(path.join(dir, 'metadata'))).toBe(true)
+  })
+})
+
+describe('npm run serve takes no arguments', () => {
+  const serve = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts'), ...args],
+        { cwd: ROOT },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      )
+    })
+
+  test('--help says what it is and how it is configured; anything else is refused', async () => {
+    const [help, port] = await Promise.all([serve(['--help']), serve(['--port', '3557'])])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('configured by environment only')
+    expect(port.code).toBe(2)
+    expect(port.stderr).toContain('npm run serve takes no arguments (got --port 3557)')
   })
 })
