@@ -18,11 +18,14 @@ const ROOT = path.join(import.meta.dirname, '..')
 const say = (msg: string) => process.stderr.write(`livewall: ${msg}\n`)
 
 const USAGE =
+  'npm start: the demo. The server with embedded ClickHouse, the dashboard and simulated live\n' +
+  'streams on this machine; prints a link to open. Ctrl-C stops everything.\n\n' +
   'Usage: npm start -- [--fresh] [--streams 12] [--rate 300] [--backfill 6] [--no-simulate]\n' +
   '  --fresh        wipe ./data (DATA_DIR) first\n' +
   '  --streams N    live streams the simulator drives\n' +
   '  --rate N       simulated events per second\n' +
   '  --backfill N   finished past sessions written on first start (for replay)\n' +
+  '  --no-simulate  the server and dashboard only, no simulated traffic\n' +
   'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data).\n'
 
 function usageError(message: string): never {
@@ -47,7 +50,7 @@ try {
       rate: { type: 'string', default: '300' },
       backfill: { type: 'string', default: '6' },
       'no-simulate': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   }))
 } catch (error) {

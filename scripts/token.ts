@@ -15,7 +15,7 @@ try {
       role: { type: 'string' },
       creator: { type: 'string' },
       ttl: { type: 'string', default: '12h' },
-      help: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   }))
 } catch (error) {
@@ -36,6 +36,9 @@ if (secret.length < 16)
   die('LIVEWALL_TOKEN_SECRET must be set (at least 16 characters), the same secret the server uses')
 if (values.role !== 'ops' && values.role !== 'creator') die('--role must be ops or creator')
 if (values.role === 'creator' && !values.creator) die('--role creator needs --creator <creator_id>')
+// SPEC §1: a creator_id is 1–128 characters; a longer one could never match a stream.
+if (values.creator !== undefined && [...values.creator].length > 128)
+  die(`--creator must be at most 128 characters (a stream's creator_id), got ${[...values.creator].length}`)
 if (values.role === 'ops' && values.creator !== undefined)
   die('--creator is for --role creator: an ops token sees every stream')
 /** Longer-lived access is a new token, not a token that outlives a year of secret rotations. */

@@ -29,6 +29,7 @@ describe('npm run token', () => {
       // An ops token ignores a creator: it would see every stream.
       [['--role', 'ops', '--creator', 'mia'], /--creator is for --role creator/],
       [['--role', 'creator'], /--role creator needs --creator/],
+      [['--role', 'creator', '--creator', 'x'.repeat(129)], /--creator must be at most 128 characters/],
       [['--role', 'ops', '--ttl', '0s'], /--ttl must be more than 0 and at most 365d, got 0s/],
       [['--role', 'ops', '--ttl', '99999999d'], /--ttl must be more than 0 and at most 365d/],
       [['--role', 'ops', '--ttl', 'soon'], /"soon" is not a duration/],
