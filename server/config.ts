@@ -79,7 +79,8 @@ type Env = Record<string, string | undefined>
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
+  // Decimal digits only: Number() would also take 0x10 or 1e3.
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
   }
@@ -168,10 +169,15 @@ export function loadConfig(env: Env = process.env): Config {
   const heapLimitMb = Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024)
   const clickhouseUrl = env.CLICKHOUSE_URL || undefined
   if (clickhouseUrl !== undefined) {
+    let protocol = ''
     try {
-      new URL(clickhouseUrl)
+      protocol = new URL(clickhouseUrl).protocol
     } catch {
       throw new ConfigError(`CLICKHOUSE_URL is not a URL: "${clickhouseUrl}"`)
+    }
+    // (`localhost:8123` parses, as a URL of scheme "localhost:")
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new ConfigError(`CLICKHOUSE_URL must start with http:// or https://, got "${clickhouseUrl}"`)
     }
   }
   return {

@@ -138,6 +138,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     try {
       const result = await sender.send(batch.map((sim) => sim.event))
       tally.recordAck(batch, result.ack, clock.now())
+      // Answered again: the reason of the last retry is history, no longer shown.
+      lastRetryReason = undefined
     } catch (err) {
       tally.recordFailure(batch)
       if (!(err instanceof IngestError)) throw err

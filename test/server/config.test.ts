@@ -36,3 +36,16 @@ test('CURRENCY must be a real ISO 4217 code and LOG_LEVEL a level, named as type
     new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'),
   )
 })
+
+test('numbers are decimal digits and CLICKHOUSE_URL an http(s) URL, each refused by name', () => {
+  const base = { LIVEWALL_INGEST_KEYS: 'key-0123456789', LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef' }
+  expect(() => loadConfig({ ...base, PORT: '0x10' })).toThrow(
+    'PORT must be an integer from 0 to 65535, got "0x10"',
+  )
+  expect(() => loadConfig({ ...base, PORT: '3e3' })).toThrow(/PORT must be an integer/)
+  expect(loadConfig({ ...base, PORT: '3001' }).port).toBe(3001)
+  // `localhost:8123` parses, as a URL of scheme "localhost:".
+  expect(() => loadConfig({ ...base, CLICKHOUSE_URL: 'localhost:8123' })).toThrow(
+    'CLICKHOUSE_URL must start with http:// or https://, got "localhost:8123"',
+  )
+})
