@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
@@ -7,6 +7,7 @@ import { issueToken } from '../server/auth/tokens.ts'
 import { ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
 import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
+import { dataDirOwner, foreignEntries } from '../server/storage/data-dir.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
 
 /**
@@ -94,54 +95,20 @@ async function buildDashboardIfMissing(): Promise<void> {
   say(`dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }
 
-/** What embedded ClickHouse and the demo keep in a data dir: all `--fresh` may delete. */
-const DATA_DIR_ENTRIES = new Set([
-  'data',
-  'metadata',
-  'metadata_dropped',
-  'store',
-  'tmp',
-  'status',
-  'user_files',
-  'format_schemas',
-  'preprocessed_configs',
-  'access',
-  'flags',
-  'uuid',
-  'user_scripts',
-  'user_defined',
-  'named_collections',
-  'disks',
-  'dictionaries_lib',
-  'demo-secrets.json',
-])
-
 /**
  * Why `--fresh` must not wipe `dir`, if it must not: it holds files Livewall did not make
- * (DATA_DIR pointed at the wrong place), or a running engine has it open (its `status`
- * file names a live process).
+ * (DATA_DIR pointed at the wrong place), or a running Livewall has it open.
  */
 function wipeRefusal(dir: string): string | undefined {
-  const foreign = readdirSync(dir).filter((entry) => !DATA_DIR_ENTRIES.has(entry))
+  const foreign = foreignEntries(dir)
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
     return `${dir} holds files Livewall did not make (${shown}); not wiping it. Point DATA_DIR at a Livewall data dir, or delete it yourself`
   }
-  let pid = 0
-  try {
-    pid = Number(/^PID: (\d+)/m.exec(readFileSync(path.join(dir, 'status'), 'utf8'))?.[1] ?? 0)
-  } catch {
-    return undefined
-  }
-  if (pid > 0 && pid !== process.pid) {
-    try {
-      process.kill(pid, 0)
-      return `${dir} is in use by a running Livewall (process ${pid}); stop it first`
-    } catch {
-      // (a stale status file: that process is gone)
-    }
-  }
-  return undefined
+  const owner = dataDirOwner(dir)
+  return owner === undefined
+    ? undefined
+    : `${dir} is in use by a running Livewall (process ${owner}); stop it first`
 }
 
 async function main(): Promise<void> {

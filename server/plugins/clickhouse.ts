@@ -14,6 +14,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
+import { dataDirOwner } from '../storage/data-dir.ts'
 import { migrate } from '../storage/migrate.ts'
 
 declare module 'fastify' {
@@ -94,8 +95,21 @@ function buildClient(config: Config, log: FastifyBaseLogger, faults?: FaultInjec
     })
   }
   mkdirSync(config.dataDir, { recursive: true })
-  const connection = scopedConnection(createChdbConnection({ path: config.dataDir }), config.database, faults)
+  const connection = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
   return createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS })
+}
+
+/** The embedded engine on `dataDir`; a dir another process has open is said so, by name. */
+function embeddedConnection(dataDir: string): ReturnType<typeof createChdbConnection> {
+  try {
+    return createChdbConnection({ path: dataDir })
+  } catch (error) {
+    const owner = dataDirOwner(dataDir)
+    if (owner === undefined) throw error
+    throw new Error(
+      `DATA_DIR ${dataDir} is in use by another Livewall (process ${owner}); stop it, or give this one its own DATA_DIR`,
+    )
+  }
 }
 
 /** Creates the database if needed, from a client that does not select one yet. */
@@ -110,7 +124,7 @@ async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<v
           // Short: the server starts (not ready) rather than wait long for a storage that is away.
           request_timeout: Math.min(5_000, config.clickhouseRequestTimeoutMs),
         })
-      : createClient({ connection: asClientConnection(createChdbConnection({ path: config.dataDir })) })
+      : createClient({ connection: asClientConnection(embeddedConnection(config.dataDir)) })
   try {
     await bootstrap.command({
       query: 'CREATE DATABASE IF NOT EXISTS {database:Identifier}',
