@@ -61,6 +61,19 @@ if (args.help) {
   process.stdout.write(USAGE)
   process.exit(0)
 }
+// `npm start --fresh` (no `--`): npm keeps the option for itself and passes nothing on, so
+// the demo would start on the old data as if asked to.
+for (const [variable, option] of [
+  ['npm_config_fresh', '--fresh'],
+  ['npm_config_simulate', '--no-simulate'],
+  ['npm_config_streams', '--streams'],
+  ['npm_config_rate', '--rate'],
+  ['npm_config_backfill', '--backfill'],
+] as const) {
+  if (process.env[variable] !== undefined) {
+    usageError(`npm took ${option} for itself; pass it after --, as in: npm start -- ${option}`)
+  }
+}
 
 /** What the simulator will be given, checked by its own rules before anything starts. */
 function simulatorArgs(url: string, backfill: string): string[] {
