@@ -16,6 +16,7 @@ import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
 import { dataDirOwner } from '../storage/data-dir.ts'
 import { migrate } from '../storage/migrate.ts'
+import { isStorageUnreachable } from '../storage/unreachable.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -151,6 +152,18 @@ export default fp(
       whenReady: Promise.resolve(),
     }
 
+    // A storage that does not answer may come back; one that answers with an error (a
+    // wrong password, missing grants) will not by itself, and is said so, louder.
+    const logPrepareFailure = (error: unknown, fields: Record<string, unknown>, then: string) => {
+      if (isStorageUnreachable(error))
+        app.log.warn({ err: error, ...fields }, `storage not reachable; ${then}`)
+      else {
+        app.log.error(
+          { err: error, ...fields },
+          `storage answered with an error (credentials, grants or settings? see CLICKHOUSE_*); ${then}`,
+        )
+      }
+    }
     const prepare = async () => {
       await ensureDatabase(config, app.log)
       await migrate(client, (msg) => app.log.info(msg))
@@ -164,7 +177,7 @@ export default fp(
           return
         } catch (error) {
           if (error instanceof Error && error.name === 'MigrationError') throw error
-          app.log.warn({ err: error, attempt }, 'storage not reachable; retrying')
+          logPrepareFailure(error, { attempt }, 'retrying')
           // unref: a retry pending must not keep a stopped process alive
           await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)).unref())
         }
@@ -175,7 +188,7 @@ export default fp(
       await prepare()
     } catch (error) {
       if (error instanceof Error && error.name === 'MigrationError') throw error
-      app.log.warn({ err: error }, 'storage not reachable at boot; starting anyway and retrying')
+      logPrepareFailure(error, {}, 'starting anyway and retrying')
       state.whenReady = prepareUntilReady()
       state.whenReady.catch((err) => app.log.error({ err }, 'storage preparation failed'))
     }

@@ -1,7 +1,11 @@
+import { createServer } from 'node:http'
 import net from 'node:net'
+import { Writable } from 'node:stream'
 import { describe, expect, test } from 'vitest'
+import { buildApp } from '../../server/app.ts'
+import { loadConfig } from '../../server/config.ts'
 import type { FaultInjector } from '../../server/storage/connection.ts'
-import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
+import { startTestServer, TEST_KEY, type TestServer, testDataDir } from '../helpers/server.ts'
 
 /**
  * Storage that is away or failing: the server starts anyway and says it is not ready,
@@ -134,6 +138,44 @@ describe('storage that is not there at boot', () => {
       expect(bootMs).toBeLessThan(PATIENCE_MS)
     } finally {
       await server.close()
+    }
+  })
+
+  test('a ClickHouse server that refuses the credentials is logged as such, not as one that is away', async () => {
+    // Answers every request as ClickHouse does a wrong password.
+    const refusing = createServer((_req, res) => {
+      res.writeHead(516, { 'X-ClickHouse-Exception-Code': '516' })
+      res.end(
+        'Code: 516. DB::Exception: default: Authentication failed: password is incorrect. (AUTHENTICATION_FAILED)',
+      )
+    })
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
+    const { port } = refusing.address() as net.AddressInfo
+    const lines: { level: number; msg: string }[] = []
+    const capture = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line))
+        done()
+      },
+    })
+    const config = loadConfig({
+      LIVEWALL_INGEST_KEYS: TEST_KEY,
+      LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef',
+      CLICKHOUSE_URL: `http://127.0.0.1:${port}`,
+      CLICKHOUSE_PASSWORD: 'wrong-password',
+      DATA_DIR: testDataDir(),
+    })
+    const app = await buildApp({ config, logger: { level: 'warn', stream: capture } as never })
+    try {
+      await until(async () => lines.some((l) => l.msg.startsWith('storage answered with an error')))
+      const line = lines.find((l) => l.msg.startsWith('storage answered with an error'))!
+      expect(line.level).toBe(50) // error, not warn
+      expect(line.msg).toContain('credentials, grants or settings? see CLICKHOUSE_*')
+      expect(lines.some((l) => l.msg.startsWith('storage not reachable'))).toBe(false)
+      expect(JSON.stringify(lines)).not.toContain('wrong-password')
+    } finally {
+      await app.close()
+      refusing.close()
     }
   })
 
