@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
@@ -114,6 +114,15 @@ async function buildDashboardIfMissing(): Promise<void> {
  */
 function wipeRefusal(dir: string): string | undefined {
   const foreign = foreignEntries(dir)
+  // What the demo writes at its first start: proof the directory is one (engine directories
+  // such as data/ or tmp/ alone could be anyone's).
+  if (
+    foreign.length === 0 &&
+    readdirSync(dir).length > 0 &&
+    !existsSync(path.join(dir, 'demo-secrets.json'))
+  ) {
+    return `${dir} has no demo-secrets.json, so it is not a demo's data dir; not wiping it. Delete it yourself if it is to go`
+  }
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
     return `${dir} holds files Livewall did not make (${shown}); not wiping it. Point DATA_DIR at a Livewall data dir, or delete it yourself`

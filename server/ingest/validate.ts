@@ -219,9 +219,9 @@ export function parseAmount(value: unknown, source?: string): string {
       textValue = String(value)
       if (/e-/i.test(textValue)) fail(`amount: ${textValue} has more than 2 decimal places`)
       if (/e/i.test(textValue)) fail('amount: is too large (at most 16 digits before the decimal point)')
-      // Up to 15 significant digits, the shortest text of a double is the decimal it came
-      // from; beyond, it may not be.
-      if (textValue.replace('.', '').replace(/^0+|0+$/g, '').length > 15) {
+      // Up to 15 digits, the shortest text of a double is the decimal it came from; beyond,
+      // it may not be (trailing zeros count: 2500000000000000.1 prints as 2500000000000000).
+      if (textValue.replace(/^[0.]+|\./g, '').length > 15) {
         fail(
           `amount: ${textValue} has more digits than a JSON number keeps exactly; send it as a decimal string`,
         )

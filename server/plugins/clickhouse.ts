@@ -100,6 +100,14 @@ function buildClient(config: Config, log: FastifyBaseLogger, faults?: FaultInjec
   return createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS })
 }
 
+/** ClickHouse's answers to a wrong user or password (516, 192, 194) or missing grants (497). */
+function isAccessRefused(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '')
+  return (
+    ['516', '192', '194', '497'].includes(code) || /AUTHENTICATION_FAILED|ACCESS_DENIED/.test(String(error))
+  )
+}
+
 /** The embedded engine on `dataDir`; a dir another process has open is said so, by name. */
 function embeddedConnection(dataDir: string): ReturnType<typeof createChdbConnection> {
   try {
@@ -152,17 +160,17 @@ export default fp(
       whenReady: Promise.resolve(),
     }
 
-    // A storage that does not answer may come back; one that answers with an error (a
-    // wrong password, missing grants) will not by itself, and is said so, louder.
+    // A storage that does not answer may come back; one that refuses the credentials or
+    // the grants will not by itself, and is said so, louder; any other error is said as such.
     const logPrepareFailure = (error: unknown, fields: Record<string, unknown>, then: string) => {
       if (isStorageUnreachable(error))
         app.log.warn({ err: error, ...fields }, `storage not reachable; ${then}`)
-      else {
+      else if (config.clickhouseUrl !== undefined && isAccessRefused(error)) {
         app.log.error(
           { err: error, ...fields },
-          `storage answered with an error (credentials, grants or settings? see CLICKHOUSE_*); ${then}`,
+          `the ClickHouse server refused access (check CLICKHOUSE_USER, CLICKHOUSE_PASSWORD and the user's grants); ${then}`,
         )
-      }
+      } else app.log.error({ err: error, ...fields }, `storage answered with an error; ${then}`)
     }
     const prepare = async () => {
       await ensureDatabase(config, app.log)

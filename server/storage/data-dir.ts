@@ -2,7 +2,7 @@
 // -- --fresh` (which must wipe nothing else) and for a clear message when a second process
 // is pointed at a dir in use.
 
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 
 /** What embedded ClickHouse writes at the top of its data dir. */
@@ -42,18 +42,25 @@ export function foreignEntries(dir: string): string[] {
 }
 
 /**
- * The process that has the embedded engine open on `dir`, if another one does and is alive
- * (the engine writes its PID to `status` while open; a stale file after a crash names a
- * process that is gone).
+ * The process that has the embedded engine open on `dir`, if another one does. The engine
+ * holds a lock on its `status` file while open; on Linux the lock's holder is read from
+ * /proc/locks (a `status` left by a crash names a PID that may since belong to anything).
+ * Elsewhere, the PID the file names, if that process is alive.
  */
 export function dataDirOwner(dir: string): number | undefined {
-  let pid = 0
+  const status = path.join(dir, 'status')
+  let inode: number
+  let text: string
   try {
-    pid = Number(/^PID: (\d+)/m.exec(readFileSync(path.join(dir, 'status'), 'utf8'))?.[1] ?? 0)
+    inode = statSync(status).ino
+    text = readFileSync(status, 'utf8')
   } catch {
     return undefined
   }
+  const holder = lockHolder(inode)
+  const pid = holder === null ? Number(/^PID: (\d+)/m.exec(text)?.[1] ?? 0) : (holder ?? 0)
   if (pid <= 0 || pid === process.pid) return undefined
+  if (holder !== null) return pid
   try {
     process.kill(pid, 0)
     return pid
@@ -61,4 +68,24 @@ export function dataDirOwner(dir: string): number | undefined {
     // EPERM: alive, someone else's
     return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined
   }
+}
+
+/**
+ * The PID holding a lock on the file with this inode, per /proc/locks (lines such as
+ * `1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 0 EOF`); undefined if none does, null if
+ * /proc/locks cannot be read (not Linux).
+ */
+function lockHolder(inode: number): number | undefined | null {
+  let locks: string
+  try {
+    locks = readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return null
+  }
+  for (const line of locks.split('\n')) {
+    const fields = line.trim().split(/\s+/)
+    const at = fields.findIndex((field) => /^[0-9a-f]+:[0-9a-f]+:\d+$/i.test(field))
+    if (at > 0 && Number(fields[at]!.split(':')[2]) === inode) return Number(fields[at - 1])
+  }
+  return undefined
 }

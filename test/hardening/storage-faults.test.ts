@@ -167,10 +167,11 @@ describe('storage that is not there at boot', () => {
     })
     const app = await buildApp({ config, logger: { level: 'warn', stream: capture } as never })
     try {
-      await until(async () => lines.some((l) => l.msg.startsWith('storage answered with an error')))
-      const line = lines.find((l) => l.msg.startsWith('storage answered with an error'))!
+      const refused = (l: { msg: string }) => l.msg.startsWith('the ClickHouse server refused access')
+      await until(async () => lines.some(refused))
+      const line = lines.find(refused)!
       expect(line.level).toBe(50) // error, not warn
-      expect(line.msg).toContain('credentials, grants or settings? see CLICKHOUSE_*')
+      expect(line.msg).toContain('check CLICKHOUSE_USER, CLICKHOUSE_PASSWORD and the user')
       expect(lines.some((l) => l.msg.startsWith('storage not reachable'))).toBe(false)
       expect(JSON.stringify(lines)).not.toContain('wrong-password')
     } finally {

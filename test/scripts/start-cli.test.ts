@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { openEngineElsewhere } from '../helpers/engine.ts'
 import { runScript } from '../helpers/run-script.ts'
 import { runTempDir } from '../helpers/server.ts'
 
@@ -50,13 +51,29 @@ describe('npm start -- --fresh wipes only a Livewall data dir nobody is using', 
 
   test('a data dir a running engine has open is not wiped', async () => {
     const dir = runTempDir('fresh-in-use-')
-    mkdirSync(path.join(dir, 'metadata'), { recursive: true })
-    // What the engine writes while it has the dir open; this test's own process is alive.
-    writeFileSync(path.join(dir, 'status'), `PID: ${process.pid}\nStarted at: now\n`)
+    writeFileSync(path.join(dir, 'demo-secrets.json'), '{}')
+    const engine = await openEngineElsewhere(dir)
+    try {
+      const result = await runScript('start', ['--fresh', '--no-simulate'], { DATA_DIR: dir })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(
+        `is in use by a running Livewall (process ${engine.pid}); stop it first`,
+      )
+      expect(existsSync(path.join(dir, 'status'))).toBe(true)
+    } finally {
+      engine.kill('SIGKILL')
+    }
+  })
+
+  test("a directory of engine-like names without the demo's secrets is not the demo's", async () => {
+    const dir = runTempDir('fresh-lookalike-')
+    mkdirSync(path.join(dir, 'data'))
+    writeFileSync(path.join(dir, 'data', 'sales-2026.csv'), 'precious')
+    mkdirSync(path.join(dir, 'tmp'))
     const result = await runScript('start', ['--fresh', '--no-simulate'], { DATA_DIR: dir })
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain(`is in use by a running Livewall (process ${process.pid}); stop it first`)
-    expect(existsSync(path.join(dir, 'metadata'))).toBe(true)
+    expect(result.stderr).toContain("has no demo-secrets.json, so it is not a demo's data dir; not wiping it")
+    expect(existsSync(path.join(dir, 'data', 'sales-2026.csv'))).toBe(true)
   })
 })
 

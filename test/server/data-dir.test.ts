@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { expect, test } from 'vitest'
 import { dataDirOwner, foreignEntries } from '../../server/storage/data-dir.ts'
+import { openEngineElsewhere } from '../helpers/engine.ts'
 import { runTempDir } from '../helpers/server.ts'
 
 test("a data dir's own entries are told from anything else put there", () => {
@@ -20,14 +21,18 @@ test("a data dir's own entries are told from anything else put there", () => {
   expect(foreignEntries(dir).sort()).toEqual(['.git', 'thesis.txt'])
 })
 
-test("the engine's status file names who has the dir open; a stale one names nobody", () => {
+test('a data dir is in use while an engine in another process has it open, and not after', async () => {
   const dir = runTempDir('data-dir-owner-')
   expect(dataDirOwner(dir)).toBeUndefined()
-  // A live process that is not this one: the test runner's parent.
+  const engine = await openEngineElsewhere(dir)
+  try {
+    expect(dataDirOwner(dir)).toBe(engine.pid)
+  } finally {
+    engine.kill('SIGKILL')
+    await new Promise((resolve) => engine.once('exit', resolve))
+  }
+  // The crash left its status file, naming a PID that may come to belong to anything: here
+  // a live process that holds no lock on it (the test runner's parent).
   writeFileSync(path.join(dir, 'status'), `PID: ${process.ppid}\nStarted at: 2026-11-24 22:00:00\n`)
-  expect(dataDirOwner(dir)).toBe(process.ppid)
-  writeFileSync(path.join(dir, 'status'), `PID: ${process.pid}\n`)
-  expect(dataDirOwner(dir)).toBeUndefined()
-  writeFileSync(path.join(dir, 'status'), 'PID: 4194000\n')
   expect(dataDirOwner(dir)).toBeUndefined()
 })
