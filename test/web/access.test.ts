@@ -65,6 +65,18 @@ describe('HTTP API client', () => {
     expect(f.calls).toEqual([{ url: '/v1/streams?status=all&vertical=Home+%26+Living', auth: 'Bearer tok' }])
   })
 
+  test("each answer's Date header tells the server's clock", async () => {
+    const seen: number[] = []
+    const fetch = (async () =>
+      new Response('{"role":"ops"}', {
+        status: 200,
+        headers: { 'content-type': 'application/json', date: 'Tue, 24 Nov 2026 23:00:07 GMT' },
+      })) as typeof globalThis.fetch
+    const api = createApi({ token: () => 'tok', fetch, onServerTime: (ms) => seen.push(ms) })
+    await api.me()
+    expect(seen).toEqual([Date.UTC(2026, 10, 24, 23, 0, 7)])
+  })
+
   test('an expired token is a typed token error', async () => {
     const f = fakeFetch(401, { error: { code: 'token_expired', message: 'expired' } })
     const api = createApi({ token: () => 'tok', fetch: f.fetch })

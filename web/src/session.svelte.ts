@@ -17,11 +17,19 @@ export const session = $state({
   connection: 'connecting' as ConnectionState,
   /** when the wall last received its numbers (epoch ms): what an expired link froze */
   lastDataAt: null as number | null,
+  /** the server's clock minus this screen's, as last seen in an answer (ms, ±1 s) */
+  clockOffsetMs: 0,
 })
 
 export const nav = $state({ path: '/', search: '' })
 
-export const api: Api = createApi({ token: () => session.token })
+export const api: Api = createApi({
+  token: () => session.token,
+  // (a Date header is cut to the second: half a second on average)
+  onServerTime: (serverMs) => {
+    session.clockOffsetMs = serverMs + 500 - Date.now()
+  },
+})
 
 let live: LiveClient | null = null
 

@@ -48,6 +48,8 @@ export interface ApiOptions {
   /** base URL, '' for same origin */
   base?: string
   fetch?: typeof fetch
+  /** the server's clock, from each answer's Date header (whole seconds) */
+  onServerTime?: (serverMs: number) => void
 }
 
 export interface StreamsQuery {
@@ -109,6 +111,11 @@ export function createApi(options: ApiOptions) {
     } catch (err) {
       if (signal?.aborted) throw err
       throw new ApiError(0, 'network', 'The Livewall server cannot be reached.')
+    }
+    const date = response.headers.get('date')
+    if (date && options.onServerTime) {
+      const serverMs = Date.parse(date)
+      if (Number.isFinite(serverMs)) options.onServerTime(serverMs)
     }
     if (!response.ok) throw await errorFrom(response)
     return (await response.json()) as T

@@ -19,10 +19,9 @@ export const QUIET_AFTER_MS = 60_000
 
 /**
  * How long each stream has gone without an event, for those quiet past QUIET_AFTER_MS:
- * measured against the newest event on the wall, but never later than this screen's clock
- * (a producer whose clock runs ahead, which ingest allows by up to 5 minutes, would
- * otherwise make every other stream look quiet; a screen whose clock runs ahead is
- * held back by the newest event). A stream stays live for 5 minutes after its last
+ * measured against the newest event on the wall, but never later than `now`, the server's
+ * clock as the screen knows it (a producer whose clock runs ahead, which ingest allows by
+ * up to 5 minutes, would otherwise make every other stream look quiet). A stream stays live for 5 minutes after its last
  * event (SPEC §3), so one whose feed broke would otherwise hold its rank with frozen numbers.
  */
 export function quietStreams(streams: readonly WallStream[], now = Date.now()): Map<string, number> {
