@@ -41,7 +41,7 @@ function isJsonSpace(c: number): boolean {
  * too. Undefined when there is none, or it is not a number. One pass over the text, skipping
  * strings and anything nested.
  */
-export function amountLiteral(text: string): string | undefined {
+function amountLiteral(text: string): string | undefined {
   let depth = 0
   let found: string | undefined
   for (let i = 0; i < text.length; i++) {
@@ -78,7 +78,7 @@ function decodedKey(key: string): string | undefined {
  * dropped (`1.0000000000000001e0` → `1.0000000000000001`, `10.500` → `10.5`); undefined
  * for an exponent past ±1000 (the number is then 0 or infinite anyway).
  */
-export function plainDecimal(literal: string): string | undefined {
+function plainDecimal(literal: string): string | undefined {
   const m = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal)
   if (!m) return undefined
   const exponent = Number(m[3] ?? 0)
