@@ -7,7 +7,7 @@ import { issueToken } from '../server/auth/tokens.ts'
 import { ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
 import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
-import { dataDirOwner, foreignEntries } from '../server/storage/data-dir.ts'
+import { DEMO_SECRETS_FILE, dataDirOwner, foreignEntries } from '../server/storage/data-dir.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
 
 /**
@@ -116,12 +116,8 @@ function wipeRefusal(dir: string): string | undefined {
   const foreign = foreignEntries(dir)
   // What the demo writes at its first start: proof the directory is one (engine directories
   // such as data/ or tmp/ alone could be anyone's).
-  if (
-    foreign.length === 0 &&
-    readdirSync(dir).length > 0 &&
-    !existsSync(path.join(dir, 'demo-secrets.json'))
-  ) {
-    return `${dir} has no demo-secrets.json, so it is not a demo's data dir; not wiping it. Delete it yourself if it is to go`
+  if (foreign.length === 0 && readdirSync(dir).length > 0 && !existsSync(path.join(dir, DEMO_SECRETS_FILE))) {
+    return `${dir} has no ${DEMO_SECRETS_FILE}, so it is not a demo's data dir; not wiping it. Delete it yourself if it is to go`
   }
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
@@ -152,7 +148,7 @@ async function main(): Promise<void> {
     say(`configuration error: ${(error as Error).message}`)
     process.exit(2)
   }
-  const { secrets } = demoSecrets(dataDir)
+  const { secrets, file: secretsFile } = demoSecrets(dataDir)
   await buildDashboardIfMissing()
 
   // The demo is the embedded engine in DATA_DIR (SPEC §7), whatever a shell left set for
@@ -180,7 +176,7 @@ async function main(): Promise<void> {
     throw error
   }
   say(`starting the server with embedded ClickHouse in ${dataDir}`)
-  say(`the demo's ingest key and token secret are in ${path.join(dataDir, 'demo-secrets.json')}`)
+  say(`the demo's ingest key and token secret are in ${secretsFile}`)
   const app = await buildApp({ config })
   let address: string
   try {

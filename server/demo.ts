@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { DEMO_SECRETS_FILE } from './storage/data-dir.ts'
 
 export interface DemoSecrets {
   ingestKey: string
@@ -14,7 +15,7 @@ export interface DemoSecrets {
  * exists already (`ensureDataDir`).
  */
 export function demoSecrets(dataDir: string): { secrets: DemoSecrets; file: string } {
-  const file = path.join(dataDir, 'demo-secrets.json')
+  const file = path.join(dataDir, DEMO_SECRETS_FILE)
   if (existsSync(file)) return { secrets: readSecrets(file), file }
   const secrets = {
     ingestKey: `demo-${randomBytes(16).toString('hex')}`,

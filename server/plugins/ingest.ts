@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events'
-import path from 'node:path'
 import fp from 'fastify-plugin'
 import { IngestKeys } from '../auth/tokens.ts'
 import { Deduplicator } from '../ingest/dedup.ts'
 import { CommitJournal } from '../ingest/repair.ts'
 import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
+import { commitJournalFile } from '../storage/data-dir.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,7 +35,7 @@ export default fp(
       onError: (err) => app.log.error({ err }, 'group commit failed; its requests were answered 503'),
       // Beside the data (embedded) or on this host (server mode): it lists this process's
       // own commits, one file per database.
-      journal: new CommitJournal(path.join(app.config.dataDir, `commit-journal-${app.config.database}.json`)),
+      journal: new CommitJournal(commitJournalFile(app.config.dataDir, app.config.database)),
       onRepair: ({ streams, error }) => {
         if (error)
           app.log.error(

@@ -26,13 +26,23 @@ const ENGINE_ENTRIES = new Set([
   'dictionaries_lib',
 ])
 
+/** The demo's own ingest key and token secret (server/demo.ts), written at its first start. */
+export const DEMO_SECRETS_FILE = 'demo-secrets.json'
+
+const JOURNAL_PREFIX = 'commit-journal-'
+
+/** Where the commit journal of `database` lives (server/ingest/repair.ts). */
+export function commitJournalFile(dataDir: string, database: string): string {
+  return path.join(dataDir, `${JOURNAL_PREFIX}${database}.json`)
+}
+
 /** Whether Livewall or its engine wrote `entry` (a name at the top of a data dir). */
 export function isDataDirEntry(entry: string): boolean {
   return (
     ENGINE_ENTRIES.has(entry) ||
-    entry === 'demo-secrets.json' ||
-    // the commit journal of each database (server/ingest/repair.ts), and its temporary file
-    /^commit-journal-.+\.json(\.tmp)?$/.test(entry)
+    entry === DEMO_SECRETS_FILE ||
+    // a database's commit journal, and its temporary file
+    (entry.startsWith(JOURNAL_PREFIX) && /\.json(\.tmp)?$/.test(entry))
   )
 }
 
