@@ -24,7 +24,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'browser', include: ['test/e2e/**/*.test.ts'], sequence: { groupOrder: 1 } },
+        test: {
+          name: 'browser',
+          include: ['test/e2e/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          // A page loads, then its data, then a second read (a replay's product series): on a
+          // loaded 2-core machine that takes seconds, beyond expect.poll's default of 1 s.
+          // https://vitest.dev/config/expect
+          expect: { poll: { timeout: 15_000 } },
+        },
       },
     ],
   },
