@@ -67,8 +67,13 @@ async function main(argv: readonly string[]): Promise<number> {
       )
       return 1
     }
-    // the server's answers disagreed with what was sent (see the summary): worth a look
-    return inconsistencies > 0 ? 3 : 0
+    if (inconsistencies > 0) {
+      process.stderr.write(
+        `simulate: exit 3: ${inconsistencies} of the server's answers disagreed with what was sent (above)\n`,
+      )
+      return 3
+    }
+    return 0
   } catch (err) {
     if (err instanceof IngestError) {
       process.stderr.write(`simulate: ${err.message}\n`)

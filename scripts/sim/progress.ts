@@ -64,6 +64,11 @@ export class ProgressLine {
     }
   }
 
+  /** A line of its own above the progress line (which the next update draws again). */
+  note(line: string): void {
+    this.finish(line)
+  }
+
   /** Ends the in-place line (if any) and writes a final line. */
   finish(line: string): void {
     if (this.drawn) this.sink.write('\r\x1b[K')

@@ -138,6 +138,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     try {
       const result = await sender.send(batch.map((sim) => sim.event))
       tally.recordAck(batch, result.ack, clock.now())
+      noteFirstDisagreement()
       // Answered again: the reason of the last retry is history, no longer shown.
       lastRetryReason = undefined
     } catch (err) {
@@ -177,6 +178,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     })
     // ended streams' sets are not needed once stray resends can no longer arrive
     tally.compact(clock.now() - 10 * 60_000)
+  }
+  // Said at once, not only in the summary of a run that may last hours: a server that
+  // rejects valid events (another deployment currency, mostly) makes the whole run wrong.
+  let disagreementNoted = false
+  const noteFirstDisagreement = () => {
+    if (disagreementNoted) return
+    const [example] = tally.counters().inconsistencyExamples
+    if (example === undefined) return
+    disagreementNoted = true
+    const hint = example.includes('deployment currency')
+      ? ` (the server's CURRENCY differs: pass --currency with it)`
+      : ''
+    const line = `sim: the server's answer disagrees with what was sent: ${example}${hint}`
+    progress?.note(line)
   }
   const timer = setInterval(draw, 1000)
   timer.unref()

@@ -111,3 +111,30 @@ test('every stream shows what the simulator had acknowledged, and every invalid 
 function bigints(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value
 }
+
+test('a simulator sending another currency than the server is told so at the first answer, with the fix', async () => {
+  const lines: string[] = []
+  const result = await runSimulation({
+    url: server.url,
+    key: server.ingestKey,
+    streams: 2,
+    rate: 300,
+    seed: 77,
+    durationMs: 1000,
+    // a finished session has orders at once; a live one ramps up for minutes
+    backfill: 1,
+    backfillRate: 3,
+    invalidRate: 0,
+    // the server runs in USD
+    currency: 'EUR',
+    progress: { write: (text: string) => lines.push(text), isTTY: false },
+  })
+  expect(result.tally.counters.inconsistencies).toBeGreaterThan(0)
+  const notes = lines.filter((line) => line.startsWith("sim: the server's answer disagrees"))
+  // once, not once per answer
+  expect(notes).toHaveLength(1)
+  expect(notes[0]).toContain('differs from the deployment currency USD')
+  expect(notes[0]).toContain('pass --currency')
+  // said before the run ended, not only in its summary
+  expect(lines.indexOf(notes[0]!)).toBeLessThan(lines.findIndex((line) => line.startsWith('sim done')))
+}, 60_000)
