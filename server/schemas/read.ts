@@ -48,4 +48,11 @@ export const ErrorSchema = Type.Object({
 
 export const StreamParams = Type.Object({ stream_id: Type.String({ minLength: 1, maxLength: 128 }) })
 
-export const TimeParam = Type.Union([Type.Integer(), Type.String()], { description: 'epoch ms or RFC 3339' })
+/**
+ * A string, read by `parseTimeParameter`, not an integer-or-string union: Ajv would coerce
+ * `1e309` to Infinity first, and the 400 would quote "Infinity" rather than what was sent.
+ */
+export const TimeParam = Type.String({
+  description: 'epoch milliseconds (an integer) or RFC 3339 with offset',
+  examples: ['1763978400000', '2025-11-24T10:00:00Z'],
+})

@@ -437,5 +437,15 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     const far = await server.get(`/v1/streams/m1/series?from=${'9'.repeat(20)}`)
     expect(far.status).toBe(400)
     expect(far.body.error.message).toContain('from: must be epoch milliseconds or RFC 3339')
+    // What was sent is quoted back, not what a number coercion made of it.
+    const huge = await server.get('/v1/streams/m1/series?to=1e309')
+    expect(huge.status).toBe(400)
+    expect(huge.body.error.message).toBe('to: must be epoch milliseconds or RFC 3339, got "1e309"')
+    // Epoch ms as digits and RFC 3339 both still read.
+    const both = await server.get(
+      `/v1/streams/m1/series?step=1m&from=${T0}&to=${encodeURIComponent(new Date(T0 + 60_000).toISOString())}`,
+    )
+    expect(both.status).toBe(200)
+    expect(both.body.from).toBe(T0 - (T0 % 60_000))
   })
 })
