@@ -108,6 +108,18 @@ describe('the dashboard views (README: views)', () => {
       .toBe(String(live.length))
     // The token left the address bar (it lives in sessionStorage now).
     expect(page.url()).toBe(`${server.url}/`)
+    expect(await page.locator('header .scope').count()).toBe(0)
+
+    // One vertical: only its streams, and the header says every figure is of it.
+    await page.getByRole('group', { name: 'Vertical' }).getByRole('button', { name: 'Beauty' }).click()
+    await expect.poll(() => page.locator('a.tile').count()).toBe(1)
+    expect(await wallTile(page, noahLive.stream_id).count()).toBe(1)
+    expect(await textOf(page.locator('header .scope'))).toBe('Beauty only')
+    await expect
+      .poll(() => textOf(page.locator('.total', { hasText: 'Live streams' }).locator('.v')))
+      .toBe('1')
+    await page.getByRole('group', { name: 'Vertical' }).getByRole('button', { name: 'All' }).click()
+    await expect.poll(() => page.locator('a.tile').count()).toBe(live.length)
 
     // Streams: live and ended, each with its GMV.
     await page.goto(`${server.url}/streams`)
