@@ -147,6 +147,37 @@ describe('kiosk wall (README: `?kiosk=1` hides chrome and rotates pages)', () =>
 
     expect(ui.errors()).toEqual([])
   })
+
+  test('a few streams fill the TV: tiles as large as the screen makes them, not base tiles in a corner', async () => {
+    const ui = await openPage(browser, { width: 1920, height: 1080 })
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/?kiosk=1&vertical=Beauty', server.opsToken))
+    const beauty = ((await server.get('/v1/streams?status=live&vertical=Beauty')).body.streams as ApiStream[])
+      .length
+    expect(beauty).toBeGreaterThanOrEqual(2)
+    await expect.poll(() => page.locator('.tile').count(), { timeout: 20_000 }).toBe(beauty)
+    const header = (await page.locator('header').boundingBox())!
+    const tiles = await page
+      .locator('.tile')
+      .evaluateAll((els) => els.map((el) => el.getBoundingClientRect().toJSON()))
+    const bottom = Math.max(...tiles.map((t) => t.bottom))
+    const right = Math.max(...tiles.map((t) => t.right))
+    // The tiles reach the bottom and the right of the screen (16 px margins), and no further.
+    expect(bottom).toBeGreaterThan(1080 - 40)
+    expect(bottom).toBeLessThanOrEqual(1080)
+    expect(right).toBeGreaterThan(1920 - 40)
+    expect(right).toBeLessThanOrEqual(1920)
+    for (const t of tiles) expect(t.top).toBeGreaterThanOrEqual(header.y + header.height)
+    // Each tile is well over the base size (26 × 13 rem at 16 px: 416 × 208 px).
+    for (const t of tiles) expect(Math.min(t.width / 416, t.height / 208)).toBeGreaterThan(1.8)
+    // ...and so is its GMV (2.6 rem at the base size: 41.6 px).
+    const gmvSize = await page
+      .locator('.tile .gmv')
+      .first()
+      .evaluate((el) => Number.parseFloat(getComputedStyle(el).fontSize))
+    expect(gmvSize).toBeGreaterThan(41.6 * 1.8)
+    expect(ui.errors()).toEqual([])
+  })
 })
 
 /** Columns of the canvas with the compared stream's colour (#ffb547) under the marker labels. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { freshness, shouldProbe } from '../../web/src/lib/freshness.ts'
-import { gridFit, kioskCell, pageCount, rowsShown } from '../../web/src/lib/grid.ts'
+import { gridFit, kioskCell, largestGrid, pageCount, rowsShown } from '../../web/src/lib/grid.ts'
 import type { WallStream } from '../../web/src/lib/types.ts'
 import {
   creationOrder,
@@ -187,4 +187,30 @@ test('a stream with no event for a minute, while others have had some, is quiet'
     t,
   )
   expect([...ahead]).toEqual([['broken', 70_000]])
+})
+
+describe('a wall of few tiles is laid out as large as the screen makes them', () => {
+  // 1920 × 990 px of wall at a 16 px rem: base tiles 416 × 208 px, 16 px gaps
+  const largest = (items: number) => largestGrid(items, 1920, 990, 416, 208, 16)
+
+  test('one tile fills the screen', () => {
+    expect(largest(1)).toEqual({ cols: 1, rows: 1, scale: 1920 / 416 })
+  })
+
+  test('two tiles are two full-width rows, not two base tiles in a corner', () => {
+    // one column: 1920 × 487 (scale 2.34); two columns: 952 × 990 (2.29)
+    expect(largest(2)).toMatchObject({ cols: 1, rows: 2 })
+    expect(largest(2)!.scale).toBeCloseTo(487 / 208, 5)
+  })
+
+  test('eight tiles: three columns of about twice the base size, not four of barely more', () => {
+    // 3 × 3: 629 × 319 (1.51); 4 × 2: 468 × 487 (1.13); 2 × 4: 952 × 235.5 (1.13)
+    expect(largest(8)).toMatchObject({ cols: 3, rows: 3 })
+  })
+
+  test('what would need tiles under the base size is not offered', () => {
+    // 4 columns × 4 rows of base tiles fit; 17 do not
+    expect(largest(16)).toMatchObject({ cols: 4, rows: 4 })
+    expect(largest(17)).toBeNull()
+  })
 })
