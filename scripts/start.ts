@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
@@ -99,9 +99,40 @@ if (!args['no-simulate']) {
   }
 }
 
-async function buildDashboardIfMissing(): Promise<void> {
-  if (existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) return
-  say('building the dashboard (first start only; `npm run build` rebuilds it)…')
+/** The newest modification time (ms) of the files under `paths` (directories walked). */
+function newestMtime(paths: string[]): number {
+  let newest = 0
+  for (const p of paths) {
+    if (!existsSync(p)) continue
+    const stat = statSync(p)
+    if (stat.isDirectory()) {
+      const entries = readdirSync(p).map((name) => path.join(p, name))
+      newest = Math.max(newest, stat.mtimeMs, newestMtime(entries))
+    } else newest = Math.max(newest, stat.mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * Builds the dashboard when it has no build yet, or when its sources (or the dependencies)
+ * changed since the build: after a `git pull`, the demo would otherwise serve the old one.
+ */
+async function buildDashboardIfStale(): Promise<void> {
+  const built = path.join(ROOT, 'web', 'dist', 'index.html')
+  const web = (name: string) => path.join(ROOT, 'web', name)
+  const sources = [
+    web('src'),
+    web('public'),
+    web('index.html'),
+    web('vite.config.ts'),
+    path.join(ROOT, 'package-lock.json'),
+  ]
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(sources)) return
+  say(
+    existsSync(built)
+      ? 'building the dashboard (its sources changed since the last build)…'
+      : 'building the dashboard (first start only)…',
+  )
   const started = Date.now()
   const { build } = await import('vite')
   await build({ configFile: path.join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn' })
@@ -149,7 +180,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const { secrets, file: secretsFile } = demoSecrets(dataDir)
-  await buildDashboardIfMissing()
+  await buildDashboardIfStale()
 
   // The demo is the embedded engine in DATA_DIR (SPEC §7), whatever a shell left set for
   // `npm run serve`.
