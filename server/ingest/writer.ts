@@ -51,6 +51,20 @@ export class IngestUnavailableError extends Error {
 }
 
 /**
+ * The answer to a request whose accepted events were stored and whose rejected events could
+ * not be quarantined: a 503 to retry, as SPEC §2 keeps every rejected event, but saying what
+ * was stored (its retry finds those events as duplicates and stores the quarantine rows).
+ */
+function quarantineFailed(): IngestUnavailableError {
+  return new IngestUnavailableError(
+    'storage_unavailable',
+    "this request's accepted events were stored, but its rejected events could not be kept in " +
+      'quarantine; retry it (the stored events will count as duplicates, once)',
+    2,
+  )
+}
+
+/**
  * A quarantine row as stored. Its text is the producer's (or quotes it) and ClickHouse
  * refuses a whole INSERT over one unpaired surrogate, which would fail every request of
  * the group commit: keep every string valid Unicode.
@@ -301,18 +315,28 @@ export class GroupCommitWriter {
       // After the events: if this fails, the retry finds the events stored (duplicates,
       // counted once) and stores the quarantine rows then. The other order would store
       // them twice.
+      let quarantineLost = false
       if (quarantine.length > 0) {
-        await client.insert({
-          table: 'quarantine',
-          values: quarantine.map(quarantineRecord),
-          format: 'JSONEachRow',
-        })
+        try {
+          await client.insert({
+            table: 'quarantine',
+            values: quarantine.map(quarantineRecord),
+            format: 'JSONEachRow',
+          })
+        } catch (error) {
+          // The events are stored: the requests without rejected events are answered as
+          // stored, and the others are told what happened (not "nothing was stored").
+          quarantineLost = true
+          instruments.commitErrors.inc()
+          this.options.onError(error)
+        }
       }
       const watermark = this.nextWatermark()
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
       for (const [r, request] of batch.entries()) {
-        request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
+        if (quarantineLost && request.quarantine.length > 0) request.reject(quarantineFailed())
+        else request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
       }
       if (fresh.length > 0) this.options.onCommit({ watermark, streams, events: fresh.length })
     } catch (error) {

@@ -277,22 +277,35 @@ describe('INSERT failures while running', () => {
     }
   })
 
-  test('a commit that fails after its events were written: the retry finds them (duplicates, counted once) and stores the quarantine rows once', async () => {
+  test('a commit whose quarantine rows fail after its events were written: each request is told what was stored, and the retry stores the rest once', async () => {
     const { state, faults } = faultSwitch()
-    const server = await startTestServer({ faults })
+    // a wide window, so that the two requests below share one commit
+    const server = await startTestServer({ faults, env: { INGEST_FLUSH_MAX_WAIT_MS: '300' } })
     try {
       await until(async () => server.app.dedup.isWarm) // the seen-filter answers "new" without a look-up
       state.failing.add('quarantine')
       const batch = events('partial', 30, 3)
-      const refused = await post(server, batch)
+      const clean = events('partial-clean', 20)
+      const [refused, stored] = await Promise.all([post(server, batch), post(server, clean)])
+      // The request with rejected events: a 503 to retry, saying its events were stored.
       expect(refused.status).toBe(503)
+      expect(refused.body.error.code).toBe('storage_unavailable')
+      expect(refused.body.error.message).toContain('accepted events were stored')
+      expect(Number(refused.retryAfter)).toBeGreaterThan(0)
+      // The request beside it in the same commit had nothing to quarantine: it is stored, and told so.
+      expect(stored.status).toBe(200)
+      expect(stored.body).toMatchObject({ accepted: 20, duplicates: 0, rejected: 0 })
+      expect((await server.get('/v1/streams/partial-clean')).body.totals.views).toBe(20)
+      // (one commit held both: the quarantine insert was tried once)
+      expect(state.injected).toBe(1)
+
       state.failing.clear()
       const retry = await post(server, batch)
       expect(retry.status).toBe(422)
       expect(retry.body).toMatchObject({ accepted: 0, duplicates: 30, rejected: 3 })
-      const stored = await count(server, 'events', 'partial')
-      expect(stored.size).toBe(30)
-      expect([...stored.values()].every((n) => n === 1)).toBe(true)
+      const rows = await count(server, 'events', 'partial')
+      expect(rows.size).toBe(30)
+      expect([...rows.values()].every((n) => n === 1)).toBe(true)
       expect([...(await count(server, 'quarantine', 'partial')).values()]).toEqual([1, 1, 1])
       // and the stream's numbers count each view once
       expect((await server.get('/v1/streams/partial')).body.totals.views).toBe(30)
