@@ -64,12 +64,42 @@ describe('merging ticks into a columnar series', () => {
     expect(s.cols.orders).toEqual([1, 2, 3])
   })
 
-  test('a later tick for an older bucket value does not resurrect a stale value: last write wins', () => {
-    // Ticks carry absolute values; the one applied last is the newer state of that bucket.
+  test('without watermarks (GET /series answers), the value merged last stands', () => {
     const s = createSeries(S, ['gmv'])
     mergeBuckets(s, tick([T0], { gmv: [10] }), 100)
     mergeBuckets(s, tick([T0], { gmv: [15] }), 100)
     expect(s.cols.gmv).toEqual([15])
+  })
+
+  test('two ticks of one bucket that arrive out of order leave the newer value (SPEC §5)', () => {
+    // The bucket was 10 at watermark 100 and 15 at watermark 200; 200's tick comes first.
+    const s = createSeries(S, ['gmv', 'orders'])
+    expect(mergeBuckets(s, tick([T0, T0 + S], { gmv: [15, 4], orders: [3, 1] }), 100, 200)).toBe(true)
+    expect(mergeBuckets(s, tick([T0], { gmv: [10], orders: [2] }), 100, 100)).toBe(false)
+    expect(s.cols.gmv).toEqual([15, 4])
+    expect(s.cols.orders).toEqual([3, 1])
+    // A bucket the older tick alone carries is still taken: nothing newer wrote it.
+    mergeBuckets(s, tick([T0 + 2 * S], { gmv: [1], orders: [1] }), 100, 100)
+    expect(s.cols.gmv).toEqual([15, 4, 1])
+    // The same watermark again (a repeated tick) is applied: it is the same state.
+    expect(mergeBuckets(s, tick([T0], { gmv: [15], orders: [3] }), 100, 200)).toBe(false)
+    // And a newer one replaces it.
+    mergeBuckets(s, tick([T0], { gmv: [16], orders: [4] }), 100, 300)
+    expect(s.cols.gmv).toEqual([16, 4, 1])
+  })
+
+  test('a snapshot older than a tick already merged does not step its buckets back', () => {
+    const s = seriesFromWire(tick([T0, T0 + S], { gmv: [1, 2] }), ['gmv'], 100, 50)
+    mergeBuckets(s, tick([T0 + S], { gmv: [9] }), 100, 300)
+    // a gap-fill snapshot read at watermark 200 comes after
+    mergeBuckets(s, tick([T0, T0 + S, T0 + 2 * S], { gmv: [1, 5, 7] }), 100, 200)
+    expect(s.cols.gmv).toEqual([1, 9, 7])
+  })
+
+  test('watermarks of buckets trimmed off the window are forgotten', () => {
+    const s = createSeries(S, ['gmv'])
+    for (let i = 0; i < 8; i++) mergeBuckets(s, tick([T0 + i * S], { gmv: [i] }), 5, 100 + i)
+    expect([...s.marks.keys()]).toEqual(s.t)
   })
 
   test('the window is trimmed to the newest maxLen buckets', () => {

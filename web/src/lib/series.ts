@@ -17,6 +17,11 @@ export interface ColumnSeries {
   t: number[]
   /** metric → one value per entry of `t` */
   cols: Record<string, Column>
+  /**
+   * bucket start → the watermark of the answer that last wrote it: an answer of an older
+   * state (a reordered tick) does not step a bucket back (SPEC §5)
+   */
+  marks: Map<number, number>
 }
 
 /** Metrics that are a level at the end of a bucket, not a count within it. */
@@ -34,13 +39,21 @@ export function emptyBucketValue(metric: string, previous: number | null | undef
 export function createSeries(stepMs: number, metrics: readonly string[]): ColumnSeries {
   const cols: Record<string, Column> = {}
   for (const m of metrics) cols[m] = []
-  return { stepMs, t: [], cols }
+  return { stepMs, t: [], cols, marks: new Map() }
 }
 
-/** A series holding `metrics` from a wire answer (GET /series or a subscribe snapshot). */
-export function seriesFromWire(wire: SeriesWire, metrics: readonly string[], maxLen: number): ColumnSeries {
+/**
+ * A series holding `metrics` from a wire answer (GET /series, or a subscribe snapshot with its
+ * watermark).
+ */
+export function seriesFromWire(
+  wire: SeriesWire,
+  metrics: readonly string[],
+  maxLen: number,
+  watermark?: number,
+): ColumnSeries {
   const series = createSeries(wire.step_ms, metrics)
-  mergeBuckets(series, wire, maxLen)
+  mergeBuckets(series, wire, maxLen, watermark)
   return series
 }
 
@@ -71,9 +84,15 @@ export function lowerBound(t: readonly number[], value: number): number {
 /**
  * Merges the buckets of `update` into `series` in place and trims it to the newest `maxLen`
  * buckets. Returns whether anything changed. Updates of another step are ignored (a tick of an
- * older subscription arriving after a step switch).
+ * older subscription arriving after a step switch). With the update's `watermark`, a bucket
+ * that an answer of a newer state wrote is left as it is.
  */
-export function mergeBuckets(series: ColumnSeries, update: SeriesWire, maxLen: number): boolean {
+export function mergeBuckets(
+  series: ColumnSeries,
+  update: SeriesWire,
+  maxLen: number,
+  watermark?: number,
+): boolean {
   if (update.step_ms !== series.stepMs || !Array.isArray(update.t) || update.t.length === 0) return false
   const metrics = Object.keys(series.cols)
   const incoming = metrics.map((m) => readColumn(update, m))
@@ -83,6 +102,11 @@ export function mergeBuckets(series: ColumnSeries, update: SeriesWire, maxLen: n
   for (const i of order) {
     const bucketStart = update.t[i]
     if (typeof bucketStart !== 'number' || !Number.isFinite(bucketStart)) continue
+    if (watermark !== undefined) {
+      const mark = series.marks.get(bucketStart)
+      if (mark !== undefined && mark > watermark) continue
+      series.marks.set(bucketStart, watermark)
+    }
     const length = series.t.length
     const first = series.t[0]
     const at = placeBucket(series, bucketStart, maxLen)
@@ -175,6 +199,8 @@ export function trim(series: ColumnSeries, maxLen: number): boolean {
   if (excess <= 0) return false
   series.t.splice(0, excess)
   for (const m in series.cols) (series.cols[m] as Column).splice(0, excess)
+  const first = series.t[0] as number
+  for (const start of series.marks.keys()) if (start < first) series.marks.delete(start)
   return true
 }
 
