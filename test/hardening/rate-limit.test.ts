@@ -69,7 +69,9 @@ describe('per-key rate limit', () => {
     for (const a of limited) {
       expect(a.body.error.code).toBe('rate_limited')
       expect(a.body.error.message).toMatch(/retry in/)
-      expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(0)
+      // present, whole seconds, at least 1 (a 0 would invite an immediate retry)
+      expect(a.retryAfter).toMatch(/^\d+$/)
+      expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1)
     }
     expect(await storedIds('burst')).toEqual(new Set(ok.map((a) => a.id)))
 

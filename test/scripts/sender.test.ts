@@ -109,6 +109,7 @@ describe('EventSender', () => {
     const result = await s.send(EVENTS)
     expect(result.attempts).toBe(6)
     const steps = [250, 500, 1000, 2000, 4000]
+    expect(clock.sleeps).toHaveLength(steps.length)
     clock.sleeps.forEach((ms, i) => {
       const step = steps[i] as number
       expect(ms).toBeGreaterThanOrEqual(step / 2)

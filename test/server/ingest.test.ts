@@ -203,12 +203,18 @@ describe('POST /v1/events', () => {
     const events = Array.from({ length: 150 }, () => ({
       event_id: id('many'),
       type: 'nope',
-      stream_id: 'x',
+      stream_id: 'many-rejected',
       ts: Date.now(),
     }))
     const result = await server.ingest(events)
     expect(result.body.rejected).toBe(150)
     expect(result.body.errors).toHaveLength(100)
+    // all 150 are in the quarantine, the 50 not listed too
+    const quarantine = await server.get('/v1/quarantine?limit=1000')
+    const ids = quarantine.body.items
+      .filter((q: { stream_id: string }) => q.stream_id === 'many-rejected')
+      .map((q: { event_id: string }) => q.event_id)
+    expect(new Set(ids)).toEqual(new Set(events.map((e) => e.event_id)))
   })
 
   test('400 when a JSON body does not parse', async () => {
