@@ -137,15 +137,53 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
         `a request holds at most ${maxEvents} events, got ${parsed.length}`,
       )
     }
-    return parsed.map((value, index) => ({ index, value }))
+    // Each element keeps its own text, as an NDJSON line does: a JSON-number amount is judged
+    // by the digits written, and the quarantine keeps what the producer sent.
+    const texts = arrayElementTexts(textBody)
+    const whole = texts.length === parsed.length
+    return parsed.map((value, index) => ({ index, value, raw: whole ? texts[index] : undefined }))
   }
   if (parsed !== null && typeof parsed === 'object') return [{ index: 0, value: parsed, raw: textBody }]
   throw new BodyError(400, 'invalid_body', 'body must be one event object or an array of events')
 }
 
 /**
+ * The source text of each element of a top-level JSON array, in one pass over `text`, which
+ * JSON.parse has already accepted (so every string is closed and every bracket paired).
+ */
+export function arrayElementTexts(text: string): string[] {
+  const texts: string[] = []
+  let i = text.indexOf('[') + 1
+  let depth = 0
+  let start = -1
+  let end = -1
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue
+    if (c === 0x2c && depth === 0) {
+      texts.push(text.slice(start, end + 1))
+      start = -1
+      continue
+    }
+    if ((c === 0x5d || c === 0x7d) && depth === 0) {
+      // the array's own closing bracket
+      if (start >= 0) texts.push(text.slice(start, end + 1))
+      break
+    }
+    if (start < 0) start = i
+    if (c === 0x22) {
+      // a string: to its closing quote, escapes skipped
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++
+    } else if (c === 0x5b || c === 0x7b) depth++
+    else if (c === 0x5d || c === 0x7d) depth--
+    end = i
+  }
+  return texts
+}
+
+/**
  * JSON text of a parsed value, cut at `limit` characters, nesting below `maxDepth` shown as
- * `"…"`. For quarantining an element of a JSON array, whose original text is not kept:
+ * `"…"`. For quarantining a value whose text is not at hand (arrayElementTexts keeps it):
  * JSON.stringify would overflow the stack on deep nesting (`[[[[…]]]]` ten thousand deep
  * parses fine) and would print a 5 MiB value in full before it is cut.
  */

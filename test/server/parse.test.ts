@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest'
-import { BodyError, parseNdjson } from '../../server/ingest/parse.ts'
+import { arrayElementTexts, BodyError, parseJsonBody, parseNdjson } from '../../server/ingest/parse.ts'
 
 const lines = [
   '{"a":1}',
@@ -44,4 +44,22 @@ test('NDJSON: more events than allowed is a 413 whichever way the body is cut', 
   expect(() => parseNdjson(Buffer.concat([Buffer.from(`${many}\n`), Buffer.from([0xff])]), 3)).toThrow(
     /at most 3 events/,
   )
+})
+
+test('a JSON array keeps the text of each element as written', () => {
+  const elements = [
+    '{"a":"x,]\\"}","n":1.0000000000000001}',
+    '[1,[2,{"b":"]"}]]',
+    '"s\\\\"',
+    'null',
+    '1.50',
+    '{ "spaced" : [ ] }',
+  ]
+  const body = ` [ ${elements.join(' ,\r\n\t')} ] `
+  expect(arrayElementTexts(body)).toEqual(elements)
+  expect(arrayElementTexts('[]')).toEqual([])
+  expect(arrayElementTexts(' [ ] ')).toEqual([])
+  const items = parseJsonBody(Buffer.from(body), 100)
+  expect(items.map((item) => item.raw)).toEqual(elements)
+  expect(items[0]!.value).toEqual({ a: 'x,]"}', n: 1 })
 })
