@@ -11,6 +11,8 @@ import { cutWall, readerWallView, readWall, wallRoom } from './wall.ts'
 
 export const LIVE_STEPS = { '1s': 1000, '10s': 10_000, '1m': 60_000 } as const
 const MAX_SUBSCRIPTIONS = 20
+/** commands of one connection waiting for the one in progress */
+const MAX_QUEUED_COMMANDS = 64
 const VERTICAL_MAX = 64
 
 export interface LiveContext {
@@ -47,19 +49,52 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
   const state = socket.data as SocketState
   const { app } = context
 
+  // One command at a time per socket, in the order sent: a subscribe still reading its
+  // snapshot when the unsubscribe of the same stream comes must not end up subscribed, and
+  // concurrent subscribes must not all pass the subscription limit. Other sockets' commands
+  // run meanwhile.
+  let commands: Promise<void> = Promise.resolve()
+  let queued = 0
+  const handled = new Set<string>()
   const handle = (event: string, run: (payload: unknown) => Promise<unknown>) => {
+    handled.add(event)
     // The acknowledgement is the last argument, whatever comes before it: `wall` may be
     // sent with no payload at all (SPEC §5). Arguments after the first are ignored.
     socket.on(event, (...args: unknown[]) => {
       const last = args[args.length - 1]
       const answer: Ack = typeof last === 'function' ? (last as Ack) : () => {}
       const payload = typeof args[0] === 'function' ? undefined : args[0]
-      run(payload).then(answer, (error) => {
-        app.log.error({ err: error, event }, 'live handler failed')
-        answer(failure('internal', 'the server could not answer; try again'))
-      })
+      if (queued >= MAX_QUEUED_COMMANDS) {
+        answer(
+          failure('too_many_requests', `at most ${MAX_QUEUED_COMMANDS} commands may wait on one connection`),
+        )
+        return
+      }
+      queued++
+      commands = commands
+        .then(() => run(payload))
+        .then(answer, (error) => {
+          app.log.error({ err: error, event }, 'live handler failed')
+          answer(failure('internal', 'the server could not answer; try again'))
+        })
+        .finally(() => {
+          queued--
+        })
     })
   }
+  // An event the server does not know is answered (when it asks for an answer), not left to
+  // the client's timeout.
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === 'string' && handled.has(event)) return
+    const last = args[args.length - 1]
+    if (typeof last === 'function')
+      (last as Ack)(
+        failure(
+          'unknown_command',
+          `unknown command ${JSON.stringify(String(event).slice(0, 40))}; the commands are subscribe, unsubscribe and wall`,
+        ),
+      )
+  })
 
   handle('subscribe', async (payload) => {
     const request = (payload ?? {}) as { stream_id?: unknown; step?: unknown; since?: unknown }
@@ -119,7 +154,8 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
 
   handle('unsubscribe', async (payload) => {
     const streamId = (payload as { stream_id?: unknown } | null)?.stream_id
-    if (typeof streamId !== 'string') return failure('invalid_request', 'stream_id: must be a string')
+    if (typeof streamId !== 'string' || streamId.length < 1 || !fitsChars(streamId, 128))
+      return failure('invalid_request', 'stream_id: must be a string of 1 to 128 characters')
     const step = state.subscriptions.get(streamId)
     if (step !== undefined) await socket.leave(tickRoom(streamId, step))
     state.subscriptions.delete(streamId)
@@ -128,6 +164,8 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
   })
 
   handle('wall', async (payload) => {
+    if (payload !== undefined && payload !== null && (typeof payload !== 'object' || Array.isArray(payload)))
+      return failure('invalid_request', 'the payload must be an object: { vertical?: string }')
     const vertical = (payload as { vertical?: unknown } | null)?.vertical
     if (
       vertical !== undefined &&

@@ -158,15 +158,19 @@ export default fp(
 
     nsp.on('connection', (socket) => {
       const state = socket.data as SocketState
-      // A socket lives only as long as its token: cut it off when the token expires.
-      const expiresIn = Math.min(state.reader.expires_at - app.clock.now(), 2 ** 31 - 1)
-      const expiry = setTimeout(
-        () => {
-          socket.emit('session_expired', { message: 'the read token has expired; ask for a new link' })
-          socket.disconnect(true)
-        },
-        Math.max(0, expiresIn),
-      )
+      // A socket lives only as long as its token: cut it off when the token expires. A timer
+      // waits at most 2^31 − 1 ms (24.8 days) and a token may last a year: a timer that fires
+      // before the expiry waits again.
+      const untilExpiry = () => Math.min(state.reader.expires_at - app.clock.now(), 2 ** 31 - 1)
+      const expireAtDeadline = () => {
+        if (untilExpiry() > 0) {
+          expiry = setTimeout(expireAtDeadline, untilExpiry())
+          return
+        }
+        socket.emit('session_expired', { message: 'the read token has expired; ask for a new link' })
+        socket.disconnect(true)
+      }
+      let expiry = setTimeout(expireAtDeadline, Math.max(0, untilExpiry()))
       const unwatch = delivery.watch(socket)
       socket.on('disconnect', () => {
         clearTimeout(expiry)

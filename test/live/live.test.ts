@@ -211,6 +211,52 @@ describe('live push (SPEC §5)', () => {
     ops.close()
   })
 
+  test("one socket's commands take effect in the order sent, and the subscription limit holds under concurrency", async () => {
+    await server.ingest([start('order-1', 'olga')])
+    const olga = new LiveClient(server.url, server.creatorToken('olga'))
+    await olga.connected()
+    // Sent back to back: the unsubscribe is answered after the subscribe, and wins.
+    const acks: string[] = []
+    const answered = (name: string) => (answer: { ok: boolean }) => {
+      acks.push(name)
+      return answer
+    }
+    const [subscribed, unsubscribed] = await Promise.all([
+      olga.socket.emitWithAck('subscribe', { stream_id: 'order-1' }).then(answered('subscribe')),
+      olga.socket.emitWithAck('unsubscribe', { stream_id: 'order-1' }).then(answered('unsubscribe')),
+    ])
+    expect(subscribed.ok).toBe(true)
+    expect(unsubscribed).toEqual({ ok: true })
+    expect(acks).toEqual(['subscribe', 'unsubscribe'])
+    const ticksBefore = olga.ticks
+    await server.ingest([ev('order-1', 'view_start', 0, { viewer_id: 'late' })])
+    // (an ops socket on the same stream sees that commit's tick: by then olga's would have come)
+    const ops = new LiveClient(server.url, server.opsToken)
+    expect((await ops.subscribe('order-1')).ok).toBe(true)
+    await server.ingest([ev('order-1', 'view_start', 0, { viewer_id: 'later' })])
+    await ops.waitFor(() => ops.ticks > 0)
+    expect(olga.ticks).toBe(ticksBefore)
+    ops.close()
+
+    // 30 subscribes at once: 20 are taken, 10 refused.
+    const ids = Array.from({ length: 30 }, (_, i) => `order-many-${i}`)
+    await server.ingest(ids.map((id) => start(id, 'olga')))
+    const answers = await Promise.all(
+      ids.map((id) => olga.socket.emitWithAck('subscribe', { stream_id: id })),
+    )
+    expect(answers.filter((a) => a.ok)).toHaveLength(20)
+    expect(answers.filter((a) => a.error?.code === 'too_many_subscriptions')).toHaveLength(10)
+
+    // An unknown command is answered, not left to the client's timeout.
+    expect(await olga.socket.timeout(5_000).emitWithAck('subscibe', { stream_id: 'x' })).toEqual({
+      ok: false,
+      error: { code: 'unknown_command', message: expect.stringContaining('subscribe, unsubscribe and wall') },
+    })
+    // A wall payload that is not an object is refused, not read as "every vertical".
+    expect((await olga.socket.emitWithAck('wall', 'Fashion')).error.code).toBe('invalid_request')
+    olga.close()
+  })
+
   test("a refused subscribe never lets a creator's socket receive the other stream's ticks", async () => {
     await server.ingest([start('bob-hot', 'bob')])
     const mia = new LiveClient(server.url, server.creatorToken('mia'))
