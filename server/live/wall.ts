@@ -6,7 +6,13 @@ import type { ViewBalances } from './view-balance.ts'
 
 export const SPARK_STEP_MS = 60_000
 export const SPARK_POINTS = 30
+/** Tiles of one wall view: its top streams by GMV. */
 export const WALL_MAX_STREAMS = 200
+/**
+ * Live streams read for all views at once, before each view is cut from them: a vertical's or
+ * a creator's wall must not lose its streams to the 200 biggest of the whole platform.
+ */
+export const WALL_READ_MAX_STREAMS = 5000
 
 export interface WallStream extends Stream {
   spark: { step_ms: number; t: number[]; gmv: number[]; conversion: (number | null)[] }
@@ -65,7 +71,7 @@ export async function readWall(
 ): Promise<WallRead> {
   const live = await listStreams(client, {
     status: 'live',
-    limit: WALL_MAX_STREAMS,
+    limit: WALL_READ_MAX_STREAMS,
     now,
     // The wall does not show peak_online; it is given where the live cache knows it
     // (watched streams) and null otherwise, rather than scanning every stream's history.
@@ -150,7 +156,9 @@ export function cutWall(read: WallRead, view: WallView): WallMessage {
   const visible = (vertical: string, creatorId: string) =>
     (view.vertical === '' || vertical === view.vertical) &&
     (view.creatorId === null || creatorId === view.creatorId)
-  const streams = read.streams.filter((s) => visible(s.vertical, s.creator_id))
+  // (the read is sorted by GMV: a view's tiles are its top streams; its header counts them all)
+  const all = read.streams.filter((s) => visible(s.vertical, s.creator_id))
+  const streams = all.length > WALL_MAX_STREAMS ? all.slice(0, WALL_MAX_STREAMS) : all
   let gmvCents = 0
   let orders = 0
   for (const day of read.today) {
@@ -163,8 +171,8 @@ export function cutWall(read: WallRead, view: WallView): WallMessage {
     summary: {
       gmv_today: gmvCents / 100,
       orders_today: orders,
-      live_streams: streams.length,
-      online: streams.reduce((sum, s) => sum + (s.totals.online ?? 0), 0),
+      live_streams: all.length,
+      online: all.reduce((sum, s) => sum + (s.totals.online ?? 0), 0),
       quarantined: view.creatorId === null ? read.quarantined : 0,
     },
   }

@@ -450,6 +450,51 @@ describe('live push (SPEC §5)', () => {
     client.close()
   })
 
+  test("a vertical's or a creator's wall holds its streams however many bigger ones are live elsewhere", async () => {
+    const big = Array.from({ length: 205 }, (_, i) => `wall-big-${i}`)
+    await server.ingest(
+      big.flatMap((id) => [
+        ev(id, 'stream_start', -60_000, { creator_id: 'big-shop', vertical: 'Big', title: id }),
+        ev(id, 'order_paid', -30_000, {
+          viewer_id: 'b',
+          product_id: 'p',
+          order_id: `${id}-o`,
+          amount: '1000.00',
+        }),
+      ]),
+    )
+    await server.ingest([
+      ev('wall-small', 'stream_start', -60_000, {
+        creator_id: 'small-shop',
+        vertical: 'Small',
+        title: 'small',
+      }),
+      ev('wall-small', 'order_paid', -30_000, {
+        viewer_id: 's',
+        product_id: 'p',
+        order_id: 'small-o',
+        amount: '5.00',
+      }),
+    ])
+    const ops = new LiveClient(server.url, server.opsToken)
+    await ops.connected()
+    const small = await ops.socket.emitWithAck('wall', { vertical: 'Small' })
+    expect(small.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['wall-small'])
+    expect(small.summary.live_streams).toBe(1)
+    // The whole wall shows the top 200 as tiles and counts every live stream in its header.
+    const all = await ops.socket.emitWithAck('wall', {})
+    const live = (await server.get('/v1/streams?status=live&limit=1000')).body.streams.length
+    expect(live).toBeGreaterThan(206)
+    expect(all.streams).toHaveLength(200)
+    expect(all.summary.live_streams).toBe(live)
+    ops.close()
+    const creator = new LiveClient(server.url, server.creatorToken('small-shop'))
+    await creator.connected()
+    const own = await creator.socket.emitWithAck('wall', {})
+    expect(own.streams.map((s: { stream_id: string }) => s.stream_id)).toEqual(['wall-small'])
+    creator.close()
+  })
+
   test('the wall feed pushes changed summary rows with sparklines', async () => {
     await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
     const client = new LiveClient(server.url, server.opsToken)
