@@ -75,7 +75,12 @@ export class TickEngine {
   private running = false
   private timer: NodeJS.Timeout | undefined
   private lastRoundAt = 0
-  private pendingWatermark = 0
+  /**
+   * The newest commit's watermark; at first the start time, which every commit stored before
+   * a restart precedes: a snapshot read before the first commit does not step back a
+   * watermark its client saw before the restart.
+   */
+  private pendingWatermark: number
   /** When the oldest commit not yet covered by a round arrived (performance.now()). */
   private dirtySince: number | undefined
   private closed = false
@@ -100,7 +105,9 @@ export class TickEngine {
     return this.running ? this.startedWatermark : this.pendingWatermark
   }
 
-  constructor(private readonly options: TickEngineOptions) {}
+  constructor(private readonly options: TickEngineOptions) {
+    this.pendingWatermark = options.now()
+  }
 
   onCommit(notice: CommitNotice): void {
     for (const [streamId, range] of notice.streams) {

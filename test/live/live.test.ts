@@ -495,6 +495,25 @@ describe('live push (SPEC §5)', () => {
     creator.close()
   })
 
+  test('the watermark a client saw before a server restart is not stepped back by the snapshot after it', async () => {
+    const first = await startTestServer()
+    await first.ingest([start('restart-wm'), ev('restart-wm', 'view_start', 0, { viewer_id: 'r' })])
+    const before = new LiveClient(first.url, first.opsToken)
+    const seen = (await before.subscribe('restart-wm')).snapshot.watermark
+    expect(seen).toBeGreaterThan(0)
+    before.close()
+    await first.app.close()
+    const second = await startTestServer({ database: first.database })
+    try {
+      const after = new LiveClient(second.url, second.opsToken)
+      // no commit since the restart
+      expect((await after.subscribe('restart-wm')).snapshot.watermark).toBeGreaterThanOrEqual(seen)
+      after.close()
+    } finally {
+      await second.close()
+    }
+  })
+
   test('the wall feed pushes changed summary rows with sparklines', async () => {
     await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
     const client = new LiveClient(server.url, server.opsToken)

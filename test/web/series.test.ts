@@ -81,8 +81,9 @@ describe('merging ticks into a columnar series', () => {
     // A bucket the older tick alone carries is still taken: nothing newer wrote it.
     mergeBuckets(s, tick([T0 + 2 * S], { gmv: [1], orders: [1] }), 100, 100)
     expect(s.cols.gmv).toEqual([15, 4, 1])
-    // The same watermark again (a repeated tick) is applied: it is the same state.
-    expect(mergeBuckets(s, tick([T0], { gmv: [15], orders: [3] }), 100, 200)).toBe(false)
+    // The same watermark again (a repeated tick) is the same state: nothing changes.
+    expect(mergeBuckets(s, tick([T0], { gmv: [14], orders: [3] }), 100, 200)).toBe(false)
+    expect(s.cols.gmv).toEqual([15, 4, 1])
     // And a newer one replaces it.
     mergeBuckets(s, tick([T0], { gmv: [16], orders: [4] }), 100, 300)
     expect(s.cols.gmv).toEqual([16, 4, 1])

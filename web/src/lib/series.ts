@@ -104,7 +104,9 @@ export function mergeBuckets(
     if (typeof bucketStart !== 'number' || !Number.isFinite(bucketStart)) continue
     if (watermark !== undefined) {
       const mark = series.marks.get(bucketStart)
-      if (mark !== undefined && mark > watermark) continue
+      // (an equal watermark is the same state, or a snapshot read later than its watermark
+      // says: either way no newer than what the bucket holds)
+      if (mark !== undefined && mark >= watermark) continue
       series.marks.set(bucketStart, watermark)
     }
     const length = series.t.length
