@@ -60,6 +60,10 @@ export class SnapshotBatcher {
     const { client, balances, ticks } = this.options
     const now = this.options.now()
     await balances.ensure([streamId])
+    // A cached balance lags the commits since the last round (the next round catches up):
+    // read that range now, or the snapshot's online and peak_online would be behind its totals.
+    const unsettled = ticks.unsettled(streamId)
+    if (unsettled) await balances.refresh(new Map([[streamId, unsettled]]))
     // peak_online comes from the live viewer-balance cache, not a scan of the history.
     const stream = await getStream(client, streamId, now, { withPeak: false })
     if (!stream) return { stream: undefined, series: undefined }

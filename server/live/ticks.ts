@@ -127,6 +127,28 @@ export class TickEngine {
     this.schedule()
   }
 
+  /**
+   * The range of `streamId` whose commits no round has brought into the viewer balances yet
+   * (waiting for the next round, or read by the one running), if any.
+   */
+  unsettled(streamId: string): DirtyRange | undefined {
+    const waiting = this.dirty.get(streamId)
+    const reading = this.inflight.get(streamId)
+    if (!waiting && !reading) return undefined
+    const from = Math.min(
+      waiting?.from ?? Number.POSITIVE_INFINITY,
+      reading?.from ?? Number.POSITIVE_INFINITY,
+    )
+    const to = Math.max(waiting?.to ?? 0, reading?.to ?? 0)
+    return this.balanceRange(streamId, { from, to })
+  }
+
+  /** The whole seconds of the viewer balance that a change of [from, to] (ms) touches. */
+  private balanceRange(streamId: string, range: DirtyRange): DirtyRange {
+    const last = Math.max(range.to, this.options.balances.lastEventAt(streamId))
+    return { from: alignDown(range.from, 1000), to: alignUp(last + 1, 1000) }
+  }
+
   /** Marks a range dirty by hand (e.g. after a subscribe, to close a race with a round). */
   markDirty(streamId: string, from: number, to: number): void {
     const existing = this.dirty.get(streamId)
@@ -236,7 +258,7 @@ export class TickEngine {
     const byStep = new Map<number, Map<string, { from: number; to: number }>>()
     for (const [id, range] of dirty) {
       const last = Math.max(range.to, balances.lastEventAt(id))
-      balanceRanges.set(id, { from: alignDown(range.from, 1000), to: alignUp(last + 1, 1000) })
+      balanceRanges.set(id, this.balanceRange(id, range))
       for (const step of this.options.stepsOf(id)) {
         let ranges = byStep.get(step)
         if (!ranges) {

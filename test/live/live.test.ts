@@ -514,6 +514,38 @@ describe('live push (SPEC §5)', () => {
     }
   })
 
+  test("a snapshot read right after an ack agrees with itself: peak_online and the series' online include that commit", async () => {
+    await server.ingest([start('snap-fresh')])
+    // A watcher keeps the stream's viewer balance cached (the cache is what lagged).
+    const watcher = new LiveClient(server.url, server.opsToken)
+    expect((await watcher.subscribe('snap-fresh', '10s')).ok).toBe(true)
+    const reader = new LiveClient(server.url, server.opsToken)
+    await reader.connected()
+    const wrong: string[] = []
+    for (let i = 0; i < 15; i++) {
+      await server.ingest(
+        Array.from({ length: 20 }, (_, k) =>
+          ev('snap-fresh', 'view_start', 0, { viewer_id: `sf-${i}-${k}` }),
+        ),
+      )
+      const answer = await reader.socket.emitWithAck('subscribe', {
+        stream_id: 'snap-fresh',
+        step: i % 2 ? '1s' : '1m',
+      })
+      const { totals, series } = answer.snapshot
+      const lastOnline = series.online.at(-1)
+      if (
+        totals.online !== 20 * (i + 1) ||
+        totals.peak_online !== totals.online ||
+        lastOnline !== totals.online
+      )
+        wrong.push(`#${i}: online ${totals.online}, peak ${totals.peak_online}, last bucket ${lastOnline}`)
+    }
+    expect(wrong).toEqual([])
+    watcher.close()
+    reader.close()
+  })
+
   test('the wall feed pushes changed summary rows with sparklines', async () => {
     await server.ingest([start('wall-1'), ...burst('wall-1', -5_000, 3)])
     const client = new LiveClient(server.url, server.opsToken)
