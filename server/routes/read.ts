@@ -58,23 +58,43 @@ const RANGE_QUERY = {
   to: Type.Optional(TimeParam),
 }
 
+/** Steps tried in turn when a series names none: the finest whose range fits the bucket cap. */
+const DEFAULT_STEPS: StepName[] = ['10s', '1m', '5m']
+
 /**
- * The buckets a series asks for: `step` (default 10s), `from` and `to` aligned to it,
- * defaulting to the stream's first event and the end of the bucket holding its last.
+ * The buckets a series asks for: `step`, `from` and `to` aligned to it, defaulting to the
+ * stream's first event and the end of the bucket holding its last. Without a step, 10s, or
+ * the first of 1m and 5m that keeps the range within MAX_BUCKETS: a request with no
+ * parameters answers for a stream of any length (10s alone held 55 hours).
  */
 function seriesRange(
   query: { step?: StepName; from?: string | number; to?: string | number },
   stream: { started_at: number; last_event_at: number },
 ): { stepMs: number; from: number; to: number } {
-  const stepMs = STEPS[query.step ?? '10s']
-  const from = alignDown(parseTime('from', query.from) ?? stream.started_at, stepMs)
-  const to = alignUp(parseTime('to', query.to) ?? stream.last_event_at + 1, stepMs)
-  if (to <= from) throw new ApiError(400, 'invalid_request', 'to: must be after from')
+  const fromMs = parseTime('from', query.from) ?? stream.started_at
+  const toMs = parseTime('to', query.to)
+  const candidates = query.step ? [query.step] : DEFAULT_STEPS
+  let range: { step: StepName; stepMs: number; from: number; to: number } | undefined
+  for (const step of candidates) {
+    const stepMs = STEPS[step]
+    const from = alignDown(fromMs, stepMs)
+    const to = alignUp(toMs ?? stream.last_event_at + 1, stepMs)
+    range = { step, stepMs, from, to }
+    if ((to - from) / stepMs <= MAX_BUCKETS) break
+  }
+  const { step, stepMs, from, to } = range!
+  if (to <= from) {
+    throw new ApiError(
+      400,
+      'invalid_request',
+      toMs === undefined ? "from: is after the stream's last event; give a to" : 'to: must be after from',
+    )
+  }
   if ((to - from) / stepMs > MAX_BUCKETS) {
     throw new ApiError(
       400,
       'invalid_request',
-      `the range holds more than ${MAX_BUCKETS} buckets at step ${query.step ?? '10s'}; use a larger step or a shorter range`,
+      `the range holds more than ${MAX_BUCKETS} buckets at step ${step}; use a larger step or a shorter range`,
     )
   }
   return { stepMs, from, to }

@@ -437,6 +437,26 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     const far = await server.get(`/v1/streams/m1/series?from=${'9'.repeat(20)}`)
     expect(far.status).toBe(400)
     expect(far.body.error.message).toContain('from: must be epoch milliseconds or RFC 3339')
+    // A stream of three days: with no step the series answers at 1m (10s would be 25 920
+    // buckets); a step asked for is kept, and refused when too fine.
+    const long = [T0 - 3 * 86_400_000, T0].map((ts, i) => ({
+      event_id: `long-${i}`,
+      type: 'view_start',
+      stream_id: 'long',
+      ts,
+      viewer_id: `l${i}`,
+    }))
+    expect((await server.ingest(long)).body.accepted).toBe(2)
+    const whole = await server.get('/v1/streams/long/series?metrics=views')
+    expect(whole.status).toBe(200)
+    expect(whole.body.step_ms).toBe(60_000)
+    expect(whole.body.t).toHaveLength(3 * 1440 + 1)
+    expect(whole.body.views.reduce((a: number, b: number) => a + b, 0)).toBe(2)
+    expect((await server.get('/v1/streams/long/series?step=10s')).status).toBe(400)
+    // from after the stream's end, with no to: said as such (no to was sent)
+    const after = await server.get(`/v1/streams/long/series?from=${T0 + 3_600_000}`)
+    expect(after.status).toBe(400)
+    expect(after.body.error.message).toBe("from: is after the stream's last event; give a to")
     // What was sent is quoted back, not what a number coercion made of it.
     const huge = await server.get('/v1/streams/m1/series?to=1e309')
     expect(huge.status).toBe(400)
