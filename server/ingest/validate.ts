@@ -27,7 +27,8 @@ const PRODUCT_REQUIRED = new Set<EventType>([
 const MONEY_TYPES = new Set<EventType>(['order_paid', 'order_refunded'])
 const QUANTITY_TYPES = new Set<EventType>(['order_paid', 'like', 'add_to_cart'])
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2}))?$/
+/** Zeros after the cents are the same amount (`10.500`), as for a JSON number. */
+const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2})0*)?$/
 /** A JSON number, read from a given position (sticky). */
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 
@@ -284,13 +285,15 @@ export function validateEvent(raw: unknown, now: number, currency: string, event
         )
       }
     }
+    // Checked on every event that carries it, as every other field (SPEC §1 names no types);
+    // kept where a metric reads it (items of an order, taps of a like) and on carts.
     let quantity = 1
-    if (QUANTITY_TYPES.has(type) && obj.quantity !== undefined) {
+    if (obj.quantity !== undefined) {
       const q = obj.quantity
       if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 10000) {
         fail(`quantity: must be an integer from 1 to 10000, got ${typeof q === 'number' ? q : kind(q)}`)
       }
-      quantity = q
+      if (QUANTITY_TYPES.has(type)) quantity = q
     }
     let source = ''
     if (type === 'view_start' && obj.source !== undefined) {

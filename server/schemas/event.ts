@@ -35,16 +35,31 @@ export const IncomingEvent = Type.Object(
     product_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     order_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     amount: Type.Optional(
-      Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^[0-9]{1,16}(\\.[0-9]{1,2})?$' })]),
+      Type.Union([
+        Type.Number({ minimum: 0, description: 'at most 2 decimal places, as written' }),
+        Type.String({
+          pattern: '^\\s*[0-9]{1,16}(\\.[0-9]{1,2}0*)?\\s*$',
+          description:
+            'a decimal string, e.g. "19.99"; spaces around it and zeros after the cents are ignored',
+        }),
+      ]),
     ),
-    currency: Type.Optional(Type.String({ minLength: 3, maxLength: 3 })),
+    currency: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 3,
+        description: 'ISO 4217 code (any case): the deployment currency',
+      }),
+    ),
     quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
     source: Type.Optional(Type.Union(SOURCES.map((s) => Type.Literal(s)))),
     creator_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     title: Type.Optional(Type.String({ maxLength: 200 })),
     vertical: Type.Optional(Type.String({ maxLength: 64 })),
     campaign_id: Type.Optional(Type.String({ maxLength: 128 })),
-    label: Type.Optional(Type.String({ maxLength: 200 })),
+    label: Type.Optional(
+      Type.String({ maxLength: 200, description: 'required on marker (1–200 characters)' }),
+    ),
   },
   {
     additionalProperties: true,

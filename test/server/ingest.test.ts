@@ -112,6 +112,13 @@ describe('POST /v1/events', () => {
       'event_id: must be at most 64 characters, got 65',
     ],
     ['quantity out of range', { ...orderBase, quantity: 0 }, 'quantity: must be an integer from 1 to 10000'],
+    // As every field: checked wherever it is sent, not only where a metric reads it.
+    [
+      'quantity out of range on a refund',
+      { ...orderBase, type: 'order_refunded', quantity: 0 },
+      'quantity: must be an integer from 1 to 10000',
+    ],
+    ['quantity of the wrong type on a view', { ...base, quantity: '2' }, 'quantity: must be an integer'],
     ['unknown source', { ...base, source: 'tv' }, 'source: must be one of'],
     [
       'stream_start without creator',
@@ -353,6 +360,19 @@ describe('money is exact to the cent', () => {
       })
     ).json<{ total: string }>()
     expect(rows[0]!.total).toBe('100')
+  })
+
+  test('a decimal string is read as a JSON number is: zeros after the cents and spaces around it change nothing', async () => {
+    const result = await server.ingest([
+      order('str-zeros', '10.500'),
+      order('str-zeros', ' 5 '),
+      order('str-zeros', '1.235'),
+    ])
+    expect(result.body.accepted).toBe(2)
+    expect(result.body.errors.map((e: { message: string }) => e.message)).toEqual([
+      'amount: 1.235 has more than 2 decimal places',
+    ])
+    expect((await server.get('/v1/streams/str-zeros')).body.totals.gmv).toBe(15.5)
   })
 
   test('0.1 + 0.2 is 0.30, and large amounts keep their cents', async () => {
