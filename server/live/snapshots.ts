@@ -70,7 +70,8 @@ export class SnapshotBatcher {
     balances.noteEvent(streamId, stream.last_event_at)
     stream.totals.peak_online = balances.peak(streamId)
     const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))
-    const range = liveRange(since ?? stream.started_at, last, stepMs)
+    // (a since before the stream began, epoch seconds taken for ms among them, starts at its start)
+    const range = liveRange(Math.max(since ?? stream.started_at, stream.started_at), last, stepMs)
     const rows = await readBucketsMany(client, stepMs, new Map([[streamId, range]]))
     const series = buildDenseSeries(
       streamId,

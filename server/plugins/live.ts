@@ -140,6 +140,9 @@ export default fp(
     nsp.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token
       try {
+        // A token that is there but not a string is a wrong token, not a missing one.
+        if (token !== undefined && token !== null && typeof token !== 'string')
+          throw new TokenError('token_invalid', 'auth.token must be the read token, a string')
         const reader = app.verifyReadToken(typeof token === 'string' ? token : undefined)
         const state: SocketState = { reader, subscriptions: new Map(), wallRoom: null, pending: new Map() }
         socket.data = state

@@ -182,7 +182,19 @@ describe('live push (SPEC §5)', () => {
     }
     const tooLong = await client.socket.emitWithAck('subscribe', { stream_id: stream, since: '9'.repeat(20) })
     expect(tooLong.error.code).toBe('invalid_request')
+    // A since before the stream began (here epoch seconds, read as ms: 1970) starts at its start,
+    // not at the edge of the window with empty buckets before the stream.
+    const early = await client.socket.emitWithAck('subscribe', {
+      stream_id: stream,
+      since: Math.floor(now / 1000),
+    })
+    expect(early.snapshot.series.t[0]).toBe(Math.floor(early.snapshot.stream.started_at / 1000) * 1000)
     client.close()
+
+    // A token that is not a string is a wrong token, not a missing one.
+    const numeric = new LiveClient(server.url, 5 as unknown as string)
+    await expect(numeric.connected()).rejects.toThrow('token_invalid')
+    numeric.close()
   })
 
   test("creator tokens are refused on another creator's stream, no token is refused, ops sees all", async () => {
