@@ -338,7 +338,9 @@ export class GroupCommitWriter {
         if (quarantineLost && request.quarantine.length > 0) request.reject(quarantineFailed())
         else request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
       }
-      if (fresh.length > 0) this.options.onCommit({ watermark, streams, events: fresh.length })
+      // (a commit of rejected events alone changes the wall's quarantine count)
+      if (fresh.length > 0 || quarantine.length > 0)
+        this.options.onCommit({ watermark, streams, events: fresh.length })
     } catch (error) {
       instruments.commitErrors.inc()
       this.options.onError(error)

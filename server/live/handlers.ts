@@ -7,12 +7,27 @@ import { type Delivery, type LiveSocketData, tickRoom } from './delivery.ts'
 import type { SnapshotBatcher } from './snapshots.ts'
 import type { TickEngine } from './ticks.ts'
 import type { ViewBalances } from './view-balance.ts'
-import { cutWall, readerWallView, readWall, wallRoom } from './wall.ts'
+import { cutWall, readerWallView, readWall, type WallRead, wallRoom } from './wall.ts'
 
 export const LIVE_STEPS = { '1s': 1000, '10s': 10_000, '1m': 60_000 } as const
 const MAX_SUBSCRIPTIONS = 20
-/** commands of one connection waiting for the one in progress */
+/** commands of one connection in progress or waiting for it */
 const MAX_QUEUED_COMMANDS = 64
+/**
+ * How long one command may hold its connection's queue: past it the command is answered as
+ * failed and the next one runs (a read that hangs must not block the socket for good).
+ */
+const COMMAND_DEADLINE_MS = 30_000
+
+class DeadlineError extends Error {}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError()), ms)
+  })
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
+}
 const VERTICAL_MAX = 64
 
 export interface LiveContext {
@@ -22,6 +37,8 @@ export interface LiveContext {
   watermark: () => number
   ticks: TickEngine
   snapshots: SnapshotBatcher
+  /** A recent read of the wall that covered this room, if any. */
+  recentWall: (room: string) => WallRead | undefined
   /** A wall view was answered with this message (what its room was last sent, if first). */
   wallAnswered: (room: string, message: unknown) => void
 }
@@ -72,10 +89,18 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
       }
       queued++
       commands = commands
-        .then(() => run(payload))
-        .then(answer, (error) => {
-          app.log.error({ err: error, event }, 'live handler failed')
-          answer(failure('internal', 'the server could not answer; try again'))
+        .then(() => {
+          // (a command that waited for a socket now gone has no one to answer)
+          if (!socket.connected) return undefined
+          return withDeadline(run(payload), COMMAND_DEADLINE_MS).then(answer, (error) => {
+            if (error instanceof DeadlineError) {
+              app.log.warn({ event }, 'live command took too long; answered as failed')
+              answer(failure('timeout', 'the server took too long to answer; try again'))
+              return
+            }
+            app.log.error({ err: error, event }, 'live handler failed')
+            answer(failure('internal', 'the server could not answer; try again'))
+          })
         })
         .finally(() => {
           queued--
@@ -183,7 +208,8 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     state.pending.delete(`wall:${room}`)
     await socket.join(room)
     state.wallRoom = room
-    const read = await readWall(app.clickhouse, context.balances, app.clock.now())
+    const read =
+      context.recentWall(room) ?? (await readWall(app.clickhouse, context.balances, app.clock.now(), [view]))
     const message = cutWall(read, view)
     context.wallAnswered(room, message)
     return { ok: true, ...message }

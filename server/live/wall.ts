@@ -32,7 +32,12 @@ export interface WallMessage {
 }
 
 export interface WallRead {
-  streams: WallStream[]
+  /** every live stream, biggest GMV first */
+  streams: Stream[]
+  /** the sparklines of the streams some view of the read shows as tiles */
+  sparks: Map<string, WallStream['spark']>
+  /** the sparklines' bucket starts */
+  sparkT: number[]
   today: { gmvCents: number; orders: number; creatorId: string; vertical: string }[]
   quarantined: number
 }
@@ -60,14 +65,24 @@ export function readerWallView(reader: Reader, vertical: string | undefined): Wa
   return { vertical: vertical ?? '', creatorId: reader.role === 'creator' ? reader.creator_id : null }
 }
 
+/** A view's streams, of every live stream read (biggest GMV first). */
+function viewStreams<T extends Stream>(streams: readonly T[], view: WallView): T[] {
+  return streams.filter(
+    (s) =>
+      (view.vertical === '' || s.vertical === view.vertical) &&
+      (view.creatorId === null || s.creator_id === view.creatorId),
+  )
+}
+
 /**
- * The wall: every live stream's totals plus 30 minutes of per-minute GMV and conversion,
- * and the header figures. Read for all live streams in three queries, then cut per view.
+ * The wall: every live stream's totals, 30 minutes of per-minute GMV and conversion for the
+ * tiles of `views`, and the header figures. Read in four queries, then cut per view.
  */
 export async function readWall(
   client: ClickHouseClient,
   balances: ViewBalances,
   now: number,
+  views: readonly WallView[],
 ): Promise<WallRead> {
   const live = await listStreams(client, {
     status: 'live',
@@ -77,7 +92,11 @@ export async function readWall(
     // (watched streams) and null otherwise, rather than scanning every stream's history.
     peaks: async (ids) => new Map(ids.map((id) => [id, balances.has(id) ? balances.peak(id) : null])),
   })
-  const ids = live.map((s) => s.stream_id)
+  // Sparklines only for tiles: of thousands of live streams, a view shows its top 200.
+  const shown = new Set<string>()
+  for (const view of views)
+    for (const s of viewStreams(live, view).slice(0, WALL_MAX_STREAMS)) shown.add(s.stream_id)
+  const ids = [...shown]
   const sparkFrom = Math.floor(now / SPARK_STEP_MS) * SPARK_STEP_MS - (SPARK_POINTS - 1) * SPARK_STEP_MS
   const dayStart = Math.floor(now / 86_400_000) * 86_400_000
   const [sparkRows, todayRows, quarantined] = await Promise.all([
@@ -126,29 +145,33 @@ export async function readWall(
     }
     points.set(t, [Number(gmv), buyers, viewers])
   }
-  const streams = live.map((stream): WallStream => {
-    const points = sparkByStream.get(stream.stream_id)
-    const t = Array.from({ length: SPARK_POINTS }, (_, i) => sparkFrom + i * SPARK_STEP_MS)
-    return {
-      ...stream,
-      spark: {
-        step_ms: SPARK_STEP_MS,
-        t,
-        gmv: t.map((time) => points?.get(time)?.[0] ?? 0),
-        conversion: t.map((time) => {
-          const p = points?.get(time)
-          return p && p[2] > 0 ? Math.round((p[1] / p[2]) * 1e6) / 1e6 : null
-        }),
-      },
-    }
-  })
+  const t = Array.from({ length: SPARK_POINTS }, (_, i) => sparkFrom + i * SPARK_STEP_MS)
+  const sparks = new Map<string, WallStream['spark']>()
+  for (const id of ids) {
+    const points = sparkByStream.get(id)
+    sparks.set(id, {
+      step_ms: SPARK_STEP_MS,
+      t,
+      gmv: t.map((time) => points?.get(time)?.[0] ?? 0),
+      conversion: t.map((time) => {
+        const p = points?.get(time)
+        return p && p[2] > 0 ? Math.round((p[1] / p[2]) * 1e6) / 1e6 : null
+      }),
+    })
+  }
   const today = todayRows.map(([, gmv, orders, creatorId, vertical]) => ({
     gmvCents: Math.round(Number(gmv) * 100),
     orders,
     creatorId,
     vertical: vertical || 'Other',
   }))
-  return { streams, today, quarantined }
+  return { streams: live, sparks, sparkT: t, today, quarantined }
+}
+
+/** (a view the read was not asked for: its sparklines flat until the next read) */
+function emptySpark(read: WallRead): WallStream['spark'] {
+  const t = read.sparkT
+  return { step_ms: SPARK_STEP_MS, t, gmv: t.map(() => 0), conversion: t.map(() => null) }
 }
 
 /** One view's wall message from the shared read. Money sums are kept in whole cents. */
@@ -157,8 +180,12 @@ export function cutWall(read: WallRead, view: WallView): WallMessage {
     (view.vertical === '' || vertical === view.vertical) &&
     (view.creatorId === null || creatorId === view.creatorId)
   // (the read is sorted by GMV: a view's tiles are its top streams; its header counts them all)
-  const all = read.streams.filter((s) => visible(s.vertical, s.creator_id))
-  const streams = all.length > WALL_MAX_STREAMS ? all.slice(0, WALL_MAX_STREAMS) : all
+  const all = viewStreams(read.streams, view)
+  const streams = all
+    .slice(0, WALL_MAX_STREAMS)
+    .map(
+      (stream): WallStream => ({ ...stream, spark: read.sparks.get(stream.stream_id) ?? emptySpark(read) }),
+    )
   let gmvCents = 0
   let orders = 0
   for (const day of read.today) {

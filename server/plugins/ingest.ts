@@ -13,7 +13,7 @@ declare module 'fastify' {
     dedup: Deduplicator
     ingestKeys: IngestKeys
     ingestInstruments: IngestInstruments
-    /** Emits 'commit' (CommitNotice) after every group commit that stored events. */
+    /** Emits 'commit' (CommitNotice) after every group commit that stored events or quarantine rows. */
     commits: EventEmitter<{ commit: [CommitNotice] }>
   }
 }

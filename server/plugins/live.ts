@@ -6,7 +6,7 @@ import { registerHandlers, type SocketState } from '../live/handlers.ts'
 import { SnapshotBatcher } from '../live/snapshots.ts'
 import { TickEngine } from '../live/ticks.ts'
 import { ViewBalances } from '../live/view-balance.ts'
-import { cutWall, readWall, wallViewOf } from '../live/wall.ts'
+import { cutWall, readWall, type WallRead, wallViewOf } from '../live/wall.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -89,6 +89,8 @@ export default fp(
       now: () => app.clock.now(),
     })
 
+    /** The timer's last read, which a `wall` command of one of its rooms may answer from. */
+    let lastRead: { at: number; read: WallRead; rooms: Set<string> } | undefined
     let wallDirty = true
     let wallReadAt = 0
     let wallRunning = false
@@ -104,7 +106,8 @@ export default fp(
       wallDirty = false
       wallReadAt = Date.now()
       try {
-        const read = await readWall(app.clickhouse, balances, app.clock.now())
+        const read = await readWall(app.clickhouse, balances, app.clock.now(), rooms.map(wallViewOf))
+        lastRead = { at: Date.now(), read, rooms: new Set(rooms) }
         const changed: [string, unknown][] = []
         for (const room of rooms) {
           const message = cutWall(read, wallViewOf(room))
@@ -188,6 +191,13 @@ export default fp(
         watermark: () => ticks.snapshotWatermark(),
         // The first member of a wall room has its view in the ack: the next round sends
         // the room only what changed since. (A room with members keeps what they were sent.)
+        // A screen's probe, a wall of screens reconnecting: answered from the last read when
+        // it is under a second old and covered this room, not by a read each (all live streams).
+        // (never once a commit came after it: a producer's acknowledged events must show)
+        recentWall: (room) =>
+          lastRead && !wallDirty && Date.now() - lastRead.at < WALL_INTERVAL_MS && lastRead.rooms.has(room)
+            ? lastRead.read
+            : undefined,
         wallAnswered: (room, message) => {
           if (!lastWall.has(room)) lastWall.set(room, JSON.stringify(message))
         },

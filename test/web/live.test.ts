@@ -67,12 +67,18 @@ describe('live socket wrapper', () => {
     const live = new LiveClient(socket)
     let newest: number | undefined
     const snapshots: boolean[] = []
+    const calls: string[] = []
     live.subscribe('s1', '1s', {
       since: () => newest,
-      onSnapshot: (_s, gapFill) => snapshots.push(gapFill),
+      onSnapshot: (_s, gapFill) => {
+        snapshots.push(gapFill)
+        calls.push('snapshot')
+      },
       onTick: () => {},
+      onReconnect: () => calls.push('reconnect'),
     })
     socket.serverConnects()
+    expect(calls).toEqual([]) // the first connect is no reconnect
     expect(socket.emitted[0]?.payload).toEqual({ stream_id: 's1', step: '1s' })
     socket.emitted[0]?.ack?.({ ok: true, snapshot: {} })
     newest = 1_700_000_005_000
@@ -82,6 +88,8 @@ describe('live socket wrapper', () => {
     expect(socket.emitted[1]?.payload).toEqual({ stream_id: 's1', step: '1s', since: 1_700_000_005_000 })
     socket.emitted[1]?.ack?.({ ok: true, snapshot: {} })
     expect(snapshots).toEqual([false, true])
+    // told before the resubscribe's answer (a restarted server's watermarks may be lower)
+    expect(calls).toEqual(['snapshot', 'reconnect', 'snapshot'])
   })
 
   test('ticks go to their stream only; an ack for a replaced subscription is dropped', () => {

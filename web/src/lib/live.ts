@@ -36,6 +36,11 @@ export interface StreamSubscription {
   onSnapshot(snapshot: Snapshot, gapFill: boolean): void
   onTick(tick: Tick): void
   onError?(error: LiveError): void
+  /**
+   * The connection was lost and is back, perhaps to a restarted server whose watermarks (its
+   * commit times) may run behind the old one's clock: called before the resubscribe.
+   */
+  onReconnect?(): void
 }
 
 interface WallWatch {
@@ -68,10 +73,15 @@ export class LiveClient {
     private readonly socket: LiveSocket,
     private readonly events: LiveEvents = {},
   ) {
+    let connectedBefore = socket.connected
     socket.on('connect', () => {
       this.setState('connected')
       if (this.wall) this.sendWall(this.wall)
-      for (const watch of this.streams.values()) this.sendSubscribe(watch)
+      for (const watch of this.streams.values()) {
+        if (connectedBefore) watch.onReconnect?.()
+        this.sendSubscribe(watch)
+      }
+      connectedBefore = true
     })
     socket.on('disconnect', (reason: string) => {
       this.setState('disconnected')
