@@ -6,6 +6,8 @@ export interface BodyItem {
   error?: string
   /** The original text of the slot (NDJSON line), when we have it. */
   raw?: string
+  /** The original text of an element of a JSON array, cut from the body when first asked for. */
+  rawLater?: () => string | undefined
 }
 
 export class BodyError extends Error {
@@ -138,10 +140,15 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
       )
     }
     // Each element keeps its own text, as an NDJSON line does: a JSON-number amount is judged
-    // by the digits written, and the quarantine keeps what the producer sent.
-    const texts = arrayElementTexts(textBody)
-    const whole = texts.length === parsed.length
-    return parsed.map((value, index) => ({ index, value, raw: whole ? texts[index] : undefined }))
+    // by the digits written, and the quarantine keeps what the producer sent. Cut from the
+    // body only when first asked for (as long as JSON.parse on a 5 MiB body, and most bodies
+    // never need it).
+    let texts: string[] | undefined
+    const textOf = (index: number): string | undefined => {
+      texts ??= arrayElementTexts(textBody)
+      return texts.length === parsed.length ? texts[index] : undefined
+    }
+    return parsed.map((value, index) => ({ index, value, rawLater: () => textOf(index) }))
   }
   if (parsed !== null && typeof parsed === 'object') return [{ index: 0, value: parsed, raw: textBody }]
   throw new BodyError(400, 'invalid_body', 'body must be one event object or an array of events')

@@ -248,7 +248,12 @@ export function parseAmount(value: unknown, source?: string): string {
  * time; `ts` must lie in [now − 7 days, now + 5 minutes]. `eventText`, the event's text when the
  * body kept it, lets a JSON-number amount be judged by the digits written, not as rounded.
  */
-export function validateEvent(raw: unknown, now: number, currency: string, eventText?: string): Validation {
+export function validateEvent(
+  raw: unknown,
+  now: number,
+  currency: string,
+  eventText?: string | (() => string | undefined),
+): Validation {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, message: `event: must be a JSON object, got ${kind(raw)}` }
   }
@@ -275,7 +280,10 @@ export function validateEvent(raw: unknown, now: number, currency: string, event
     const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))
     const order_id = text(obj, 'order_id', 1, 128, MONEY_TYPES.has(type))
 
-    const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount, eventText) : '0.00'
+    // (the text is asked for only where a JSON-number amount needs it: cutting it may cost)
+    const written =
+      typeof eventText !== 'function' ? eventText : typeof obj.amount === 'number' ? eventText() : undefined
+    const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount, written) : '0.00'
     // On any event: SPEC §1 makes `currency` optional everywhere and, when given, binding.
     if (obj.currency !== undefined) {
       if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)

@@ -55,6 +55,14 @@ export class IngestUnavailableError extends Error {
  * not be quarantined: a 503 to retry, as SPEC §2 keeps every rejected event, but saying what
  * was stored (its retry finds those events as duplicates and stores the quarantine rows).
  */
+function storageFailed(): IngestUnavailableError {
+  return new IngestUnavailableError(
+    'storage_unavailable',
+    'storage did not take the events; nothing of this request was stored, retry it',
+    2,
+  )
+}
+
 function quarantineFailed(): IngestUnavailableError {
   return new IngestUnavailableError(
     'storage_unavailable',
@@ -335,7 +343,8 @@ export class GroupCommitWriter {
       instruments.batchSize.observe(events.length + quarantine.length)
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
       for (const [r, request] of batch.entries()) {
-        if (quarantineLost && request.quarantine.length > 0) request.reject(quarantineFailed())
+        if (quarantineLost && request.quarantine.length > 0)
+          request.reject(kept[r]! > 0 ? quarantineFailed() : storageFailed())
         else request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
       }
       // (a commit of rejected events alone changes the wall's quarantine count)
@@ -344,11 +353,7 @@ export class GroupCommitWriter {
     } catch (error) {
       instruments.commitErrors.inc()
       this.options.onError(error)
-      const failure = new IngestUnavailableError(
-        'storage_unavailable',
-        'storage did not take the events; nothing of this request was stored, retry it',
-        2,
-      )
+      const failure = storageFailed()
       for (const request of batch) request.reject(failure)
     }
     // Before the next commit asks the filters.

@@ -40,7 +40,7 @@ function cut(text: string, limit: number): string {
 }
 
 function rawText(item: BodyItem): string {
-  return cut(item.raw ?? previewJson(item.value, RAW_LIMIT), RAW_LIMIT)
+  return cut(item.raw ?? item.rawLater?.() ?? previewJson(item.value, RAW_LIMIT), RAW_LIMIT)
 }
 
 function readableStreamId(value: unknown): string {
@@ -173,7 +173,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         let eventId: string | undefined
         if (item.error !== undefined) message = item.error
         else {
-          const result = validateEvent(item.value, now, app.config.currency, item.raw)
+          const result = validateEvent(item.value, now, app.config.currency, item.raw ?? item.rawLater)
           if (result.ok) {
             events.push(result.event)
             continue

@@ -94,7 +94,9 @@ function seriesRange(
     throw new ApiError(
       400,
       'invalid_request',
-      `the range holds more than ${MAX_BUCKETS} buckets at step ${step}; use a larger step or a shorter range`,
+      query.step
+        ? `the range holds more than ${MAX_BUCKETS} buckets at step ${step}; use a larger step or a shorter range`
+        : `the range holds more than ${MAX_BUCKETS} buckets even at step ${step}; give a shorter range (from, to)`,
     )
   }
   return { stepMs, from, to }

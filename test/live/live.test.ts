@@ -519,7 +519,8 @@ describe('live push (SPEC §5)', () => {
     try {
       const after = new LiveClient(second.url, second.opsToken)
       // no commit since the restart
-      expect((await after.subscribe('restart-wm')).snapshot.watermark).toBeGreaterThanOrEqual(seen)
+      // (strictly: the stream view ignores an equal one)
+      expect((await after.subscribe('restart-wm')).snapshot.watermark).toBeGreaterThan(seen)
       after.close()
     } finally {
       await second.close()
