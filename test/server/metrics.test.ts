@@ -202,6 +202,121 @@ describe('metrics of SPEC §3 on a hand-computed session', () => {
     expect(body.views.reduce((a: number, b: number) => a + b, 0)).toBe(4)
   })
 
+  test('series at step 1s: every metric of chosen seconds, worked out by hand', async () => {
+    // The 1 s buckets are read from their own rollup grain: each metric is checked there too.
+    const { body } = await server.get(`/v1/streams/m1/series?step=1s&from=${T0}&to=${at(72)}`)
+    const bucket = (second: number) =>
+      Object.fromEntries(
+        [
+          'views',
+          'viewers',
+          'online',
+          'peak_online',
+          'impressions',
+          'clicks',
+          'ctr',
+          'carts',
+          'orders',
+          'items',
+          'buyers',
+          'gmv',
+          'refunds',
+          'net_gmv',
+          'conversion',
+          'co_rate',
+          'gpm',
+          'comments',
+          'likes',
+          'shares',
+          'follows',
+        ].map((m) => [m, body[m][second]]),
+      )
+    const quiet = {
+      views: 0,
+      viewers: 0,
+      impressions: 0,
+      clicks: 0,
+      ctr: null,
+      carts: 0,
+      orders: 0,
+      items: 0,
+      buyers: 0,
+      gmv: 0,
+      refunds: 0,
+      net_gmv: 0,
+      conversion: null,
+      co_rate: null,
+      gpm: null,
+      comments: 0,
+      likes: 0,
+      shares: 0,
+      follows: 0,
+    }
+    // 2.0–3.0 s: v3 comes (late), two impressions of p1 and no click (ctr 0, not null).
+    // Online v1, v2, v3. (The late batch is sent by the first test of this file.)
+    expect(bucket(2)).toEqual({
+      ...quiet,
+      views: 1,
+      viewers: 1,
+      impressions: 2,
+      ctr: 0,
+      // a second with viewers and no buyer: conversion and gpm are 0, not null
+      conversion: 0,
+      gpm: 0,
+      online: 3,
+      peak_online: 3,
+    })
+    // 3.0–4.0 s: v1 clicks p1; v3 pays o3 (10.00, late). No view, no impression in it.
+    expect(bucket(3)).toEqual({
+      ...quiet,
+      clicks: 1,
+      orders: 1,
+      items: 1,
+      buyers: 1,
+      gmv: 10,
+      net_gmv: 10,
+      co_rate: 1,
+      online: 3,
+      peak_online: 3,
+    })
+    // 5.0–6.0 s: v1 pays o1, 2 items at 19.99 (a click was in another second: co_rate null).
+    expect(bucket(5)).toEqual({
+      ...quiet,
+      orders: 1,
+      items: 2,
+      buyers: 1,
+      gmv: 19.99,
+      net_gmv: 19.99,
+      online: 3,
+      peak_online: 3,
+    })
+    // 63.0–64.0 s: o2 paid at 5.01; its repeat at 63.5 s (100, v3) does not count.
+    expect(bucket(63)).toEqual({
+      ...quiet,
+      orders: 1,
+      items: 1,
+      buyers: 1,
+      gmv: 5.01,
+      net_gmv: 5.01,
+      online: 2,
+      peak_online: 3,
+    })
+    // 64.0–65.0 s: 4.00 refunded of o1: net GMV of that second is −4.00.
+    expect(bucket(64)).toEqual({ ...quiet, refunds: 4, net_gmv: -4, online: 2, peak_online: 3 })
+    // 65 s: v1 back; 67 s: a like of 15 taps; 70 s: v1 leaves twice (online 3 − 2).
+    expect(bucket(65)).toEqual({
+      ...quiet,
+      views: 1,
+      viewers: 1,
+      conversion: 0,
+      gpm: 0,
+      online: 3,
+      peak_online: 3,
+    })
+    expect(bucket(67)).toEqual({ ...quiet, likes: 15, online: 3, peak_online: 3 })
+    expect(bucket(70)).toEqual({ ...quiet, online: 1, peak_online: 3 })
+  })
+
   test('ratios are null when their denominator is 0', async () => {
     await server.ingest([
       { event_id: 'z1', type: 'comment', stream_id: 'quiet', ts: at(10), viewer_id: 'v9' },
