@@ -17,6 +17,13 @@ const METRICS = [
   'net_gmv',
   'conversion',
   'likes',
+  'impressions',
+  'carts',
+  'co_rate',
+  'gpm',
+  'comments',
+  'shares',
+  'follows',
 ]
 let seq = 0
 const now = Date.now()
@@ -37,7 +44,12 @@ function burst(stream: string, offsetMs: number, n: number) {
     const at = offsetMs + i * 137
     const viewer = { viewer_id: `v${i % 7}` }
     events.push(ev(stream, 'view_start', at, viewer))
+    events.push(ev(stream, 'product_impression', at + 5, { product_id: 'p1' }))
     if (i % 2 === 0) events.push(ev(stream, 'product_click', at + 10, { ...viewer, product_id: 'p1' }))
+    if (i % 2 === 0) events.push(ev(stream, 'add_to_cart', at + 15, { ...viewer, product_id: 'p1' }))
+    if (i % 5 === 0) events.push(ev(stream, 'comment', at + 25, viewer))
+    if (i % 6 === 0) events.push(ev(stream, 'share', at + 35, viewer))
+    if (i % 7 === 0) events.push(ev(stream, 'follow', at + 45, viewer))
     if (i % 3 === 0)
       events.push(
         ev(stream, 'order_paid', at + 20, {
