@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { issueToken } from '../../server/auth/tokens.ts'
+import { NASTY } from '../hardening/event-arbitraries.ts'
 import { LiveClient } from '../helpers/live-client.ts'
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts'
 
@@ -63,5 +64,40 @@ test('strings with quotes, backslashes, emoji and markup round-trip unchanged to
   expect(wall.streams.find((s: { stream_id: string }) => s.stream_id === 'round-trip ✨').title).toBe(title)
   const markers = await server.get(`/v1/streams/${encodeURIComponent('round-trip ✨')}/markers`)
   expect(markers.body.markers[0].label).toBe(label)
+  client.close()
+})
+
+test('every nasty string of the fuzz set round-trips unchanged through storage to the socket, as title, creator and stream id', async () => {
+  // (titles, creators and ids are at least 1 character; a stream id must also fit 128)
+  const texts = NASTY.filter((t) => t.length >= 1)
+  const streams = texts.map((text, i) => ({ id: `nasty-${i}-${text}`.slice(0, 128), text }))
+  const result = await server.ingest(
+    streams.map(({ id, text }, i) => ({
+      event_id: `nasty-start-${i}`,
+      type: 'stream_start',
+      stream_id: id,
+      ts: now,
+      creator_id: text,
+      title: text,
+    })),
+  )
+  expect(result.body).toMatchObject({ accepted: streams.length, rejected: 0 })
+  const client = new LiveClient(server.url, server.opsToken)
+  const differ: string[] = []
+  for (const { id, text } of streams) {
+    const answer = await client.subscribe(id)
+    const stream = answer.snapshot?.stream
+    if (!answer.ok || stream.stream_id !== id || stream.title !== text || stream.creator_id !== text)
+      differ.push(
+        JSON.stringify({ sent: text, got: stream && [stream.stream_id, stream.title, stream.creator_id] }),
+      )
+    await client.socket.emitWithAck('unsubscribe', { stream_id: id })
+  }
+  expect(differ).toEqual([])
+  const wall = await client.socket.emitWithAck('wall', {})
+  const onWall = new Map(
+    wall.streams.map((s: { stream_id: string; title: string }) => [s.stream_id, s.title]),
+  )
+  for (const { id, text } of streams) expect(onWall.get(id), JSON.stringify(text)).toBe(text)
   client.close()
 })
