@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { Server, type Socket as ServerSocket } from 'socket.io'
 import { io as connect, Manager } from 'socket.io-client'
 import { afterEach, expect, test } from 'vitest'
-import { Delivery } from '../../server/live/delivery.ts'
+import { Delivery, mergeTicks } from '../../server/live/delivery.ts'
+import { MAX_LIVE_BUCKETS, type TickPayload } from '../../server/live/ticks.ts'
 
 let close: (() => void) | undefined
 afterEach(() => close?.())
@@ -84,4 +85,32 @@ test('a /live socket that connects and leaves twenty times on one connection lea
   console.log(`listeners while connected ${JSON.stringify(baseline)}, after 20 cycles ${JSON.stringify(now)}`)
   // One of each was ours while connected; none is left after.
   expect(now).toEqual({ ready: baseline.ready - 1, upgrade: baseline.upgrade - 1 })
+})
+
+test('two held ticks merge per bucket, newer values winning, and never beyond MAX_LIVE_BUCKETS', () => {
+  const step = 1000
+  const tick = (from: number, n: number, value: number, watermark: number): TickPayload => {
+    const t = Array.from({ length: n }, (_, i) => from + i * step)
+    return {
+      stream_id: 's',
+      step_ms: step,
+      series: { stream_id: 's', step_ms: step, from, to: from + n * step, t, gmv: t.map(() => value) },
+      totals: { gmv: value } as TickPayload['totals'],
+      watermark,
+    }
+  }
+  // Overlapping: 0..9 at 1 (older), 5..14 at 2 (newer).
+  const merged = mergeTicks(tick(0, 10, 1, 100), tick(5 * step, 10, 2, 200))
+  expect(merged.series.t).toEqual(Array.from({ length: 15 }, (_, i) => i * step))
+  expect(merged.series.gmv).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+  expect(merged.series.from).toBe(0)
+  expect(merged.series.to).toBe(15 * step)
+  expect(merged.watermark).toBe(200)
+  expect(merged.totals).toEqual({ gmv: 2 })
+  // A client stalled long enough to hold more than the cap keeps the newest buckets only.
+  const long = mergeTicks(tick(0, MAX_LIVE_BUCKETS, 1, 100), tick(MAX_LIVE_BUCKETS * step, 100, 2, 200))
+  expect(long.series.t).toHaveLength(MAX_LIVE_BUCKETS)
+  expect(long.series.t[0]).toBe(100 * step)
+  expect(long.series.from).toBe(100 * step)
+  expect((long.series.gmv as number[])[MAX_LIVE_BUCKETS - 1]).toBe(2)
 })
