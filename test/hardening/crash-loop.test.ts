@@ -89,6 +89,8 @@ async function send(
 
 test(`SIGKILL ${KILLS} times at random moments under load: every acknowledged event stored exactly once`, async () => {
   const seed = Number(process.env.CRASH_LOOP_SEED ?? Date.now() % 1_000_000)
+  // First, so that a failure anywhere below can be replayed: CRASH_LOOP_SEED=<seed>.
+  console.log(`crash loop: seed ${seed}`)
   const rand = random(seed)
   const acked: Batch[] = []
   let unacked: Batch[] = []
