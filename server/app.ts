@@ -145,8 +145,33 @@ export const livewall = fp<AppOptions>(
         reply.removeHeader('connection')
       }
     })
+    // Which methods each route pattern answers, for a 405 that names them (wildcard routes,
+    // the dashboard's files, are left out: they would make every path look like a GET).
+    const patterns: { pattern: RegExp; methods: Set<string> }[] = []
+    app.addHook('onRoute', (route) => {
+      if (route.url.includes('*')) return
+      const source = route.url
+        .split('/')
+        .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/')
+      const methods = Array.isArray(route.method) ? route.method : [route.method]
+      const pattern = new RegExp(`^${source}/?$`)
+      const known = patterns.find((p) => p.pattern.source === pattern.source)
+      if (known) for (const m of methods) known.methods.add(m)
+      else patterns.push({ pattern, methods: new Set(methods) })
+    })
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0]!
+      const allowed = patterns.find((p) => p.pattern.test(path))?.methods
+      if (allowed && !allowed.has(request.method)) {
+        const allow = [...allowed].sort().join(', ')
+        return reply
+          .code(405)
+          .header('allow', allow)
+          .send(
+            errorBody('method_not_allowed', `${request.method} is not allowed on ${path}; allowed: ${allow}`),
+          )
+      }
       // A browser that opens a mistyped link gets the dashboard, which says "Page not found"
       // and links back; API clients keep the JSON answer.
       const page = app.dashboardPage

@@ -224,6 +224,28 @@ describe('POST /v1/events', () => {
     expect(new Set(ids)).toEqual(new Set(events.map((e) => e.event_id)))
   })
 
+  test('405 with Allow for a method a path does not take; 404 for a path nobody serves', async () => {
+    const cases: [string, string, string][] = [
+      ['GET', '/v1/events', 'POST'],
+      ['PUT', '/v1/events', 'POST'],
+      ['POST', '/v1/streams', 'GET, HEAD'],
+      ['DELETE', '/v1/streams/some-id/series', 'GET, HEAD'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ]
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${server.url}${path}`, { method })
+      expect(response.status, `${method} ${path}`).toBe(405)
+      expect(response.headers.get('allow')).toBe(allow)
+      expect((await response.json()).error).toEqual({
+        code: 'method_not_allowed',
+        message: `${method} is not allowed on ${path}; allowed: ${allow}`,
+      })
+    }
+    const nowhere = await fetch(`${server.url}/v1/nowhere`, { method: 'POST' })
+    expect(nowhere.status).toBe(404)
+    expect((await nowhere.json()).error.code).toBe('not_found')
+  })
+
   test('400 when a JSON body does not parse', async () => {
     const result = await post('[{"event_id": "a",', 'application/json')
     expect(result.status).toBe(400)
