@@ -74,6 +74,24 @@ describe('wall ranking and sparklines', () => {
     expect(conversion).toEqual([0.1, null, 0.2])
   })
 
+  test("a stream that began inside the sparkline's 30 minutes is drawn from its start, not after a flat line", () => {
+    const s = wallStream('x', 'Other', 7, 0)
+    const t = Array.from({ length: 30 }, (_, i) => 1_800_000 + i * 60_000)
+    s.spark = { step_ms: 60_000, t, gmv: t.map((_, i) => (i >= 27 ? 1 : 0)), conversion: t.map(() => null) }
+    s.totals.gmv = 3
+    // began 27 minutes into the window, at 12 s past the minute: from the minute before
+    s.started_at = t[27]! + 12_000
+    const [times, gmv] = sparkColumns(s)
+    expect(times).toEqual(t.slice(26))
+    expect(gmv).toEqual([0, 1, 2, 3])
+    // began in the window's newest minute: still two points, a line
+    s.started_at = t[29]!
+    expect(sparkColumns(s)[0]).toEqual(t.slice(28))
+    // began before the window: all of it
+    s.started_at = 0
+    expect(sparkColumns(s)[0]).toEqual(t)
+  })
+
   test('unchanged sparkline columns are recognised (the chart is not redrawn)', () => {
     const s = wallStream('x', 'Other', 1015, 0)
     expect(sameColumns(sparkColumns(s), sparkColumns(s))).toBe(true)

@@ -46,9 +46,15 @@ export type SparkColumns = [number[], number[], (number | null)[]]
 export function sparkColumns(stream: WallStream): SparkColumns {
   const spark = stream.spark
   const n = Math.min(spark.t.length, spark.gmv.length)
-  const t = spark.t.length === n ? spark.t : spark.t.slice(0, n)
-  const gmv = spark.gmv.length === n ? spark.gmv : spark.gmv.slice(0, n)
-  const conversion = Array.from({ length: n }, (_, i) => spark.conversion[i] ?? null)
+  // From the minute the stream began (one before it, so a line can be drawn in its first
+  // minute): minutes before it are not "nothing sold", and would squeeze a new stream's
+  // curve into the last pixels of its tile.
+  const began = Math.floor(stream.started_at / spark.step_ms) * spark.step_ms
+  let first = 0
+  while (first < n - 2 && (spark.t[first + 1] as number) <= began - spark.step_ms) first++
+  const t = first === 0 && spark.t.length === n ? spark.t : spark.t.slice(first, n)
+  const gmv = first === 0 && spark.gmv.length === n ? spark.gmv : spark.gmv.slice(first, n)
+  const conversion = Array.from({ length: n - first }, (_, i) => spark.conversion[first + i] ?? null)
   return [t, cumulativeToTotal(gmv, stream.totals.gmv), conversion]
 }
 
