@@ -5,6 +5,7 @@ import {
   formatClock,
   formatCompact,
   formatCount,
+  formatDateTime,
   formatDuration,
   formatMoney,
   formatMoneyCompact,
@@ -120,4 +121,11 @@ describe('time zone', () => {
       else process.env.TZ = previous
     }
   })
+})
+
+test('a date and time to the minute, or to the second where rows come seconds apart', () => {
+  const at = new Date(2026, 10, 24, 9, 5, 7).getTime()
+  expect(formatDateTime(at)).toBe('2026-11-24 09:05')
+  expect(formatDateTime(at, true)).toBe('2026-11-24 09:05:07')
+  expect(formatDateTime(null)).toBe('—')
 })

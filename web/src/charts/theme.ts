@@ -12,7 +12,8 @@ export const COLORS = {
   conversion: '#4aa8ff',
   conversionFaint: 'rgba(74, 168, 255, 0.35)',
   online: '#c792ff',
-  compare: '#ffb547',
+  /** the compared session: a colour no marker, pin, metric or the scrub line uses (app.css --compare) */
+  compare: '#ff7eb6',
   axis: '#8d99ab',
   grid: 'rgba(255, 255, 255, 0.07)',
   pin: '#2dd4e8',

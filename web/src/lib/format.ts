@@ -153,10 +153,11 @@ export function timeZoneLabel(at: number = Date.now()): string {
   return part?.value ?? 'local time'
 }
 
-export function formatDateTime(epochMs: number | null | undefined): string {
+export function formatDateTime(epochMs: number | null | undefined, withSeconds = false): string {
   if (!isNumber(epochMs)) return NONE
   const d = new Date(epochMs)
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`
+  const seconds = withSeconds ? `:${pad2(d.getSeconds())}` : ''
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}${seconds}`
 }
 
 /** What a pin or marker was, in words for a list: "Pinned p1", or the marker's label. */
