@@ -272,6 +272,48 @@ describe('the dashboard views (README: views)', () => {
     }
   })
 
+  test('a six-figure GMV on a wall tile is shown whole and stays inside its tile', async () => {
+    const now = Date.now()
+    await server.ingest([
+      {
+        event_id: 'six-s',
+        type: 'stream_start',
+        stream_id: 'six-figures',
+        ts: now - 60_000,
+        creator_id: 'six',
+        vertical: 'Beauty',
+      },
+      {
+        event_id: 'six-o',
+        type: 'order_paid',
+        stream_id: 'six-figures',
+        ts: now - 30_000,
+        viewer_id: 'v',
+        product_id: 'p',
+        order_id: 'six-o1',
+        amount: '987654.32',
+      },
+    ])
+    try {
+      for (const viewport of [
+        { width: 390, height: 844 },
+        { width: 1366, height: 768 },
+      ]) {
+        const ui = await openPage(browser, viewport)
+        const { page } = ui
+        await page.goto(dashboardUrl(server.url, '/', server.opsToken))
+        const tile = wallTile(page, 'six-figures')
+        await expect.poll(() => textOf(tile.locator('.gmv'))).toBe('$987,654')
+        const [gmv, box] = [(await tile.locator('.gmv').boundingBox())!, (await tile.boundingBox())!]
+        expect(gmv.x + gmv.width, `${viewport.width} px`).toBeLessThanOrEqual(box.x + box.width)
+        expect(ui.errors()).toEqual([])
+      }
+    } finally {
+      // (ended, so the views tested after this one see the seeded live streams only)
+      await server.ingest([{ event_id: 'six-e', type: 'stream_end', stream_id: 'six-figures', ts: now }])
+    }
+  })
+
   test("on a phone a chart's readout stays inside the chart, wherever the finger is", async () => {
     const ui = await openPage(browser, { width: 390, height: 844 })
     const { page } = ui

@@ -34,12 +34,14 @@ describe('money', () => {
 
   test('compact money for tiles: full below ten thousand, three significant digits above', () => {
     expect(formatMoneyCompact(9876.4)).toBe('$9,876')
-    expect(formatMoneyCompact(12_345)).toBe('$12.3K')
-    expect(formatMoneyCompact(123_456)).toBe('$123K')
+    expect(formatMoneyCompact(12_345)).toBe('$12,345')
+    expect(formatMoneyCompact(123_456)).toBe('$123,456')
+    expect(formatMoneyCompact(999_999.4)).toBe('$999,999')
     expect(formatMoneyCompact(1_234_567)).toBe('$1.23M')
     expect(formatMoneyCompact(1_200_000)).toBe('$1.20M')
     expect(formatMoneyCompact(45_600_000_000)).toBe('$45.6B')
-    expect(formatMoneyCompact(-12_345)).toBe('-$12.3K')
+    expect(formatMoneyCompact(-12_345)).toBe('-$12,345')
+    expect(formatMoneyCompact(-1_234_567)).toBe('-$1.23M')
   })
 
   test('compact rounding that reaches the next unit moves up a unit', () => {

@@ -84,10 +84,13 @@ export function currencySymbol(currency = 'USD'): string {
   return symbol
 }
 
-/** `$12.3K`, `$1.23M` for tiles; `$9,876` below ten thousand. */
+/**
+ * Whole units below a million (`$29,712`: the biggest stream's tile moves with every order,
+ * not in $100 steps), `$1.23M` from there.
+ */
 export function formatMoneyCompact(value: number | null | undefined, currency = 'USD'): string {
   if (!isNumber(value)) return NONE
-  const text = formatCompact(Math.abs(value))
+  const text = formatCompact(Math.abs(value), 1_000_000)
   return (value < 0 ? '-' : '') + currencySymbol(currency) + text
 }
 
