@@ -636,6 +636,9 @@ describe('access on screen (SPEC §6)', () => {
     await page.goto(`${server.url}/`)
     await wallTile(page, noahLive.stream_id).waitFor()
     expect(await page.locator('a.tile').count()).toBe(1)
+    // Their wall is their own streams: no vertical filter to pick among verticals they are not in.
+    await page.locator('.toolbar .muted', { hasText: 'creator' }).waitFor()
+    expect(await page.getByRole('group', { name: 'Vertical' }).count()).toBe(0)
     // No link to the quarantine, which is for ops tokens only.
     await page.goto(`${server.url}/streams`)
     await page.locator('nav .who', { hasText: 'creator' }).waitFor()
