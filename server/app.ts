@@ -162,8 +162,9 @@ export const livewall = fp<AppOptions>(
     })
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0]!
-      const allowed = patterns.find((p) => p.pattern.test(path))?.methods
-      if (allowed && !allowed.has(request.method)) {
+      // (every pattern the path fits: a static segment and a parameter may both)
+      const allowed = new Set(patterns.filter((p) => p.pattern.test(path)).flatMap((p) => [...p.methods]))
+      if (allowed.size > 0 && !allowed.has(request.method)) {
         const allow = [...allowed].sort().join(', ')
         return reply
           .code(405)
