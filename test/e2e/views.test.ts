@@ -463,6 +463,15 @@ describe('the dashboard views (README: views)', () => {
     const slider = page.getByRole('slider', { name: 'Position in the session' })
     await flash.getByRole('button', { name: 'Go to flash sale starts' }).click()
     await expect.poll(() => slider.inputValue()).toBe('600')
+    // ...and brings the scrubber into view (the list is below it, often below the fold).
+    await expect
+      .poll(() =>
+        slider.evaluate(
+          // (a fraction of a pixel above the top is the scroll's rounding)
+          (el) => el.getBoundingClientRect().top > -1 && el.getBoundingClientRect().bottom <= innerHeight,
+        ),
+      )
+      .toBe(true)
     // From the keyboard: [ and ] go to the previous and next moment, Space plays.
     await page.locator('h1').click()
     await page.keyboard.press('[')
