@@ -33,6 +33,29 @@ export interface MarkerLabel {
  * pin's: a flash sale and the pin of its product come at the same moment, and the sale is
  * the news.
  */
+/** Lines this close (canvas px) are one moment on screen: one label for them. */
+const SAME_MOMENT_PX = 3
+
+/**
+ * Labels of lines drawn at the same place become one, the first of them by kind (marker,
+ * then pin) with "+N" for the others: two labels there could never both be placed, and the
+ * second then went unnamed (a flash sale and the pin of its product, the same second).
+ */
+export function mergeCoinciding<T extends MarkerLabel>(labels: readonly T[]): T[] {
+  const rank = (kind: MarkerLabel['kind']) => (kind === 'playhead' ? 0 : kind === 'marker' ? 1 : 2)
+  const sorted = [...labels].sort((a, b) => a.x - b.x)
+  const merged: T[] = []
+  for (let i = 0; i < sorted.length; ) {
+    let j = i + 1
+    while (j < sorted.length && sorted[j]!.x - sorted[i]!.x <= SAME_MOMENT_PX) j++
+    const group = sorted.slice(i, j).sort((a, b) => rank(a.kind) - rank(b.kind))
+    const first = group[0]!
+    merged.push(group.length === 1 ? first : { ...first, text: `${first.text} +${group.length - 1}` })
+    i = j
+  }
+  return merged
+}
+
 export function placeLabels<T extends MarkerLabel>(
   labels: readonly T[],
   measure: (text: string) => number,
@@ -90,7 +113,7 @@ export function markersPlugin(markers: () => readonly ChartMarker[]): uPlot.Plug
           }
           const gap = 6 * px
           const measure = (text: string) => ctx.measureText(text).width
-          for (const label of placeLabels(labels, measure, left, width, gap)) {
+          for (const label of placeLabels(mergeCoinciding(labels), measure, left, width, gap)) {
             ctx.fillStyle = label.color
             ctx.fillText(label.text, label.tx, top - (MARKER_BAND_PX - 3) * px)
           }
