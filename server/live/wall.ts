@@ -66,12 +66,16 @@ export function readerWallView(reader: Reader, vertical: string | undefined): Wa
 }
 
 /** A view's streams, of every live stream read (biggest GMV first). */
-function viewStreams<T extends Stream>(streams: readonly T[], view: WallView): T[] {
-  return streams.filter(
-    (s) =>
-      (view.vertical === '' || s.vertical === view.vertical) &&
-      (view.creatorId === null || s.creator_id === view.creatorId),
+/** Whether a stream of this vertical and creator is on a view's wall. */
+function inView(view: WallView, vertical: string, creatorId: string): boolean {
+  return (
+    (view.vertical === '' || vertical === view.vertical) &&
+    (view.creatorId === null || creatorId === view.creatorId)
   )
+}
+
+function viewStreams<T extends Stream>(streams: readonly T[], view: WallView): T[] {
+  return streams.filter((s) => inView(view, s.vertical, s.creator_id))
 }
 
 /**
@@ -176,9 +180,6 @@ function emptySpark(read: WallRead): WallStream['spark'] {
 
 /** One view's wall message from the shared read. Money sums are kept in whole cents. */
 export function cutWall(read: WallRead, view: WallView): WallMessage {
-  const visible = (vertical: string, creatorId: string) =>
-    (view.vertical === '' || vertical === view.vertical) &&
-    (view.creatorId === null || creatorId === view.creatorId)
   // (the read is sorted by GMV: a view's tiles are its top streams; its header counts them all)
   const all = viewStreams(read.streams, view)
   const streams = all
@@ -189,7 +190,7 @@ export function cutWall(read: WallRead, view: WallView): WallMessage {
   let gmvCents = 0
   let orders = 0
   for (const day of read.today) {
-    if (!visible(day.vertical, day.creatorId)) continue
+    if (!inView(view, day.vertical, day.creatorId)) continue
     gmvCents += day.gmvCents
     orders += day.orders
   }
