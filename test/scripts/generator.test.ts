@@ -33,6 +33,21 @@ function runLive(gen: TrafficGenerator, minutes: number, rate = 500): SimEvent[]
   return out
 }
 
+/** Drives a backfill generator as the runner does: whole simulated seconds, `rate` events/s a session. */
+function runBackfill(gen: TrafficGenerator, rate: number): SimEvent[] {
+  const out: SimEvent[] = []
+  let carry = 0
+  for (let t = gen.cursor; !gen.done; ) {
+    t += 1000
+    carry += rate * gen.liveSessions
+    const batch = gen.advance(t, Math.floor(carry))
+    carry -= batch.length
+    out.push(...batch)
+  }
+  out.push(...gen.finish())
+  return out
+}
+
 function firstEvents(seed: number, count: number): WireEvent[] {
   const gen = liveGenerator({
     seed,
@@ -58,7 +73,6 @@ describe('determinism', () => {
   })
 
   test('backfill: the same seed and clock give the same finished sessions, event for event', () => {
-    // Driven as the runner drives it: whole simulated seconds until every session has ended.
     const backfill = (seed: number) => {
       const gen = new TrafficGenerator({
         seed,
@@ -71,17 +85,7 @@ describe('determinism', () => {
         invalidRate: 0.01,
         orderRepeatRate: 0.02,
       })
-      const out: WireEvent[] = []
-      let carry = 0
-      for (let t = gen.cursor; !gen.done; ) {
-        t += 1000
-        carry += 3 * gen.liveSessions
-        const events = gen.advance(t, Math.floor(carry))
-        carry -= events.length
-        for (const sim of events) out.push(sim.event)
-      }
-      for (const sim of gen.finish()) out.push(sim.event)
-      return out
+      return runBackfill(gen, 3).map((sim) => sim.event)
     }
     const a = backfill(SEED)
     expect(a.length).toBeGreaterThan(1000)
@@ -368,16 +372,7 @@ describe('backfill', () => {
       streams: 4,
       eventsPerSecond: 10,
     })
-    events = []
-    let carry = 0
-    for (let t = gen.cursor; !gen.done; ) {
-      t += 1000
-      carry += 10 * gen.liveSessions
-      const batch = gen.advance(t, Math.floor(carry))
-      carry -= batch.length
-      events.push(...batch)
-    }
-    events.push(...gen.finish())
+    events = runBackfill(gen, 10)
   })
 
   test('writes N finished sessions of 20–60 minutes within the past hours', () => {
