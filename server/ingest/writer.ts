@@ -50,11 +50,7 @@ export class IngestUnavailableError extends Error {
   }
 }
 
-/**
- * The answer to a request whose accepted events were stored and whose rejected events could
- * not be quarantined: a 503 to retry, as SPEC §2 keeps every rejected event, but saying what
- * was stored (its retry finds those events as duplicates and stores the quarantine rows).
- */
+/** The answer to the requests of a commit that stored nothing. */
 function storageFailed(): IngestUnavailableError {
   return new IngestUnavailableError(
     'storage_unavailable',
@@ -63,6 +59,11 @@ function storageFailed(): IngestUnavailableError {
   )
 }
 
+/**
+ * The answer to a request whose accepted events were stored and whose rejected events could
+ * not be quarantined: a 503 to retry, as SPEC §2 keeps every rejected event, but saying what
+ * was stored (its retry finds those events as duplicates and stores the quarantine rows).
+ */
 function quarantineFailed(): IngestUnavailableError {
   return new IngestUnavailableError(
     'storage_unavailable',

@@ -18,6 +18,7 @@ const MAX_QUEUED_COMMANDS = 64
  * failed and the next one runs (a read that hangs must not block the socket for good).
  */
 const COMMAND_DEADLINE_MS = 30_000
+const VERTICAL_MAX = 64
 
 class DeadlineError extends Error {}
 
@@ -28,7 +29,6 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   })
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
 }
-const VERTICAL_MAX = 64
 
 export interface LiveContext {
   app: FastifyInstance
