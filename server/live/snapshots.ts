@@ -59,10 +59,11 @@ export class SnapshotBatcher {
   private async read(streamId: string, stepMs: number, since: number | undefined): Promise<Snapshot> {
     const { client, balances, ticks } = this.options
     const now = this.options.now()
-    await balances.ensure([streamId])
     // A cached balance lags the commits since the last round (the next round catches up):
     // read that range now, or the snapshot's online and peak_online would be behind its totals.
-    const unsettled = ticks.unsettled(streamId)
+    // (One loaded now is read whole, those commits included.)
+    const unsettled = balances.has(streamId) ? ticks.unsettled(streamId) : undefined
+    await balances.ensure([streamId])
     if (unsettled) await balances.refresh(new Map([[streamId, unsettled]]))
     // peak_online comes from the live viewer-balance cache, not a scan of the history.
     const stream = await getStream(client, streamId, now, { withPeak: false })
