@@ -216,9 +216,10 @@ describe('replay compare (README: overlay a second session aligned by time since
       `/v1/streams/${other.stream_id}/series?step=${step}&metrics=gmv,orders`,
     )
     const gmvCents: number[] = series.gmv.map((v: number) => Math.round(v * 100))
-    const otherAsOf = (index: number) => ({
-      gmv: formatMoney(gmvCents.slice(0, index + 1).reduce((a, b) => a + b, 0) / 100),
-      orders: formatCount(series.orders.slice(0, index + 1).reduce((a: number, b: number) => a + b, 0)),
+    // (a scrub position is a bucket boundary: the buckets before it)
+    const otherAsOf = (position: number) => ({
+      gmv: formatMoney(gmvCents.slice(0, position).reduce((a, b) => a + b, 0) / 100),
+      orders: formatCount(series.orders.slice(0, position).reduce((a: number, b: number) => a + b, 0)),
     })
 
     await page.goto(dashboardUrl(server.url, `/replay/${main.stream_id}`, server.opsToken))
@@ -244,7 +245,7 @@ describe('replay compare (README: overlay a second session aligned by time since
     // session (it is the longer one, so the timeline ends with it).
     const row = page.locator('.compare-row')
     await expect.poll(() => textOf(row.locator('strong')), { timeout: 20_000 }).toBe(noahEnded.title)
-    const last = series.t.length - 1
+    const last = series.t.length
     expect(Number(await scrubber.getAttribute('max'))).toBe(last)
     expect(otherAsOf(last).gmv).toBe(formatMoney(other.totals.gmv))
     expect(await textOf(row)).toContain(`GMV ${formatMoney(other.totals.gmv)}`)
@@ -282,8 +283,8 @@ describe('replay compare (README: overlay a second session aligned by time since
     const { body: mainSeries } = await server.get(
       `/v1/streams/${main.stream_id}/series?step=${aloneStep}&metrics=gmv`,
     )
-    const kept = Math.min(mainSeries.t.length - 1, Math.round((middle * series.step_ms) / mainSeries.step_ms))
-    expect(kept).toBeLessThan(mainSeries.t.length - 1)
+    const kept = Math.min(mainSeries.t.length, Math.round((middle * series.step_ms) / mainSeries.step_ms))
+    expect(kept).toBeLessThan(mainSeries.t.length)
     await expect.poll(async () => Number(await scrubber.inputValue())).toBe(kept)
 
     expect(ui.errors()).toEqual([])

@@ -154,12 +154,13 @@ describe('replay', () => {
       `/v1/streams/${miaEnded.stream_id}/series?step=${step}&metrics=gmv,orders`,
     )
     const gmvCents: number[] = series.gmv.map((v: number) => Math.round(v * 100))
-    const asOf = (index: number) => ({
-      gmv: formatMoney(gmvCents.slice(0, index + 1).reduce((a, b) => a + b, 0) / 100),
-      orders: formatCount(series.orders.slice(0, index + 1).reduce((a: number, b: number) => a + b, 0)),
-      clock: `+${formatClock(index * series.step_ms)}`,
+    // A scrub position is a bucket boundary: what stood then is the buckets before it.
+    const asOf = (position: number) => ({
+      gmv: formatMoney(gmvCents.slice(0, position).reduce((a, b) => a + b, 0) / 100),
+      orders: formatCount(series.orders.slice(0, position).reduce((a: number, b: number) => a + b, 0)),
+      clock: `+${formatClock(position * series.step_ms)}`,
     })
-    const last = series.t.length - 1
+    const last = series.t.length
 
     await page.goto(dashboardUrl(server.url, `/replay/${miaEnded.stream_id}`, server.opsToken))
     const scrubber = page.getByRole('slider', { name: 'Position in the session' })
@@ -177,11 +178,12 @@ describe('replay', () => {
     expect(await textOf(kpiValue(page, 'Orders'))).toBe(asOf(middle).orders)
     expect(await textOf(page.locator('.clock'))).toContain(asOf(middle).clock)
 
-    // Keyboard: Home goes to the first bucket, before any order; End back to the whole session.
+    // Keyboard: Home goes to the start, before anything; End back to the whole session.
     await scrubber.focus()
     await page.keyboard.press('Home')
-    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(asOf(0).gmv)
-    expect(await textOf(kpiValue(page, 'Orders'))).toBe(asOf(0).orders)
+    await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(0))
+    expect(asOf(0).gmv).toBe(formatMoney(0))
+    expect(await textOf(kpiValue(page, 'Orders'))).toBe('0')
     await page.keyboard.press('End')
     await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(asOf(last).gmv)
 

@@ -37,9 +37,17 @@ const wire = {
 }
 const replay = buildReplayIndex(seriesFromWire(wire, METRICS, 10_000))
 
-describe('replay KPIs at a scrub position', () => {
-  test('at the first bucket they are that bucket', () => {
+describe('replay KPIs at a scrub position (a bucket boundary: the buckets before it)', () => {
+  test('at the start nothing has happened yet', () => {
     const k = kpisAt(replay, 0)
+    expect(k.views).toBe(0)
+    expect(k.gmv).toBe(0)
+    expect(k.online).toBe(0)
+    expect(k.conversion).toBeNull()
+  })
+
+  test('after the first bucket they are that bucket', () => {
+    const k = kpisAt(replay, 1)
     expect(k.views).toBe(100)
     expect(k.gmv).toBe(19.99)
     expect(k.orders).toBe(2)
@@ -51,7 +59,7 @@ describe('replay KPIs at a scrub position', () => {
   })
 
   test('counts and money are sums up to the position; ratios come from those sums', () => {
-    const k = kpisAt(replay, 1)
+    const k = kpisAt(replay, 2)
     expect(k.views).toBe(150)
     expect(k.clicks).toBe(50)
     expect(k.impressions).toBe(500)
@@ -67,13 +75,13 @@ describe('replay KPIs at a scrub position', () => {
   })
 
   test('online is the value at the position, not a sum; peak is the highest so far', () => {
-    const k = kpisAt(replay, 2)
+    const k = kpisAt(replay, 3)
     expect(k.online).toBe(60)
     expect(k.peak_online).toBe(120)
   })
 
   test('viewers and buyers are the (approximate) sums of per-bucket distinct counts', () => {
-    const k = kpisAt(replay, 2)
+    const k = kpisAt(replay, 3)
     expect(k.viewers).toBe(175)
     expect(k.buyers).toBe(5)
     expect(k.conversion).toBeCloseTo(5 / 175, 12)
@@ -83,13 +91,13 @@ describe('replay KPIs at a scrub position', () => {
     const empty = buildReplayIndex(
       seriesFromWire({ step_ms: 1000, t: [T0], views: [0], gmv: [0] }, METRICS, 10),
     )
-    const k = kpisAt(empty, 0)
+    const k = kpisAt(empty, 1)
     expect(k.gpm).toBeNull()
     expect(k.ctr).toBeNull()
     expect(k.conversion).toBeNull()
   })
 
-  test('positions past the end clamp to the last bucket; before the start give zeros', () => {
+  test('positions past the end clamp to the end; before the start give zeros', () => {
     expect(kpisAt(replay, 99).gmv).toBe(60)
     expect(kpisAt(replay, -1).gmv).toBe(0)
   })
@@ -143,31 +151,37 @@ describe('replay layout and unfolding', () => {
     const layout = layoutReplay(main, other)
     expect(layout.length).toBe(4)
     expect(layout.mainLength).toBe(3)
-    expect(layout.x).toEqual([0, 10_000, 20_000, 30_000])
-    expect(layout.gmvCumulative).toEqual([1.1, 3.3, 6.6, null])
-    expect(layout.compare?.gmvCumulative).toEqual([10, 10, 15, 16])
-    expect(layout.conversionRunning).toEqual([0.1, 0.1, 0.2, null]) // 2/20, 2/20, 8/40
-    expect(layout.compare?.conversionRunning).toEqual([0, 0, 0.25, 0.2]) // 0/20, 0/20, 10/40, 10/50
+    // bucket boundaries: curves hold the value at each, bars each bucket's own from its start
+    expect(layout.x).toEqual([0, 10_000, 20_000, 30_000, 40_000])
+    expect(layout.gmvCumulative).toEqual([0, 1.1, 3.3, 6.6, null])
+    expect(layout.gmvBucket).toEqual([1.1, 2.2, 3.3, null, null])
+    expect(layout.compare?.gmvCumulative).toEqual([0, 10, 10, 15, 16])
+    expect(layout.conversionRunning).toEqual([null, 0.1, 0.1, 0.2, null]) // 2/20, 2/20, 8/40
+    expect(layout.compare?.conversionRunning).toEqual([null, 0, 0, 0.25, 0.2]) // 0/20, 0/20, 10/40, 10/50
+    expect(layout.online).toEqual([0, 5, 6, 7, null])
     expect(layout.yMax).toEqual({ cum: 16, bucket: 3.3, conv: 0.25, online: 7 })
   })
 
-  test('a frame holds the curves up to the scrub position only', () => {
-    const frame = replayFrame(layoutReplay(main, null), 1)
+  test('a frame holds the curves up to the scrub position only, and the bars of the buckets before it', () => {
+    const frame = replayFrame(layoutReplay(main, null), 2)
     expect(frame.gmv).toEqual([
-      [0, 10_000],
-      [1.1, 3.3],
-      [1.1, 2.2],
+      [0, 10_000, 20_000],
+      [0, 1.1, 3.3],
+      [1.1, 2.2, null],
     ])
     expect(frame.online).toEqual([
-      [0, 10_000],
-      [5, 6],
+      [0, 10_000, 20_000],
+      [0, 5, 6],
     ])
     // running ≈ (2/20, then 2/20 again: the second bucket had nobody new), then per bucket
     expect(frame.conversion).toEqual([
-      [0, 10_000],
-      [0.1, 0.1],
-      [0.1, null],
+      [0, 10_000, 20_000],
+      [null, 0.1, 0.1],
+      [0.1, null, null],
     ])
+    // at the start: one point, nothing drawn yet; at the end: every bucket
+    expect(replayFrame(layoutReplay(main, null), 0).gmv).toEqual([[0], [0], [null]])
+    expect(replayFrame(layoutReplay(main, null), 3).gmv[2]).toEqual([1.1, 2.2, 3.3, null])
   })
 })
 
@@ -266,7 +280,8 @@ describe('the products table at a scrub position', () => {
   }))
 
   test('ranks by GMV as it stood, with running sums and ratios from them', () => {
-    const first = productsAt(whole, indexes, 0)
+    expect(productsAt(whole, indexes, 0).map((p) => p.gmv)).toEqual([0, 0, 0])
+    const first = productsAt(whole, indexes, 1)
     expect(first.map((p) => p.product_id)).toEqual(['early', 'late', 'quiet'])
     expect(first[0]).toEqual({
       product_id: 'early',
@@ -280,12 +295,12 @@ describe('the products table at a scrub position', () => {
       co_rate: 0.5,
     })
     // A minute on, the early seller still leads on GMV (30 against 20.5).
-    expect(productsAt(whole, indexes, 1).map((p) => [p.product_id, p.gmv, p.clicks])).toEqual([
+    expect(productsAt(whole, indexes, 2).map((p) => [p.product_id, p.gmv, p.clicks])).toEqual([
       ['early', 30, 4],
       ['late', 20.5, 3],
       ['quiet', 0, 3],
     ])
-    const last = productsAt(whole, indexes, 2)
+    const last = productsAt(whole, indexes, 3)
     expect(last.map((p) => [p.product_id, p.gmv, p.orders])).toEqual([
       ['late', 80.75, 4],
       ['early', 30, 2],

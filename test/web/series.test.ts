@@ -1,11 +1,12 @@
 import { describe, expect, test } from 'vitest'
 import {
+  boundaries,
   bucketRatio,
   createSeries,
-  cumulativeFromZero,
   cumulativeToTotal,
   lastBucketStart,
   mergeBuckets,
+  perBucket,
   runningRatio,
   seriesFromWire,
 } from '../../web/src/lib/series.ts'
@@ -181,26 +182,35 @@ describe('merging ticks into a columnar series', () => {
   })
 })
 
-describe('cumulative curves', () => {
-  test('anchored on the total, a window that starts mid-stream shows the running total', () => {
-    // total GMV 100 of which 10 + 0 + 25.5 fell in the window's three buckets
-    expect(cumulativeToTotal([10, 0, 25.5], 100)).toEqual([74.5, 74.5, 100])
+describe('curves at bucket boundaries', () => {
+  test('x is each bucket start and then the last one end; per-bucket values end with nothing', () => {
+    expect(boundaries([0, 60_000, 120_000], 60_000)).toEqual([0, 60_000, 120_000, 180_000])
+    expect(perBucket([5, 0, 7])).toEqual([5, 0, 7, null])
+    expect(boundaries([], 60_000)).toEqual([])
+    expect(perBucket([])).toEqual([])
   })
 
-  test('from zero, money is summed to the cent without float drift', () => {
-    expect(cumulativeFromZero([0.1, 0.2, null, 0.3])).toEqual([0.1, 0.3, 0.3, 0.6])
+  test('cumulative, anchored on the total: a window that starts mid-stream shows the running total', () => {
+    // total GMV 100 of which 10 + 0 + 25.5 fell in the window's three buckets: 64.5 before the
+    // first, then after each bucket (a sale shows after its bucket began, not before)
+    expect(cumulativeToTotal([10, 0, 25.5], 100)).toEqual([64.5, 74.5, 74.5, 100])
+  })
+
+  test('cumulative money is summed to the cent without float drift', () => {
+    expect(cumulativeToTotal([0.1, 0.2, null, 0.3], 0.6)).toEqual([0, 0.1, 0.3, 0.3, 0.6])
   })
 })
 
 describe('running conversion', () => {
   test('from zero: cumulative buyers over cumulative viewers', () => {
-    // buyers [0, 1, 2, 0], viewers [0, 10, 30, 10] → [0/0, 1/10, 3/40, 3/50]
-    expect(runningRatio([0, 1, 2, 0], [0, 10, 30, 10])).toEqual([null, 0.1, 0.075, 0.06])
+    // buyers [0, 1, 2, 0], viewers [0, 10, 30, 10] → before: nothing, then 0/0, 1/10, 3/40, 3/50
+    expect(runningRatio([0, 1, 2, 0], [0, 10, 30, 10])).toEqual([null, null, 0.1, 0.075, 0.06])
   })
 
   test('anchored on totals, the last point is the KPI and earlier ones subtract later buckets', () => {
     // the stream so far: 8 buyers of 200 viewers; the window's buckets: buyers [1, 2, 1], viewers [20, 40, 20]
     expect(runningRatio([1, 2, 1], [20, 40, 20], { numerator: 8, denominator: 200 })).toEqual([
+      4 / 120,
       5 / 140,
       7 / 180,
       8 / 200,
@@ -208,7 +218,7 @@ describe('running conversion', () => {
   })
 
   test('points over too few viewers are left out as noise', () => {
-    expect(runningRatio([1, 0, 1], [2, 10, 20], null, 10)).toEqual([null, 1 / 12, 2 / 32])
+    expect(runningRatio([1, 0, 1], [2, 10, 20], null, 10)).toEqual([null, null, 1 / 12, 2 / 32])
   })
 })
 

@@ -67,11 +67,12 @@ describe('wall ranking and sparklines', () => {
     expect(rankStreams(streams, 'Beauty').map((s) => s.stream_id)).toEqual(['c', 'a'])
   })
 
-  test('the GMV sparkline is cumulative and ends at the total on the tile', () => {
+  test('the GMV sparkline is cumulative and ends at the total on the tile, each minute at its end', () => {
     const [t, gmv, conversion] = sparkColumns(wallStream('x', 'Other', 1015, 0))
-    expect(t).toEqual([0, 60_000, 120_000])
-    expect(gmv).toEqual([1005, 1005, 1015])
-    expect(conversion).toEqual([0.1, null, 0.2])
+    // minute boundaries: a minute's sales show after it began, never before
+    expect(t).toEqual([0, 60_000, 120_000, 180_000])
+    expect(gmv).toEqual([1000, 1005, 1005, 1015])
+    expect(conversion).toEqual([null, 0.1, null, 0.2])
   })
 
   test("a stream that began inside the sparkline's 30 minutes is drawn from its start, not after a flat line", () => {
@@ -79,17 +80,17 @@ describe('wall ranking and sparklines', () => {
     const t = Array.from({ length: 30 }, (_, i) => 1_800_000 + i * 60_000)
     s.spark = { step_ms: 60_000, t, gmv: t.map((_, i) => (i >= 27 ? 1 : 0)), conversion: t.map(() => null) }
     s.totals.gmv = 3
-    // began 27 minutes into the window, at 12 s past the minute: from the minute before
+    // began 27 minutes into the window, at 12 s past the minute: from that minute's start
     s.started_at = t[27]! + 12_000
     const [times, gmv] = sparkColumns(s)
-    expect(times).toEqual(t.slice(26))
+    expect(times).toEqual([...t.slice(27), t[29]! + 60_000])
     expect(gmv).toEqual([0, 1, 2, 3])
     // began in the window's newest minute: still two points, a line
     s.started_at = t[29]!
-    expect(sparkColumns(s)[0]).toEqual(t.slice(28))
+    expect(sparkColumns(s)[0]).toEqual([t[29], t[29]! + 60_000])
     // began before the window: all of it
     s.started_at = 0
-    expect(sparkColumns(s)[0]).toEqual(t)
+    expect(sparkColumns(s)[0]).toEqual([...t, t[29]! + 60_000])
   })
 
   test('unchanged sparkline columns are recognised (the chart is not redrawn)', () => {

@@ -121,7 +121,7 @@ export function gmvChart(cfg: StreamChartConfig): ChartOptions {
 
 /**
  * Conversion: the running value (bold; buyers ÷ viewers up to each bucket, approximate) and the
- * bucket's own (thin). The scale follows the running curve; per-bucket spikes may leave the top.
+ * bucket's own (faint bars). The scale follows the running curve; per-bucket spikes may leave the top.
  */
 export function conversionChart(cfg: StreamChartConfig): ChartOptions {
   const series: uPlot.Series[] = [
@@ -135,11 +135,14 @@ export function conversionChart(cfg: StreamChartConfig): ChartOptions {
       points: { show: false },
     },
     {
+      // each bucket's own, as a bar from its start to its end (a line through bucket starts
+      // drew a bucket's conversion half a bucket early)
       label: 'Per bucket',
       scale: 'conv',
       stroke: COLORS.conversionFaint,
-      width: 1,
-      spanGaps: true,
+      width: 0,
+      fill: COLORS.conversionFaint,
+      paths: bars,
       points: { show: false },
     },
   ]

@@ -10,7 +10,8 @@ export const COLORS = {
   /** the per-bucket axis' labels: the bars' hue, opaque enough to read */
   gmvBarAxis: '#8fcfb0',
   conversion: '#4aa8ff',
-  conversionFaint: 'rgba(74, 168, 255, 0.35)',
+  /** each bucket's own conversion: bars under the running line, which must stay the one read */
+  conversionFaint: 'rgba(74, 168, 255, 0.22)',
   online: '#c792ff',
   /** the compared session: a colour no marker, pin, metric or the scrub line uses (app.css --compare) */
   compare: '#ff7eb6',
@@ -92,7 +93,8 @@ export function elapsedSplits(u: uPlot, _axis: number, min: number, max: number)
   return out
 }
 
-export const bars = uPlot.paths.bars?.({ size: [0.7, 40], gap: 1 })
+/** A bucket's bar, from its start (x) towards its end: the charts' x are bucket boundaries (`boundaries`). */
+export const bars = uPlot.paths.bars?.({ size: [0.7, 40], gap: 1, align: 1 })
 
 /** A tile's sparkline: cumulative GMV and conversion, no axes, no cursor; fixed-from-zero scales. */
 export function sparkOptions(): Omit<uPlot.Options, 'width' | 'height'> {

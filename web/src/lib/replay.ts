@@ -81,8 +81,11 @@ function ratio(numerator: number, denominator: number): number | null {
   return denominator === 0 ? null : numerator / denominator
 }
 
-/** The stream's KPIs over buckets 0..index (inclusive); index is clamped to the series. */
-export function kpisAt(replay: ReplayIndex, index: number): Totals {
+/**
+ * The stream's KPIs at scrub position `position`, a bucket boundary: over the buckets before it
+ * (0 is the start, nothing yet; `length` is all of them). Clamped to the series.
+ */
+export function kpisAt(replay: ReplayIndex, position: number): Totals {
   const totals: Totals = {
     views: 0,
     viewers: 0,
@@ -106,8 +109,8 @@ export function kpisAt(replay: ReplayIndex, index: number): Totals {
     shares: 0,
     follows: 0,
   }
-  if (replay.length === 0 || index < 0) return totals
-  const i = Math.min(Math.floor(index), replay.length - 1)
+  if (replay.length === 0 || position < 1) return totals
+  const i = Math.min(Math.floor(position), replay.length) - 1
   const at = (m: string) => replay.prefix[m]?.[i] ?? 0
   for (const m of SUMMED) totals[m] = at(m)
   for (const m of APPROX_SUMMED) totals[m] = at(m)
@@ -126,7 +129,7 @@ export function kpisAt(replay: ReplayIndex, index: number): Totals {
 }
 
 /**
- * The products table as it stood at bucket `index`: every product that has its own series
+ * The products table as it stood at scrub position `position` (`kpisAt`): every product that has its own series
  * in `indexes`, from that series' running sums (exact: counts and money add up across
  * buckets), ranked as the server ranks (GMV, then clicks, then id). Products without a
  * series are left out.
@@ -134,13 +137,13 @@ export function kpisAt(replay: ReplayIndex, index: number): Totals {
 export function productsAt(
   products: readonly ProductRow[],
   indexes: ReadonlyMap<string, ReplayIndex>,
-  index: number,
+  position: number,
 ): ProductRow[] {
   const rows: ProductRow[] = []
   for (const { product_id } of products) {
     const replay = indexes.get(product_id)
     if (!replay) continue
-    const { impressions, clicks, carts, orders, items, gmv, ctr, co_rate } = kpisAt(replay, index)
+    const { impressions, clicks, carts, orders, items, gmv, ctr, co_rate } = kpisAt(replay, position)
     rows.push({ product_id, impressions, clicks, carts, orders, items, gmv, ctr, co_rate })
   }
   return rows.sort(
@@ -170,19 +173,26 @@ export function indexAtElapsed(stepMs: number, length: number, elapsedMs: number
 export const PLAY_SPEEDS = [1, 5, 15, 60] as const
 export type PlaySpeed = (typeof PLAY_SPEEDS)[number]
 
-/** A loaded replay laid out for drawing: x is ms since the first bucket, so two streams align. */
+/**
+ * A loaded replay laid out for drawing. x is ms since the first bucket, so two streams align,
+ * at every bucket boundary (`boundaries` in series.ts): curves hold the value at each boundary,
+ * per-bucket columns each bucket's own from its start (nothing at the last boundary). The scrub
+ * position is a boundary too: 0 … length.
+ */
 export interface ReplayLayout {
   stepMs: number
   /** buckets on the timeline: the longer of the two streams */
   length: number
   /** buckets of the main stream */
   mainLength: number
+  /** length + 1 boundaries */
   x: number[]
   gmvCumulative: (number | null)[]
   gmvBucket: (number | null)[]
   /** running conversion (approximate, like the KPI) and each bucket's own */
   conversionRunning: (number | null)[]
   conversion: (number | null)[]
+  /** at the end of each bucket (SPEC §3), so at each boundary: 0 at the start */
   online: (number | null)[]
   compare: {
     gmvCumulative: (number | null)[]
@@ -209,18 +219,19 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
   const stepMs = main.stepMs
   const mainLength = main.t.length
   const length = Math.max(mainLength, compare?.t.length ?? 0)
-  const x = Array.from({ length }, (_, i) => i * stepMs)
+  const points = length + 1
+  const x = Array.from({ length: points }, (_, i) => i * stepMs)
   const col = (s: ColumnSeries, m: string) => s.cols[m] ?? []
   const layout: ReplayLayout = {
     stepMs,
     length,
     mainLength,
     x,
-    gmvCumulative: padded(cumulativeSum(col(main, 'gmv')), length),
-    gmvBucket: padded(col(main, 'gmv'), length),
+    gmvCumulative: padded(cumulativeSum(col(main, 'gmv')), points),
+    gmvBucket: padded(col(main, 'gmv'), points),
     conversionRunning: padded(
       runningRatio(col(main, 'buyers'), col(main, 'viewers'), null, CONVERSION_MIN_VIEWERS),
-      length,
+      points,
     ),
     // Over many buckets each one's own conversion is a solid wall of spikes that hides the
     // running curve: drawn only while a bucket is wide enough to see, and where it had
@@ -229,18 +240,18 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
       length <= PER_BUCKET_CONVERSION_MAX
         ? padded(
             bucketRatio(col(main, 'conversion'), col(main, 'viewers'), BUCKET_CONVERSION_MIN_VIEWERS),
-            length,
+            points,
           )
-        : new Array(length).fill(null),
-    online: padded(col(main, 'online'), length),
+        : new Array(points).fill(null),
+    online: padded(onlineAtBoundaries(col(main, 'online')), points),
     compare: compare
       ? {
-          gmvCumulative: padded(cumulativeSum(col(compare, 'gmv')), length),
+          gmvCumulative: padded(cumulativeSum(col(compare, 'gmv')), points),
           conversionRunning: padded(
             runningRatio(col(compare, 'buyers'), col(compare, 'viewers'), null, CONVERSION_MIN_VIEWERS),
-            length,
+            points,
           ),
-          online: padded(col(compare, 'online'), length),
+          online: padded(onlineAtBoundaries(col(compare, 'online')), points),
         }
       : null,
     yMax: { cum: 0, bucket: 0, conv: 0, online: 0 },
@@ -255,34 +266,45 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
   return layout
 }
 
+/** Money summed from 0 in cents, at each bucket boundary. */
 function cumulativeSum(values: readonly (number | null)[]): number[] {
-  const out = new Array<number>(values.length)
+  const out = new Array<number>(values.length + 1)
   let cents = 0
+  out[0] = 0
   for (let i = 0; i < values.length; i++) {
     cents += Math.round((values[i] ?? 0) * 100)
-    out[i] = cents / 100
+    out[i + 1] = cents / 100
   }
   return out
 }
 
+/** `online` at each bucket boundary: none before the stream's first bucket. */
+function onlineAtBoundaries(values: readonly (number | null)[]): (number | null)[] {
+  return [0, ...values]
+}
+
 export type Columns = [number[], ...(number | null)[][]]
 
-/** The three charts' data as they stood at bucket `index` (curves unfold up to it). */
+/**
+ * The three charts' data as they stood at scrub position `position` (a boundary): curves unfold
+ * up to it, and only the buckets before it have their bars.
+ */
 export function replayFrame(
   layout: ReplayLayout,
-  index: number,
+  position: number,
 ): { gmv: Columns; conversion: Columns; online: Columns } {
-  const end = Math.max(0, Math.min(layout.length, Math.floor(index) + 1))
-  const x = layout.x.slice(0, end)
-  const cut = (values: (number | null)[]) => values.slice(0, end)
+  const at = Math.max(0, Math.min(layout.length, Math.floor(position)))
+  const x = layout.x.slice(0, at + 1)
+  const cut = (values: (number | null)[]) => values.slice(0, at + 1)
+  const bucketsBefore = (values: (number | null)[]) => [...values.slice(0, at), null]
   const c = layout.compare
   return {
     gmv: c
-      ? [x, cut(layout.gmvCumulative), cut(layout.gmvBucket), cut(c.gmvCumulative)]
-      : [x, cut(layout.gmvCumulative), cut(layout.gmvBucket)],
+      ? [x, cut(layout.gmvCumulative), bucketsBefore(layout.gmvBucket), cut(c.gmvCumulative)]
+      : [x, cut(layout.gmvCumulative), bucketsBefore(layout.gmvBucket)],
     conversion: c
-      ? [x, cut(layout.conversionRunning), cut(layout.conversion), cut(c.conversionRunning)]
-      : [x, cut(layout.conversionRunning), cut(layout.conversion)],
+      ? [x, cut(layout.conversionRunning), bucketsBefore(layout.conversion), cut(c.conversionRunning)]
+      : [x, cut(layout.conversionRunning), bucketsBefore(layout.conversion)],
     online: c ? [x, cut(layout.online), cut(c.online)] : [x, cut(layout.online)],
   }
 }
@@ -291,7 +313,7 @@ export function replayFrame(
 export interface MomentImpact {
   /** ms since the first bucket's start */
   elapsed: number
-  /** bucket index the moment falls in (where "Jump" goes) */
+  /** bucket index the moment falls in; "Go there" goes to its start (the scrub position of that number) */
   index: number
   before: { gmv: number; orders: number }
   after: { gmv: number; orders: number }

@@ -212,27 +212,37 @@ export function lastBucketStart(series: ColumnSeries): number | undefined {
 }
 
 /**
- * Cumulative curve of a per-bucket money or count column, anchored on the known total at the
- * end: value[i] = total − sum(bucket values after i). A window that starts mid-stream then shows
- * the real running total instead of restarting from 0. Rounded to cents against float drift.
+ * The x of a stream's charts: every bucket boundary, i.e. each bucket's start and then the last
+ * one's end. A value that stands at a bucket's end (cumulative GMV, `online` — "at the end of the
+ * bucket", SPEC §3 — and the running conversion) is drawn at the boundary that ends its bucket,
+ * so a sale shows on the curve after the start of the bucket it fell in, never before (a pin at
+ * 10:05:30 is not preceded by the rise its sales make). A bucket's own value (its GMV bar, its
+ * conversion) is drawn from its start to its end: `perBucket` on this x.
  */
-export function cumulativeToTotal(perBucket: readonly (number | null)[], total: number): number[] {
-  const out = new Array<number>(perBucket.length)
-  let after = 0
-  for (let i = perBucket.length - 1; i >= 0; i--) {
-    out[i] = Math.round((total - after) * 100) / 100
-    after += perBucket[i] ?? 0
-  }
-  return out
+export function boundaries(t: readonly number[], stepMs: number): number[] {
+  const last = t[t.length - 1]
+  return last === undefined ? [] : [...t, last + stepMs]
 }
 
-/** Running sum from 0 of a per-bucket column. */
-export function cumulativeFromZero(perBucket: readonly (number | null)[]): number[] {
-  const out = new Array<number>(perBucket.length)
-  let sum = 0
-  for (let i = 0; i < perBucket.length; i++) {
-    sum += perBucket[i] ?? 0
-    out[i] = Math.round(sum * 100) / 100
+/** A per-bucket column on `boundaries`: each value at its bucket's start, nothing at the last end. */
+export function perBucket<T>(values: readonly T[]): (T | null)[] {
+  return values.length === 0 ? [] : [...values, null]
+}
+
+/**
+ * Cumulative curve of a per-bucket money or count column at each bucket boundary (`boundaries`),
+ * anchored on the known total at the end: value[i] = total − sum(bucket values from i on). A
+ * window that starts mid-stream then shows the real running total instead of restarting from 0.
+ * Rounded to cents against float drift.
+ */
+export function cumulativeToTotal(perBucketValues: readonly (number | null)[], total: number): number[] {
+  const n = perBucketValues.length
+  if (n === 0) return []
+  const out = new Array<number>(n + 1)
+  let after = 0
+  for (let i = n; i >= 0; i--) {
+    out[i] = Math.round((total - after) * 100) / 100
+    after += perBucketValues[i - 1] ?? 0
   }
   return out
 }
@@ -253,13 +263,13 @@ export function bucketRatio(
 }
 
 /**
- * A running ratio (e.g. conversion = buyers / viewers) per bucket: the ratio of everything up to
- * and including that bucket. Per-bucket ratios of 1 s buckets are mostly 0/0 or spikes; the
- * running one reads like the KPI tile. With `totals` (a live window that starts mid-stream)
- * the sums are anchored on the stream's totals, so the last point equals the KPI; without,
- * they run from 0. Distinct counts summed over buckets are an approximation (a returning
- * viewer counts again), so this curve is labelled approximate. Points over fewer than
- * `minDenominator` (e.g. the first handful of viewers) are left out (null) as noise.
+ * A running ratio (e.g. conversion = buyers / viewers) at each bucket boundary (`boundaries`):
+ * the ratio of everything before it. Per-bucket ratios of 1 s buckets are mostly 0/0 or
+ * spikes; the running one reads like the KPI tile. With `totals` (a live window that starts
+ * mid-stream) the sums are anchored on the stream's totals, so the last point equals the KPI;
+ * without, they run from 0. Distinct counts summed over buckets are an approximation (a
+ * returning viewer counts again), so this curve is labelled approximate. Points over fewer
+ * than `minDenominator` (e.g. the first handful of viewers) are left out (null) as noise.
  */
 export function runningRatio(
   numerator: readonly (number | null)[],
@@ -269,25 +279,27 @@ export function runningRatio(
 ): (number | null)[] {
   const floor = Math.max(1e-9, minDenominator)
   const n = Math.min(numerator.length, denominator.length)
-  const out = new Array<number | null>(n)
+  if (n === 0) return []
+  const out = new Array<number | null>(n + 1)
   if (totals) {
     let numAfter = 0
     let denAfter = 0
-    for (let i = n - 1; i >= 0; i--) {
+    for (let i = n; i >= 0; i--) {
       const num = Math.max(0, totals.numerator - numAfter)
       const den = totals.denominator - denAfter
       out[i] = den >= floor ? Math.min(num, den) / den : null
-      numAfter += numerator[i] ?? 0
-      denAfter += denominator[i] ?? 0
+      numAfter += numerator[i - 1] ?? 0
+      denAfter += denominator[i - 1] ?? 0
     }
     return out
   }
   let num = 0
   let den = 0
+  out[0] = null
   for (let i = 0; i < n; i++) {
     num += numerator[i] ?? 0
     den += denominator[i] ?? 0
-    out[i] = den >= floor ? num / den : null
+    out[i + 1] = den >= floor ? num / den : null
   }
   return out
 }

@@ -1,6 +1,6 @@
 // The wall's data: ranking and the per-tile sparkline columns.
 
-import { cumulativeToTotal } from './series.ts'
+import { boundaries, cumulativeToTotal } from './series.ts'
 import type { WallStream } from './types.ts'
 
 /** Live streams of a vertical ('' = all), ranked by GMV (ties: most online, then id, stable). */
@@ -39,23 +39,28 @@ export function quietStreams(streams: readonly WallStream[], now = Date.now()): 
 export type SparkColumns = [number[], number[], (number | null)[]]
 
 /**
- * [t, cumulative GMV, conversion] of a tile. The spark holds per-bucket GMV of the last 30
- * minutes; anchoring the running sum on the stream's total GMV makes the curve end at the number
- * printed on the tile.
+ * [t, cumulative GMV, conversion] of a tile, at minute boundaries (`boundaries`: each minute's
+ * values at its end). The spark holds per-minute GMV of the last 30 minutes; anchoring the running
+ * sum on the stream's total GMV makes the curve end at the number printed on the tile.
  */
 export function sparkColumns(stream: WallStream): SparkColumns {
   const spark = stream.spark
   const n = Math.min(spark.t.length, spark.gmv.length)
-  // From the minute the stream began (one before it, so a line can be drawn in its first
-  // minute): minutes before it are not "nothing sold", and would squeeze a new stream's
-  // curve into the last pixels of its tile.
-  const began = Math.floor(stream.started_at / spark.step_ms) * spark.step_ms
+  // From the minute the stream began: minutes before it are not "nothing sold", and would
+  // squeeze a new stream's curve into the last pixels of its tile.
   let first = 0
-  while (first < n - 2 && (spark.t[first + 1] as number) <= began - spark.step_ms) first++
-  const t = first === 0 && spark.t.length === n ? spark.t : spark.t.slice(first, n)
-  const gmv = first === 0 && spark.gmv.length === n ? spark.gmv : spark.gmv.slice(first, n)
-  const conversion = Array.from({ length: n - first }, (_, i) => spark.conversion[first + i] ?? null)
-  return [t, cumulativeToTotal(gmv, stream.totals.gmv), conversion]
+  while (first < n - 1 && (spark.t[first + 1] as number) <= stream.started_at) first++
+  const t = spark.t.slice(first, n)
+  const gmv = spark.gmv.slice(first, n)
+  const conversion = [
+    null,
+    ...Array.from({ length: n - first }, (_, i) => spark.conversion[first + i] ?? null),
+  ]
+  return [
+    boundaries(t, spark.step_ms),
+    cumulativeToTotal(gmv, stream.totals.gmv),
+    n === first ? [] : conversion,
+  ]
 }
 
 /** Same numbers in the same places (lets a tile skip redrawing a chart that did not change). */
