@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Socket } from 'socket.io'
+import type { Namespace, Socket } from 'socket.io'
 import type { Reader } from '../auth/tokens.ts'
 import { fitsChars, parseTimeParameter } from '../ingest/validate.ts'
 import { streamCreator } from '../metrics/streams.ts'
@@ -59,6 +59,30 @@ export interface SocketState extends LiveSocketData {
   /** stream_id → step ms */
   subscriptions: Map<string, number>
   wallRoom: string | null
+}
+
+/**
+ * Ends the subscriptions of creators the stream turns out not to belong to. Access is checked
+ * at subscribe; a stream's creator is the one its first `stream_start` by `ts` names (SPEC §3,
+ * README), so an earlier `stream_start` arriving late and naming someone else hands the stream
+ * over. Before each
+ * tick the room's creator sockets are checked against the creator the round read (no query of
+ * its own), and another creator's leave the room, told by an `unsubscribed` message.
+ */
+export function dropOtherCreators(nsp: Namespace, streamId: string, stepMs: number, creatorId: string): void {
+  const room = tickRoom(streamId, stepMs)
+  const members = nsp.adapter.rooms.get(room)
+  if (!members) return
+  for (const id of [...members]) {
+    const socket = nsp.sockets.get(id)
+    const state = socket?.data as SocketState | undefined
+    if (!socket || !state || state.reader.role !== 'creator' || state.reader.creator_id === creatorId)
+      continue
+    void socket.leave(room)
+    state.subscriptions.delete(streamId)
+    state.pending.delete(`tick:${room}`)
+    socket.emit('unsubscribed', { stream_id: streamId, error: notVisible(streamId).error })
+  }
 }
 
 /** subscribe / unsubscribe / wall (SPEC §5), each answering through its acknowledgement. */

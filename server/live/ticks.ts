@@ -43,7 +43,8 @@ export interface TickEngineOptions {
   minIntervalMs: number
   /** The steps (ms) subscribers of a stream watch; empty when nobody does. */
   stepsOf: (streamId: string) => number[]
-  deliver: (payload: TickPayload) => void
+  /** A tick for the stream's room; `creatorId` is the stream's creator as the round read it. */
+  deliver: (payload: TickPayload, creatorId: string) => void
   onError: (error: unknown) => void
   /** seconds a round took; seconds from the first commit it covers to its ticks being sent */
   observe?: (roundSeconds: number, commitToTickSeconds: number) => void
@@ -306,7 +307,10 @@ export class TickEngine {
           0,
         )
         this.heldUpTo.set(`${step}:${id}`, range.to - step)
-        this.options.deliver({ stream_id: id, step_ms: step, series, totals: stream.totals, watermark })
+        this.options.deliver(
+          { stream_id: id, step_ms: step, series, totals: stream.totals, watermark },
+          stream.creator_id,
+        )
       }
     })
   }

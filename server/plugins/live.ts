@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { Server } from 'socket.io'
 import { TokenError } from '../auth/tokens.ts'
 import { Delivery } from '../live/delivery.ts'
-import { registerHandlers, type SocketState } from '../live/handlers.ts'
+import { dropOtherCreators, registerHandlers, type SocketState } from '../live/handlers.ts'
 import { SnapshotBatcher } from '../live/snapshots.ts'
 import { TickEngine } from '../live/ticks.ts'
 import { ViewBalances } from '../live/view-balance.ts'
@@ -71,8 +71,9 @@ export default fp(
       now: () => app.clock.now(),
       minIntervalMs: 50,
       stepsOf: (streamId) => STEPS.filter((step) => nsp.adapter.rooms.has(`tick:${step}:${streamId}`)),
-      deliver: (payload) => {
+      deliver: (payload, creatorId) => {
         ticksSent.inc()
+        dropOtherCreators(nsp, payload.stream_id, payload.step_ms, creatorId)
         delivery.tick(payload)
       },
       onError: (err) => app.log.warn({ err }, 'live tick round failed; it will be retried'),

@@ -101,3 +101,45 @@ test('every nasty string of the fuzz set round-trips unchanged through storage t
   for (const { id, text } of streams) expect(onWall.get(id), JSON.stringify(text)).toBe(text)
   client.close()
 })
+
+test("a creator's subscription ends when an earlier stream_start hands the stream to another creator", async () => {
+  const id = 'handed-over'
+  await server.ingest([
+    { event_id: 'ho-start', type: 'stream_start', stream_id: id, ts: now, creator_id: 'first-creator' },
+  ])
+  const first = new LiveClient(server.url, server.creatorToken('first-creator'))
+  const ops = new LiveClient(server.url, server.opsToken)
+  expect((await first.subscribe(id)).ok).toBe(true)
+  expect((await ops.subscribe(id)).ok).toBe(true)
+  const told = new Promise<{ stream_id: string; error: { code: string } }>((resolve) =>
+    first.socket.on('unsubscribed', resolve),
+  )
+  // The producer corrects the creator: a stream_start a second earlier, naming another one.
+  await server.ingest([
+    {
+      event_id: 'ho-start-0',
+      type: 'stream_start',
+      stream_id: id,
+      ts: now - 1000,
+      creator_id: 'second-creator',
+    },
+  ])
+  const message = await Promise.race([
+    told,
+    new Promise((resolve) => setTimeout(() => resolve('not told within 10 s'), 10_000)),
+  ])
+  expect(message).toEqual({ stream_id: id, error: { code: 'stream_not_found', message: expect.any(String) } })
+  // No tick of the other creator's stream reaches it after that; ops still gets them.
+  const ticksBefore = first.ticks
+  const opsBefore = ops.ticks
+  await server.ingest([
+    { event_id: 'ho-like', type: 'like', stream_id: id, ts: now, viewer_id: 'v', quantity: 3 },
+  ])
+  await ops.waitFor(() => ops.ticks > opsBefore && ops.totals?.likes === 3)
+  expect(first.ticks).toBe(ticksBefore)
+  // ...and subscribing again is refused; the new creator's subscribe is accepted.
+  expect((await first.subscribe(id)).ok).toBe(false)
+  const second = new LiveClient(server.url, server.creatorToken('second-creator'))
+  expect((await second.subscribe(id)).ok).toBe(true)
+  for (const client of [first, ops, second]) client.close()
+})

@@ -103,6 +103,13 @@ export class LiveClient {
       const watch = this.streams.get(tick?.stream_id)
       if (watch) watch.onTick(tick)
     })
+    // The server ended a subscription (the stream turned out to be another creator's).
+    socket.on('unsubscribed', (message: { stream_id?: string; error?: Partial<LiveError> }) => {
+      const watch = this.streams.get(message?.stream_id ?? '')
+      if (!watch) return
+      this.streams.delete(watch.streamId)
+      this.fail(message.error, watch.onError)
+    })
     if (socket.connected) this.setState('connected')
   }
 
