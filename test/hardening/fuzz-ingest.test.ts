@@ -474,17 +474,32 @@ describe('adversarial bodies over the real port', () => {
     expect(line(bad).startsWith(row.raw)).toBe(true)
   })
 
-  test('ten thousand nested arrays: rejected as not an event, or ignored in an unknown field', async () => {
+  test('ten thousand nested arrays: rejected as not an event, or ignored in an unknown field; deeper is refused unparsed', async () => {
     const nestedLine = await overPort(deep(10_000), ndjson)
     expect(nestedLine.status).toBe(422)
     expect(nestedLine.body.errors[0].message).toBe('event: must be a JSON object, got an array')
     const nestedInArray = await overPort(`[${line(view())},${deep(10_000)}]`, json)
     expect(nestedInArray.body).toMatchObject({ accepted: 1, rejected: 1, errors: [{ index: 1 }] })
-    const inUnknownField = `{"nested":${deep(10_000)},${line(view()).slice(1)}`
+    // (an event 10 000 levels deep, the most allowed)
+    const inUnknownField = `{"nested":${deep(9_999)},${line(view()).slice(1)}`
     expect((await overPort(inUnknownField, ndjson)).body).toMatchObject({ accepted: 1, rejected: 0 })
-    // two million levels (4 MB): parses, is refused, and the process is still here
+    // Two million levels (4 MB) are refused unparsed: JSON.parse of that depth holds the event
+    // loop for seconds (every request with it). The line is refused and quarantined, its
+    // neighbours stored; a JSON body that deep is a 400 saying why.
+    const deepLine = deep(2_000_000)
+    const millionLine = await overPort(`${line(view())}\n${deepLine}`, ndjson)
+    expect(millionLine.status).toBe(422)
+    expect(millionLine.body).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 1, message: 'line nests deeper than 10000 levels of arrays and objects' }],
+    })
     const million = await overPort(`[${deep(2_000_000)}]`, json)
-    expect(million.status).toBe(422)
+    expect(million.status).toBe(400)
+    expect(million.body.error).toEqual({
+      code: 'invalid_json',
+      message: 'body nests deeper than 10001 levels of arrays and objects (an event at most 10000)',
+    })
     const unclosed = await overPort('['.repeat(4_000_000), json)
     expect(unclosed.status).toBe(400)
     expect(unclosed.body.error.code).toBe('invalid_json')

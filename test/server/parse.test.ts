@@ -1,5 +1,12 @@
 import { expect, test } from 'vitest'
-import { arrayElementTexts, BodyError, parseJsonBody, parseNdjson } from '../../server/ingest/parse.ts'
+import {
+  arrayElementTexts,
+  BodyError,
+  MAX_NESTING,
+  nestsDeeperThan,
+  parseJsonBody,
+  parseNdjson,
+} from '../../server/ingest/parse.ts'
 
 const lines = [
   '{"a":1}',
@@ -62,4 +69,17 @@ test('a JSON array keeps the text of each element as written', () => {
   const items = parseJsonBody(Buffer.from(body), 100)
   expect(items.map((item) => item.rawLater?.())).toEqual(elements)
   expect(items[0]!.value).toEqual({ a: 'x,]"}', n: 1 })
+})
+
+test('nesting is counted outside strings only, and only text longer than the limit is scanned', () => {
+  expect(nestsDeeperThan('[[[]]]', 2)).toBe(true)
+  expect(nestsDeeperThan('[[]]', 2)).toBe(false)
+  expect(nestsDeeperThan('{"a":{"b":[1]}}', 3)).toBe(false)
+  // brackets inside a string, escaped quotes included, are text
+  expect(nestsDeeperThan(`{"title":"${'[{'.repeat(50)} \\" ${'['.repeat(50)}"}`, 2)).toBe(false)
+  // unclosed: scanned as far as it goes
+  expect(nestsDeeperThan('['.repeat(11), 10)).toBe(true)
+  const lines = parseNdjson(Buffer.from(`{"a":1}\n${'['.repeat(MAX_NESTING + 1)}\n`), 10)
+  expect(lines[0]?.value).toEqual({ a: 1 })
+  expect(lines[1]?.error).toBe(`line nests deeper than ${MAX_NESTING} levels of arrays and objects`)
 })
