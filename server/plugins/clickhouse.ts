@@ -21,6 +21,12 @@ import { isStorageUnreachable } from '../storage/unreachable.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     clickhouse: ClickHouseClient
+    /**
+     * The same storage, for what an acknowledgement or a live tick waits on (group commits,
+     * their dedup look-ups, tick rounds): embedded, its statements go before the reads
+     * waiting for the engine (`ScopedConnection.first`); over HTTP it is `clickhouse`.
+     */
+    clickhouseFirst: ClickHouseClient
     storage: StorageState
   }
 }
@@ -83,9 +89,13 @@ function clientLog(log: FastifyBaseLogger): ClickHouseClientConfigOptions['log']
   return { LoggerClass: AppLogger, level: ClickHouseLogLevel.WARN }
 }
 
-function buildClient(config: Config, log: FastifyBaseLogger, faults?: FaultInjector): ClickHouseClient {
+function buildClients(
+  config: Config,
+  log: FastifyBaseLogger,
+  faults?: FaultInjector,
+): { client: ClickHouseClient; first: ClickHouseClient } {
   if (config.clickhouseUrl !== undefined) {
-    return createClient({
+    const client = createClient({
       log: clientLog(log),
       url: config.clickhouseUrl,
       username: config.clickhouseUser,
@@ -94,10 +104,15 @@ function buildClient(config: Config, log: FastifyBaseLogger, faults?: FaultInjec
       clickhouse_settings: SETTINGS,
       request_timeout: config.clickhouseRequestTimeoutMs,
     })
+    // (a server runs statements side by side: nothing waits behind a read)
+    return { client, first: client }
   }
   mkdirSync(config.dataDir, { recursive: true })
   const connection = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
-  return createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS })
+  return {
+    client: createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS }),
+    first: createClient({ connection: asClientConnection(connection.first), clickhouse_settings: SETTINGS }),
+  }
 }
 
 /** ClickHouse's answers to a wrong user or password (516, 192, 194) or missing grants (497). */
@@ -152,7 +167,7 @@ async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<v
 export default fp(
   async (app, opts: ClickhousePluginOptions) => {
     const { config } = opts
-    const client = buildClient(config, app.log, opts.faults)
+    const { client, first } = buildClients(config, app.log, opts.faults)
     let stopped = false
     const state: StorageState = {
       embedded: config.clickhouseUrl === undefined,
@@ -202,10 +217,12 @@ export default fp(
     }
 
     app.decorate('clickhouse', client)
+    app.decorate('clickhouseFirst', first)
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
       await client.close()
+      if (first !== client) await first.close()
     })
   },
   { name: 'clickhouse' },

@@ -22,11 +22,16 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const instruments = ingestInstruments(app.registry)
-    const dedup = new Deduplicator(app.clickhouse, () => app.clock.now(), app.config.ingest.dedupMemoryMb)
+    // Commits and their look-ups go before the reads waiting for the engine (`clickhouseFirst`).
+    const dedup = new Deduplicator(
+      app.clickhouseFirst,
+      () => app.clock.now(),
+      app.config.ingest.dedupMemoryMb,
+    )
     const commits = new EventEmitter<{ commit: [CommitNotice] }>()
     commits.setMaxListeners(0)
     const writer = new GroupCommitWriter({
-      client: app.clickhouse,
+      client: app.clickhouseFirst,
       dedup,
       config: app.config.ingest,
       now: () => app.clock.now(),

@@ -42,7 +42,8 @@ export default fp(
       cors: app.config.corsOrigins.length > 0 ? { origin: app.config.corsOrigins } : undefined,
     })
     const nsp = io.of('/live')
-    const balances = new ViewBalances(app.clickhouse)
+    // (read in each tick round)
+    const balances = new ViewBalances(app.clickhouseFirst)
     const delivery = new Delivery(nsp)
     const ticksSent = app.registry.counter(
       'livewall_live_ticks_total',
@@ -66,7 +67,8 @@ export default fp(
       [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2],
     )
     const ticks = new TickEngine({
-      client: app.clickhouse,
+      // (a round goes before waiting reads: the push's 250 ms is from the ack)
+      client: app.clickhouseFirst,
       balances,
       now: () => app.clock.now(),
       minIntervalMs: 50,

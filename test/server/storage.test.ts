@@ -4,10 +4,13 @@ import { afterAll, expect, test } from 'vitest'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { testDataDir } from '../helpers/server.ts'
 
-const client = createClient({
-  connection: scopedConnection(createChdbConnection({ path: testDataDir() }), 'default') as never,
+const connection = scopedConnection(createChdbConnection({ path: testDataDir() }), 'default')
+const client = createClient({ connection: connection as never })
+const first = createClient({ connection: connection.first as never })
+afterAll(async () => {
+  await client.close()
+  await first.close()
 })
-afterAll(() => client.close())
 
 const setting = async (settings?: Record<string, number>) =>
   (
@@ -86,4 +89,31 @@ test('statements of two connections on one data dir each run in their own databa
     await a.close()
     await b.close()
   }
+})
+
+test('a statement of the first view goes before the reads waiting for the engine, not after them', async () => {
+  // (a group commit behind a flood of reads: the engine runs one statement at a time)
+  const order: string[] = []
+  const run = (via: typeof client, name: string, query: string) =>
+    via
+      .query({ query, format: 'JSONEachRow' })
+      .then((answer) => answer.json())
+      .then(() => order.push(name))
+  const reads = [0, 1, 2, 3].map((i) => run(client, `read ${i}`, 'SELECT sleep(0.05)'))
+  const commit = run(first, 'first', 'SELECT 1')
+  await Promise.all([...reads, commit])
+  // read 0 was in the engine already; the others waited
+  expect(order).toEqual(['read 0', 'first', 'read 1', 'read 2', 'read 3'])
+  // and the two views share the session's corrections: settings still apply per statement
+  expect(await setting({ prefer_column_name_to_alias: 1 })).toBe(true)
+  expect(
+    (
+      await (
+        await first.query({
+          query: "SELECT getSetting('prefer_column_name_to_alias') AS v",
+          format: 'JSONEachRow',
+        })
+      ).json<{ v: boolean }>()
+    )[0]!.v,
+  ).toBe(false)
 })
