@@ -207,18 +207,16 @@ describe('running conversion', () => {
     expect(runningRatio([0, 1, 2, 0], [0, 10, 30, 10])).toEqual([null, null, 0.1, 0.075, 0.06])
   })
 
-  test('anchored on totals, the last point is the KPI and earlier ones subtract later buckets', () => {
-    // the stream so far: 8 buyers of 200 viewers; the window's buckets: buyers [1, 2, 1], viewers [20, 40, 20]
-    expect(runningRatio([1, 2, 1], [20, 40, 20], { numerator: 8, denominator: 200 })).toEqual([
-      4 / 120,
-      5 / 140,
-      7 / 180,
-      8 / 200,
-    ])
+  test('summed from the first bucket, never anchored on the totals: per-bucket viewers overcount', () => {
+    // A stream at 8 buyers of 200 distinct viewers whose buckets count 20 + 140 + 80 = 240 viewers
+    // (returning viewers count again): the curve stays an honest approximation from the start,
+    // where subtracting later buckets from the totals left nothing before the second bucket's
+    // end (200 − 220 viewers) and 7/120 = 5.8 % after it, against 7/160 summed.
+    expect(runningRatio([1, 6, 1], [20, 140, 80])).toEqual([null, 1 / 20, 7 / 160, 8 / 240])
   })
 
   test('points over too few viewers are left out as noise', () => {
-    expect(runningRatio([1, 0, 1], [2, 10, 20], null, 10)).toEqual([null, null, 1 / 12, 2 / 32])
+    expect(runningRatio([1, 0, 1], [2, 10, 20], 10)).toEqual([null, null, 1 / 12, 2 / 32])
   })
 })
 

@@ -230,7 +230,7 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
     gmvCumulative: padded(cumulativeSum(col(main, 'gmv')), points),
     gmvBucket: padded(col(main, 'gmv'), points),
     conversionRunning: padded(
-      runningRatio(col(main, 'buyers'), col(main, 'viewers'), null, CONVERSION_MIN_VIEWERS),
+      runningRatio(col(main, 'buyers'), col(main, 'viewers'), CONVERSION_MIN_VIEWERS),
       points,
     ),
     // Over many buckets each one's own conversion is a solid wall of spikes that hides the
@@ -248,7 +248,7 @@ export function layoutReplay(main: ColumnSeries, compare: ColumnSeries | null): 
       ? {
           gmvCumulative: padded(cumulativeSum(col(compare, 'gmv')), points),
           conversionRunning: padded(
-            runningRatio(col(compare, 'buyers'), col(compare, 'viewers'), null, CONVERSION_MIN_VIEWERS),
+            runningRatio(col(compare, 'buyers'), col(compare, 'viewers'), CONVERSION_MIN_VIEWERS),
             points,
           ),
           online: padded(onlineAtBoundaries(col(compare, 'online')), points),

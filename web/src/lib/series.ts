@@ -264,35 +264,22 @@ export function bucketRatio(
 
 /**
  * A running ratio (e.g. conversion = buyers / viewers) at each bucket boundary (`boundaries`):
- * the ratio of everything before it. Per-bucket ratios of 1 s buckets are mostly 0/0 or
- * spikes; the running one reads like the KPI tile. With `totals` (a live window that starts
- * mid-stream) the sums are anchored on the stream's totals, so the last point equals the KPI;
- * without, they run from 0. Distinct counts summed over buckets are an approximation (a
- * returning viewer counts again), so this curve is labelled approximate. Points over fewer
- * than `minDenominator` (e.g. the first handful of viewers) are left out (null) as noise.
+ * the ratio of the buckets before it, summed from the first. Per-bucket ratios of 1 s buckets
+ * are mostly 0/0 or spikes; the running one reads like the KPI tile. Distinct counts summed over
+ * buckets are an approximation (a viewer who stays counts again in every bucket), so this curve
+ * is labelled approximate; it cannot be anchored on the exact totals by subtracting later
+ * buckets (their overcount took the early points to 54 % for a stream at 1.4 %). Points over
+ * fewer than `minDenominator` (e.g. the first handful of viewers) are left out (null) as noise.
  */
 export function runningRatio(
   numerator: readonly (number | null)[],
   denominator: readonly (number | null)[],
-  totals?: { numerator: number; denominator: number } | null,
   minDenominator = 1,
 ): (number | null)[] {
   const floor = Math.max(1e-9, minDenominator)
   const n = Math.min(numerator.length, denominator.length)
   if (n === 0) return []
   const out = new Array<number | null>(n + 1)
-  if (totals) {
-    let numAfter = 0
-    let denAfter = 0
-    for (let i = n; i >= 0; i--) {
-      const num = Math.max(0, totals.numerator - numAfter)
-      const den = totals.denominator - denAfter
-      out[i] = den >= floor ? Math.min(num, den) / den : null
-      numAfter += numerator[i - 1] ?? 0
-      denAfter += denominator[i - 1] ?? 0
-    }
-    return out
-  }
   let num = 0
   let den = 0
   out[0] = null
