@@ -596,6 +596,45 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('a live stream whose producer went silent says so on its own page, as its wall tile does', async () => {
+    const at = Date.now() - 150_000
+    await server.ingest([
+      {
+        event_id: 'quiet-start',
+        type: 'stream_start',
+        stream_id: 'quiet-live',
+        ts: at,
+        creator_id: 'quiet-creator',
+      },
+      {
+        event_id: 'quiet-like',
+        type: 'like',
+        stream_id: 'quiet-live',
+        ts: at + 1000,
+        viewer_id: 'v',
+        quantity: 1,
+      },
+    ])
+    const ui = await openPage(browser, { width: 390, height: 844 })
+    await ui.page.goto(dashboardUrl(server.url, '/stream/quiet-live', server.creatorToken('quiet-creator')))
+    // still live (SPEC §3: 5 minutes after its last event), and not taken for a feed that flows
+    await expect.poll(() => textOf(ui.page.locator('.meta .badge'))).toBe('● LIVE')
+    await expect.poll(() => textOf(ui.page.locator('.meta .quiet-note'))).toBe('no events for 2 min')
+    // events again: the note goes
+    await server.ingest([
+      {
+        event_id: 'quiet-like-2',
+        type: 'like',
+        stream_id: 'quiet-live',
+        ts: Date.now(),
+        viewer_id: 'v',
+        quantity: 1,
+      },
+    ])
+    await expect.poll(() => ui.page.locator('.meta .quiet-note').count()).toBe(0)
+    expect(ui.errors()).toEqual([])
+  })
+
   test('a mistyped link opens the dashboard saying the page is not found; the API keeps its JSON 404', async () => {
     const ui = await openPage(browser)
     await ui.page.goto(dashboardUrl(server.url, '/', server.opsToken))
