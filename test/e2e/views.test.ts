@@ -393,9 +393,15 @@ describe('the dashboard views (README: views)', () => {
     const visibleRight = await page.evaluate(() => document.documentElement.clientWidth)
     const box = await card.boundingBox()
     expect(box!.x + box!.width).toBeLessThanOrEqual(visibleRight)
-    // Time, reason and a one-line raw text: well under a screen's height (it was ~400 px).
+    // Time, id, reason and a one-line raw text: well under a screen's height (it was ~400 px).
     expect(box!.height).toBeLessThan(200)
     expect(await textOf(card.locator('.reason'))).toMatch(/ts: is required/)
+    // The event_id has a line of its own (beside a time with seconds it had 0 px), and the
+    // closed raw text spans the card (it kept the desktop column's 40 %).
+    const id = await card.locator('.event-id').boundingBox()
+    expect(id!.width).toBeGreaterThan(box!.width * 0.8)
+    expect(await card.locator('.event-id').evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true)
+    expect((await card.locator('summary').boundingBox())!.width).toBeGreaterThan(box!.width * 0.8)
     await card.locator('summary').click()
     await expect.poll(async () => (await card.locator('pre').textContent())?.length).toBe(raw.length)
     expect(ui.errors()).toEqual([])
