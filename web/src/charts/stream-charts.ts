@@ -21,15 +21,20 @@ export interface StreamChartConfig {
   compareLabel?: string
 }
 
+/** Room right of the plot when no axis is there: half the newest time label ("01:44:05"). */
+const RIGHT_EDGE_PX = 30
+
 function base(
   cfg: StreamChartConfig,
   plugins: uPlot.Plugin[],
+  rightAxis: (u: uPlot) => boolean = () => false,
 ): Pick<uPlot.Options, 'ms' | 'legend' | 'cursor' | 'scales' | 'plugins' | 'padding'> {
   const range = cfg.xRange
   return {
     ms: 1,
-    // the band above the plot holds the marker labels
-    padding: [MARKER_BAND_PX, 18, 0, 0],
+    // the band above the plot holds the marker labels; with no axis on the right, room for
+    // the last time label's right half (on a phone it was cut to "01:44:0")
+    padding: [MARKER_BAND_PX, (u) => (rightAxis(u) ? 18 : RIGHT_EDGE_PX), 0, 0],
     legend: { show: false },
     cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
     scales: {
@@ -91,7 +96,11 @@ export function gmvChart(cfg: StreamChartConfig): ChartOptions {
       points: { show: false },
     })
   }
-  const b = base(cfg, [tooltipPlugin(formatX(cfg), (_s, v) => formatMoney(v, cfg.currency))])
+  const b = base(
+    cfg,
+    [tooltipPlugin(formatX(cfg), (_s, v) => formatMoney(v, cfg.currency))],
+    (u) => u.width >= NARROW_CHART_PX,
+  )
   return {
     ...b,
     scales: {
