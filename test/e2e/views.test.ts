@@ -342,11 +342,18 @@ describe('the dashboard views (README: views)', () => {
     await slider.waitFor()
     const ticks = page.getByRole('button', { name: /^Jump to / })
     await expect.poll(() => ticks.count()).toBeGreaterThan(0)
+    const boxes = []
     for (const tick of await ticks.all()) {
       const box = await tick.boundingBox()
       expect(box!.width).toBeGreaterThanOrEqual(24)
       expect(box!.height).toBeGreaterThanOrEqual(24)
+      // pointer targets: the keyboard has [ ] and the moments list
+      expect(await tick.getAttribute('tabindex')).toBe('-1')
+      boxes.push(box!)
     }
+    // none hides another: moments too close for a finger share one tick
+    boxes.sort((a, b) => a.x - b.x)
+    for (let i = 1; i < boxes.length; i++) expect(boxes[i]!.x).toBeGreaterThanOrEqual(boxes[i - 1]!.x + 23.5)
     const before = await slider.inputValue()
     await ticks.first().click()
     await expect.poll(() => slider.inputValue()).not.toBe(before)

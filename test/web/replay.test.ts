@@ -9,6 +9,7 @@ import {
   productsAt,
   replayFrame,
   replayStep,
+  scrubberTicks,
 } from '../../web/src/lib/replay.ts'
 import { seriesFromWire } from '../../web/src/lib/series.ts'
 import { METRICS } from '../../web/src/lib/types.ts'
@@ -306,5 +307,31 @@ describe('the products table at a scrub position', () => {
       ['early', 30, 2],
       ['quiet', 0, 0],
     ])
+  })
+})
+
+describe("the scrubber's marker ticks", () => {
+  test('pins and markers too close to tell apart share one tick, named together; outside the session none', () => {
+    const markers = [
+      { x: 154_000, label: 'flash sale starts', kind: 'marker' as const },
+      { x: 154_000, label: 'Pin glow-serum', kind: 'product_pin' as const },
+      { x: 600_000, label: 'Pin lipstick', kind: 'product_pin' as const },
+      { x: 605_000, label: 'Pin mascara', kind: 'product_pin' as const },
+      { x: 1_000_000, label: 'after the end', kind: 'marker' as const },
+    ]
+    // a 20-minute session on 6 000 px: 5 px a second, the pins 25 px apart
+    expect(scrubberTicks(markers, 1_200_000, 6_000)).toEqual([
+      { x: 154_000, label: 'flash sale starts · Pin glow-serum', kind: 'marker' },
+      { x: 600_000, label: 'Pin lipstick', kind: 'product_pin' },
+      { x: 605_000, label: 'Pin mascara', kind: 'product_pin' },
+      { x: 1_000_000, label: 'after the end', kind: 'marker' },
+    ])
+    // on 1 200 px the two pins 5 s apart are one tick too
+    expect(scrubberTicks(markers, 1_200_000, 1_200).map((t) => t.label)).toEqual([
+      'flash sale starts · Pin glow-serum',
+      'Pin lipstick · Pin mascara',
+      'after the end',
+    ])
+    expect(scrubberTicks(markers, 500_000, 1_000).map((t) => t.x)).toEqual([154_000])
   })
 })

@@ -6,6 +6,7 @@
 // again, so their sum over buckets is an upper-bound approximation, and conversion computed from
 // them is approximate too. Those are flagged in `approximate` for the screen to label.
 
+import type { ChartMarker } from '../charts/markers.ts'
 import { BUCKET_CONVERSION_MIN_VIEWERS, bucketRatio, type ColumnSeries, runningRatio } from './series.ts'
 import { type ProductRow, STEP_MS, type Step, type Totals } from './types.ts'
 
@@ -168,6 +169,40 @@ export function replayStep(durationMs: number, maxBuckets = 2000): Step {
 export function indexAtElapsed(stepMs: number, length: number, elapsedMs: number): number {
   if (length === 0) return -1
   return Math.max(0, Math.min(length - 1, Math.floor(elapsedMs / stepMs)))
+}
+
+/** A tick under the scrubber: one or more pins and markers too close to tell apart. */
+export interface ScrubberTick {
+  /** ms since the first bucket's start: the first of the group (where a click goes) */
+  x: number
+  label: string
+  kind: ChartMarker['kind']
+}
+
+/**
+ * The scrubber's ticks at `widthPx` for a session of `totalMs`: pins and markers (x in ms since
+ * the start, outside the session left out) closer than `minGapPx` to the previous tick share
+ * it, named together, so none hides under another (a pin and a flash sale at one second were
+ * one spot where only the top one could be tapped).
+ */
+export function scrubberTicks(
+  markers: readonly ChartMarker[],
+  totalMs: number,
+  widthPx: number,
+  minGapPx = 24,
+): ScrubberTick[] {
+  const px = (x: number) => (x / Math.max(1, totalMs)) * widthPx
+  const ticks: (ScrubberTick & { names: string[] })[] = []
+  for (const m of [...markers].filter((m) => m.x >= 0 && m.x <= totalMs).sort((a, b) => a.x - b.x)) {
+    const last = ticks[ticks.length - 1]
+    if (last && px(m.x) - px(last.x) < minGapPx) {
+      last.names.push(m.label)
+      if (last.kind !== m.kind) last.kind = 'marker'
+      continue
+    }
+    ticks.push({ x: m.x, label: m.label, kind: m.kind, names: [m.label] })
+  }
+  return ticks.map(({ x, kind, names }) => ({ x, kind, label: names.join(' · ') }))
 }
 
 export const PLAY_SPEEDS = [1, 5, 15, 60] as const
