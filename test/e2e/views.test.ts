@@ -648,6 +648,34 @@ describe('the dashboard views (README: views)', () => {
     expect(ui.errors()).toEqual([])
   })
 
+  test('a vertical outside the usual four gets its own filter on the wall and in the streams list', async () => {
+    await server.ingest([
+      {
+        event_id: 'elec-start',
+        type: 'stream_start',
+        stream_id: 'elec-live',
+        ts: Date.now() - 5_000,
+        creator_id: 'elec-creator',
+        title: 'Gadget hour',
+        vertical: 'Electronics',
+      },
+    ])
+    const ui = await openPage(browser)
+    const { page } = ui
+    await page.goto(dashboardUrl(server.url, '/', server.opsToken))
+    const filter = page.getByRole('group', { name: 'Vertical' }).getByRole('button', { name: 'Electronics' })
+    await filter.click()
+    await page.waitForURL(`${server.url}/?vertical=Electronics`)
+    expect(await filter.getAttribute('aria-pressed')).toBe('true')
+    await expect.poll(() => page.locator('.tile').count()).toBe(1)
+    expect(await textOf(page.locator('.tile'))).toContain('Gadget hour')
+    await page.goto(`${server.url}/streams?vertical=Electronics`)
+    const select = page.getByRole('combobox', { name: 'Vertical' })
+    await expect.poll(() => select.inputValue()).toBe('Electronics')
+    await expect.poll(() => textOf(page.locator('tbody'))).toContain('Gadget hour')
+    expect(ui.errors()).toEqual([])
+  })
+
   test('a mistyped link opens the dashboard saying the page is not found; the API keeps its JSON 404', async () => {
     const ui = await openPage(browser)
     await ui.page.goto(dashboardUrl(server.url, '/', server.opsToken))

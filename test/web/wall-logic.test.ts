@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { freshness, shouldProbe } from '../../web/src/lib/freshness.ts'
 import { gridFit, kioskCell, largestGrid, pageCount, rowsShown } from '../../web/src/lib/grid.ts'
-import type { WallStream } from '../../web/src/lib/types.ts'
+import { verticalChoices, type WallStream } from '../../web/src/lib/types.ts'
 import {
   creationOrder,
   holdRanking,
@@ -232,4 +232,17 @@ describe('a wall of few tiles is laid out as large as the screen makes them', ()
     expect(largest(16)).toMatchObject({ cols: 4, rows: 4 })
     expect(largest(17)).toBeNull()
   })
+})
+
+test('vertical filters: the usual ones, every other one named, the one chosen; Other last', () => {
+  expect(verticalChoices([])).toEqual(['Fashion', 'Beauty', 'Home & Living', 'Other'])
+  expect(verticalChoices(['Beauty', 'Electronics', 'Books', 'Electronics'], 'Garden')).toEqual([
+    'Fashion',
+    'Beauty',
+    'Home & Living',
+    'Books',
+    'Electronics',
+    'Garden',
+    'Other',
+  ])
 })

@@ -157,3 +157,16 @@ export interface Me {
 }
 
 export const VERTICALS = ['Fashion', 'Beauty', 'Home & Living', 'Other'] as const
+
+/**
+ * The verticals to offer as filters: the usual ones, every other one the streams named (SPEC §1
+ * allows any; an "Electronics" stream had no button), and the one chosen now (opened by a link
+ * before any of its streams is here). "Other" stays last.
+ */
+export function verticalChoices(seen: Iterable<string>, current = ''): string[] {
+  const known = new Set<string>(VERTICALS)
+  const extra = new Set<string>()
+  for (const v of [...seen, current]) if (v && !known.has(v)) extra.add(v)
+  const others = [...extra].sort((a, b) => a.localeCompare(b))
+  return [...VERTICALS.filter((v) => v !== 'Other'), ...others, 'Other']
+}
