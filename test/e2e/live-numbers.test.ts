@@ -142,6 +142,36 @@ describe('live numbers (SPEC §5)', () => {
   })
 })
 
+describe('the stream view tables', () => {
+  test("an order's product shows in the open stream view's table after its tick, not at the next poll", async () => {
+    const view = await openPage(browser)
+    const productsAsked: number[] = []
+    const productsAnswered: number[] = []
+    const isProducts = (url: string) => new URL(url).pathname.endsWith('/products')
+    view.page.on('request', (request) => {
+      if (isProducts(request.url())) productsAsked.push(Date.now())
+    })
+    view.page.on('response', (response) => {
+      if (isProducts(response.url())) productsAnswered.push(Date.now())
+    })
+    await view.page.goto(dashboardUrl(server.url, `/stream/${miaLive.stream_id}`, server.opsToken))
+    // (the first answer in, so the order below cannot ride on it)
+    await expect.poll(() => productsAnswered.length, LIVE_TIMEOUT).toBeGreaterThan(0)
+    const polledAt = productsAsked[productsAsked.length - 1]!
+    const ingestedAt = Date.now()
+    const order = { ...orderPaid(miaLive.stream_id, '42.00'), product_id: 'e2e-fresh-product' }
+    await ingest([order])
+    const table = view.page.locator('.products tbody')
+    await expect.poll(() => textOf(table), LIVE_TIMEOUT).toContain('e2e-fresh-product')
+    // Asked again on the tick that brought the order (within 2 s of the last ask), well
+    // before the 10 s poll that used to bring it.
+    const next = productsAsked.find((at) => at >= ingestedAt)
+    expect(next).toBeDefined()
+    expect(next! - polledAt).toBeLessThan(9_000)
+    expect(view.errors()).toEqual([])
+  })
+})
+
 describe('replay', () => {
   test('the scrubber sets the KPIs to the values as they stood at that point of the session', async () => {
     const ui = await openPage(browser)
