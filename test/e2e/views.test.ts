@@ -725,6 +725,9 @@ describe('access on screen (SPEC §6)', () => {
     await page.goto(`${server.url}/`)
     await wallTile(page, noahLive.stream_id).waitFor()
     expect(await page.locator('a.tile').count()).toBe(1)
+    // Every tile is theirs: the title leads (not their own id on every tile), then the start.
+    expect(await textOf(wallTile(page, noahLive.stream_id).locator('.creator'))).toBe(noahLive.title)
+    expect(await textOf(wallTile(page, noahLive.stream_id).locator('.title'))).toMatch(/^started \d\d:\d\d/)
     // Their wall is their own streams: no vertical filter to pick among verticals they are not in.
     await page.locator('.toolbar .muted', { hasText: 'creator' }).waitFor()
     expect(await page.getByRole('group', { name: 'Vertical' }).count()).toBe(0)

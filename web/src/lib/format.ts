@@ -144,7 +144,6 @@ export function formatTime(epochMs: number | null | undefined): string {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
 }
 
-/** Local date and time: `2025-03-14 14:05`. */
 /**
  * The viewer's time zone as a short label ("UTC", "GMT+1", "PST"), for the times the
  * dashboard shows in the browser's zone: two analysts in different zones see which.
@@ -156,6 +155,7 @@ export function timeZoneLabel(at: number = Date.now()): string {
   return part?.value ?? 'local time'
 }
 
+/** Local date and time: `2025-03-14 14:05` (`:07` more with seconds). */
 export function formatDateTime(epochMs: number | null | undefined, withSeconds = false): string {
   if (!isNumber(epochMs)) return NONE
   const d = new Date(epochMs)
