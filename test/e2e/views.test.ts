@@ -37,8 +37,11 @@ async function apiStream(id: string): Promise<ApiStream> {
 }
 
 /** Resource errors the browser logs for answers the test asked for (a 401, a 404). */
-function unexpectedErrors(ui: UiPage, expectedStatus: number): string[] {
-  return [...ui.consoleErrors.filter((e) => !e.includes(`status of ${expectedStatus}`)), ...ui.pageErrors]
+function unexpectedErrors(ui: UiPage, ...expectedStatus: number[]): string[] {
+  return [
+    ...ui.consoleErrors.filter((e) => !expectedStatus.some((status) => e.includes(`status of ${status}`))),
+    ...ui.pageErrors,
+  ]
 }
 
 /**
@@ -523,6 +526,8 @@ describe('the dashboard views (README: views)', () => {
     await page.goto(`${server.url}/replay/moments?compare=${miaEnded.stream_id}`)
     await page.locator('.compare-hidden').waitFor()
     expect(await textOf(page.locator('.compare-hidden'))).toContain(miaEnded.stream_id)
+    // (the picker says "— none —", not a blank box)
+    expect(await page.getByLabel('Compare with').inputValue()).toBe('')
     await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(75))
     expect(await page.locator('.compare-row').count()).toBe(0)
     expect(unexpectedErrors(ui, 404)).toEqual([])
@@ -735,8 +740,17 @@ describe('access on screen (SPEC §6)', () => {
     await page.goto(`${server.url}/streams`)
     await page.locator('nav .who', { hasText: 'creator' }).waitFor()
     expect(await page.locator('nav a').allTextContents()).toEqual(['Livewall', 'Wall', 'Streams'])
+    // ...and opened by its address, a page saying so, not the API's message under a Refresh button.
+    await page.goto(`${server.url}/quarantine`)
+    await page.getByRole('heading', { name: 'The quarantine is for operations' }).waitFor()
+    expect(await page.getByRole('button', { name: 'Refresh' }).count()).toBe(0)
+    // A creator with no stream yet is told why the list is empty.
+    await page.goto(dashboardUrl(server.url, '/streams', server.creatorToken('c-nobody')))
+    await expect
+      .poll(() => textOf(page.locator('main > p.muted')))
+      .toBe('No streams for c-nobody yet: a stream shows here once its stream_start names you.')
 
-    expect(unexpectedErrors(ui, 404)).toEqual([])
+    expect(unexpectedErrors(ui, 404, 403)).toEqual([])
   })
 
   test('an expired or missing link shows a clear message, not a blank page', async () => {
