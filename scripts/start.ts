@@ -4,7 +4,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../server/app.ts'
 import { issueToken } from '../server/auth/tokens.ts'
-import { ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
+import { type Config, ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
 import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
 import { DEMO_SECRETS_FILE, dataDirOwner, foreignEntries } from '../server/storage/data-dir.ts'
@@ -90,14 +90,6 @@ function simulatorArgs(url: string, backfill: string): string[] {
     '6',
   ]
 }
-if (!args['no-simulate']) {
-  try {
-    parseCli(simulatorArgs('http://localhost', args.backfill), { LIVEWALL_INGEST_KEY: 'checking-options' })
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error
-    usageError(error.message)
-  }
-}
 
 /** The newest modification time (ms) of the files under `paths` (directories walked). */
 function newestMtime(paths: string[]): number {
@@ -160,8 +152,44 @@ function wipeRefusal(dir: string): string | undefined {
     : `${dir} is in use by a running Livewall (process ${owner}); stop it first`
 }
 
+/** Exits 2 with `error`'s message when it is a configuration error (and rethrows anything else). */
+function configurationError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error
+  say(`configuration error: ${error.message}`)
+  process.exit(2)
+}
+
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.DATA_DIR || path.join(ROOT, 'data'))
+  // The demo is the embedded engine in DATA_DIR (SPEC §7), whatever a shell left set for
+  // `npm run serve`.
+  const serverVariables = Object.keys(process.env).filter((name) => name.startsWith('CLICKHOUSE_'))
+  const env = { ...process.env }
+  for (const name of serverVariables) delete env[name]
+  // Everything is checked before anything is wiped, made or built: a mistyped variable must
+  // leave no data dir or secrets file behind. The demo's own key and secret come later, from
+  // DATA_DIR (loadConfig makes up stand-ins meanwhile).
+  let config: Config
+  try {
+    config = loadConfig({
+      ...env,
+      LIVEWALL_DEMO: '1',
+      LIVEWALL_INGEST_KEYS: '',
+      LIVEWALL_TOKEN_SECRET: '',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    })
+  } catch (error) {
+    configurationError(error)
+  }
+  if (!args['no-simulate']) {
+    try {
+      parseCli(simulatorArgs('http://localhost', args.backfill), { LIVEWALL_INGEST_KEY: 'checking-options' })
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error
+      usageError(error.message)
+    }
+  }
   if (args.fresh && existsSync(dataDir)) {
     const refusal = wipeRefusal(dataDir)
     if (refusal) {
@@ -176,36 +204,16 @@ async function main(): Promise<void> {
   try {
     ensureDataDir(dataDir)
   } catch (error) {
-    say(`configuration error: ${(error as Error).message}`)
-    process.exit(2)
+    configurationError(error)
   }
+  // Written before the engine writes anything into DATA_DIR: it is what marks the directory
+  // as a demo's (for --fresh), even after a first start interrupted half-way.
   const { secrets, file: secretsFile } = demoSecrets(dataDir)
+  config = { ...config, ingestKeys: [secrets.ingestKey], tokenSecret: secrets.tokenSecret }
   await buildDashboardIfStale()
 
-  // The demo is the embedded engine in DATA_DIR (SPEC §7), whatever a shell left set for
-  // `npm run serve`.
-  const serverVariables = Object.keys(process.env).filter((name) => name.startsWith('CLICKHOUSE_'))
   if (serverVariables.length > 0)
     say(`ignoring ${serverVariables.join(', ')}: the demo runs embedded ClickHouse`)
-  const env = { ...process.env }
-  for (const name of serverVariables) delete env[name]
-  let config: ReturnType<typeof loadConfig>
-  try {
-    config = loadConfig({
-      ...env,
-      LIVEWALL_DEMO: '1',
-      LIVEWALL_INGEST_KEYS: secrets.ingestKey,
-      LIVEWALL_TOKEN_SECRET: secrets.tokenSecret,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    })
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      say(`configuration error: ${error.message}`)
-      process.exit(2)
-    }
-    throw error
-  }
   say(`starting the server with embedded ClickHouse in ${dataDir}`)
   say(`the demo's ingest key and token secret are in ${secretsFile}`)
   const app = await buildApp({ config })

@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>
   let demoFile: string | undefined
   try {
+    // Checked before DATA_DIR or the demo's secrets file is made: a mistyped variable must
+    // leave nothing behind (with LIVEWALL_DEMO=1, stand-ins for the demo's own are made up).
+    loadConfig(process.env)
     ensureDataDir(dataDirOf())
     const demo = demoEnv(process.env)
     demoFile = demo.file

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { openEngineElsewhere } from '../helpers/engine.ts'
@@ -77,17 +77,57 @@ describe('npm start -- --fresh wipes only a Livewall data dir nobody is using', 
   })
 })
 
-describe('npm run serve takes no arguments', () => {
-  const serve = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts'), ...args],
-        { cwd: ROOT },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      )
-    })
+/** `npm run serve -- …` as its own process, for what it must refuse before starting anything. */
+const serve = (args: string[], env: Record<string, string> = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    )
+  })
 
+describe('a configuration error leaves nothing behind', () => {
+  test('npm start: no DATA_DIR made, no demo secrets written into an empty one', async () => {
+    const parent = runTempDir('config-error-start-')
+    const missing = path.join(parent, 'data')
+    const empty = path.join(parent, 'empty')
+    mkdirSync(empty)
+    const results = await Promise.all(
+      [missing, empty].map((dir) => runScript('start', ['--no-simulate'], { DATA_DIR: dir, PORT: 'abc' })),
+    )
+    for (const result of results) {
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(
+        'configuration error: PORT must be an integer from 0 to 65535, got "abc"',
+      )
+    }
+    expect(existsSync(missing)).toBe(false)
+    expect(readdirSync(empty)).toEqual([])
+  })
+
+  test('npm run serve: no DATA_DIR made, with or without LIVEWALL_DEMO=1', async () => {
+    const parent = runTempDir('config-error-serve-')
+    const dirs = [path.join(parent, 'serve'), path.join(parent, 'demo')]
+    const results = await Promise.all([
+      serve([], {
+        DATA_DIR: dirs[0]!,
+        PORT: 'abc',
+        LIVEWALL_INGEST_KEYS: 'config-test-key',
+        LIVEWALL_TOKEN_SECRET: 'config-test-secret-0123',
+      }),
+      serve([], { DATA_DIR: dirs[1]!, PORT: 'abc', LIVEWALL_DEMO: '1' }),
+    ])
+    for (const result of results) {
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain('configuration error: PORT must be an integer')
+    }
+    for (const dir of dirs) expect(existsSync(dir)).toBe(false)
+  })
+})
+
+describe('npm run serve takes no arguments', () => {
   test('--help says what it is and how it is configured; anything else is refused', async () => {
     const [help, port] = await Promise.all([serve(['--help']), serve(['--port', '3557'])])
     expect(help.code).toBe(0)
