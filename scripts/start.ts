@@ -179,6 +179,9 @@ async function main(): Promise<void> {
       DATA_DIR: dataDir,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     })
+    // A DATA_DIR that is a file, or that this user cannot write, is said so before --fresh
+    // looks inside it.
+    if (existsSync(dataDir)) ensureDataDir(dataDir)
   } catch (error) {
     configurationError(error)
   }

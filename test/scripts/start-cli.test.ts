@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { openEngineElsewhere } from '../helpers/engine.ts'
@@ -63,6 +63,15 @@ describe('npm start -- --fresh wipes only a Livewall data dir nobody is using', 
     } finally {
       engine.kill('SIGKILL')
     }
+  })
+
+  test('a DATA_DIR that is a file is a configuration error, as without --fresh', async () => {
+    const file = path.join(runTempDir('fresh-file-'), 'afile')
+    writeFileSync(file, 'precious')
+    const result = await runScript('start', ['--fresh', '--no-simulate'], { DATA_DIR: file })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`configuration error: DATA_DIR ${file} cannot be written (ENOTDIR`)
+    expect(readFileSync(file, 'utf8')).toBe('precious')
   })
 
   test("a directory of engine-like names without the demo's secrets is not the demo's", async () => {
