@@ -22,9 +22,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     clickhouse: ClickHouseClient
     /**
-     * The same storage, for what an acknowledgement or a live tick waits on (group commits,
-     * their dedup look-ups, tick rounds): embedded, its statements go before the reads
-     * waiting for the engine (`ScopedConnection.first`); over HTTP it is `clickhouse`.
+     * The same storage, for what an acknowledgement or the live push waits on (group commits,
+     * their dedup look-ups, tick rounds, the wall's once-a-second read): embedded, its
+     * statements go before the reads clients asked for that wait for the engine
+     * (`ScopedConnection.first`); over HTTP it is `clickhouse`.
      */
     clickhouseFirst: ClickHouseClient
     storage: StorageState

@@ -109,7 +109,8 @@ export default fp(
       wallDirty = false
       wallReadAt = Date.now()
       try {
-        const read = await readWall(app.clickhouse, balances, app.clock.now(), rooms.map(wallViewOf))
+        // (the push of every open wall, once a second: before reads clients asked for)
+        const read = await readWall(app.clickhouseFirst, balances, app.clock.now(), rooms.map(wallViewOf))
         lastRead = { at: Date.now(), read, rooms: new Set(rooms) }
         const changed: [string, unknown][] = []
         for (const room of rooms) {

@@ -88,8 +88,9 @@ function preambleFor(
 /** An embedded connection, and a view of it whose statements go before the others waiting. */
 export interface ScopedConnection extends Connection<Readable> {
   /**
-   * The same engine and session, for the statements an acknowledgement waits on (group
-   * commits, their dedup look-ups, tick rounds): each runs as soon as the engine is free,
+   * The same engine and session, for the statements an acknowledgement or the live push
+   * waits on (group commits, their dedup look-ups, tick rounds, the wall's read each
+   * second): each runs as soon as the engine is free,
    * ahead of any waiting statement of the plain connection. The engine runs one statement
    * at a time, so without it a flood of reads (16 concurrent `/series`) queued every
    * commit behind all of them: ingest acks went from 41 ms to 850 ms.
