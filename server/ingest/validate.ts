@@ -285,7 +285,9 @@ export function validateEvent(
       typeof eventText !== 'function' ? eventText : typeof obj.amount === 'number' ? eventText() : undefined
     const amount = MONEY_TYPES.has(type) ? parseAmount(obj.amount, written) : '0.00'
     // On any event: SPEC §1 makes `currency` optional everywhere and, when given, binding.
-    if (obj.currency !== undefined) {
+    // An optional field sent as null is absent, as for the string fields (text()): many
+    // serializers write every unset field as null.
+    if (obj.currency !== undefined && obj.currency !== null) {
       if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)
       if (obj.currency.toUpperCase() !== currency) {
         fail(
@@ -296,7 +298,7 @@ export function validateEvent(
     // Checked on every event that carries it, as every other field (SPEC §1 names no types);
     // kept where a metric reads it (items of an order, taps of a like) and on carts.
     let quantity = 1
-    if (obj.quantity !== undefined) {
+    if (obj.quantity !== undefined && obj.quantity !== null) {
       const q = obj.quantity
       if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 10000) {
         fail(`quantity: must be an integer from 1 to 10000, got ${typeof q === 'number' ? q : kind(q)}`)
@@ -304,7 +306,7 @@ export function validateEvent(
       if (QUANTITY_TYPES.has(type)) quantity = q
     }
     let source = ''
-    if (type === 'view_start' && obj.source !== undefined) {
+    if (type === 'view_start' && obj.source !== undefined && obj.source !== null) {
       if (typeof obj.source !== 'string' || !SOURCE_SET.has(obj.source)) {
         fail(`source: must be one of ${SOURCES.join(', ')}`)
       }

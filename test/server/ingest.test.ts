@@ -157,6 +157,33 @@ describe('POST /v1/events', () => {
     expect(row.index).toBe(1)
   })
 
+  test('an optional field sent as null is absent, as for the string fields (serializers write unset fields so)', async () => {
+    const stream = 'nulls'
+    const like = {
+      event_id: id(),
+      type: 'like',
+      stream_id: stream,
+      ts: Date.now(),
+      viewer_id: 'v',
+      quantity: null,
+    }
+    const events = [
+      like,
+      view(stream, { source: null }),
+      order(stream, '10.00', { currency: null, quantity: null }),
+    ]
+    expect((await server.ingest(events)).body).toEqual({
+      accepted: 3,
+      duplicates: 0,
+      rejected: 0,
+      errors: [],
+    })
+    const detail = await server.get(`/v1/streams/${stream}`)
+    expect(detail.body.totals).toMatchObject({ likes: 1, views: 1, orders: 1, items: 1, gmv: 10 })
+    const sources = await server.get(`/v1/streams/${stream}/sources`)
+    expect(sources.body.sources.map((s: { source: string }) => s.source)).toEqual([''])
+  })
+
   test('an NDJSON body with one bad line stores every other line', async () => {
     const lines = [view('nd'), view('nd'), view('nd')].map((e) => JSON.stringify(e))
     const body = [lines[0], '{"event_id": oops', lines[1], '', lines[2]].join('\n')
