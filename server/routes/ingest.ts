@@ -51,6 +51,22 @@ function readableStreamId(value: unknown): string {
   return ''
 }
 
+function unsupportedEncoding(header: string, value: string): ApiError {
+  return new ApiError(
+    415,
+    'unsupported_encoding',
+    `${header} ${JSON.stringify(value.slice(0, 40))} is not supported; send the body uncompressed`,
+  )
+}
+
+/** A Transfer-Encoding list of only `chunked` and `identity` (codings Node has nothing to undo for). */
+function onlyChunked(transfer: string): boolean {
+  return transfer.split(',').every((coding) => {
+    const name = coding.trim()
+    return name === 'chunked' || name === 'identity'
+  })
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     ingestKeyId?: string
@@ -115,14 +131,12 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           )
         request.ingestKeyId = keyId
         // A compressed body would be read as text and quarantined as garbage, line by line.
+        // Node de-chunks a body but decodes no other transfer coding (`gzip, chunked`) either.
         const encoding = request.headers['content-encoding']?.trim().toLowerCase()
-        if (encoding && encoding !== 'identity') {
-          throw new ApiError(
-            415,
-            'unsupported_encoding',
-            `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the body uncompressed`,
-          )
-        }
+        if (encoding && encoding !== 'identity') throw unsupportedEncoding('Content-Encoding', encoding)
+        const transfer = request.headers['transfer-encoding']?.trim().toLowerCase()
+        if (transfer && transfer !== 'chunked' && !onlyChunked(transfer))
+          throw unsupportedEncoding('Transfer-Encoding', transfer)
         if (!app.storage.migrated) {
           throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
             'retry-after': '2',

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
@@ -41,6 +42,22 @@ async function post(
   const response = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body: body as BodyInit })
   return { status: response.status, headers: response.headers, body: await response.json() }
 }
+
+/** One request written as raw bytes (for headers fetch will not send); the whole answer as text. */
+async function rawExchange(head: string, body: Buffer = Buffer.alloc(0)): Promise<string> {
+  const { port } = new URL(server.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk) => chunks.push(chunk))
+  // (not end(): Node's server drops a request whose client half-closes; Connection: close ends it)
+  socket.write(Buffer.concat([Buffer.from(head), body]))
+  await new Promise((resolve) => socket.on('close', resolve))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** A chunked body of one chunk, and its end. */
+const oneChunk = (body: Buffer) =>
+  Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])
 
 describe('POST /v1/events', () => {
   test('accepts NDJSON and JSON (one event or an array)', async () => {
@@ -328,6 +345,28 @@ describe('POST /v1/events', () => {
     // Nothing of the refused requests reached the quarantine.
     const quarantine = await server.get('/v1/quarantine?limit=1000')
     expect(quarantine.body.items.filter((q: { stream_id: string }) => q.stream_id === 'gzipped')).toEqual([])
+  })
+
+  test('415 for a transfer coding other than chunked, which Node de-chunks but never decodes', async () => {
+    const event = view('transfer-coded')
+    for (const coding of ['gzip, chunked', 'deflate,chunked']) {
+      const answer = await rawExchange(
+        `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\n` +
+          `Content-Type: application/x-ndjson\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n`,
+        oneChunk(gzipSync(JSON.stringify(event))),
+      )
+      expect(answer).toMatch(/^HTTP\/1\.1 415 /)
+      expect(answer).toContain('"code":"unsupported_encoding"')
+      expect(answer).toContain(`Transfer-Encoding \\"${coding}\\" is not supported`)
+    }
+    // chunked alone is the ordinary streaming upload
+    const chunked = await rawExchange(
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\n` +
+        'Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      oneChunk(Buffer.from(JSON.stringify(event))),
+    )
+    expect(chunked).toMatch(/^HTTP\/1\.1 200 /)
+    expect((await server.get('/v1/streams/transfer-coded')).body.totals.views).toBe(1)
   })
 
   test('the raw text of a rejected event is kept up to 64 KiB of UTF-8, cut between characters', async () => {
