@@ -7,7 +7,13 @@ import { issueToken } from '../server/auth/tokens.ts'
 import { type Config, ConfigError, ensureDataDir, loadConfig } from '../server/config.ts'
 import { demoSecrets } from '../server/demo.ts'
 import { listStreams } from '../server/metrics/streams.ts'
-import { DEMO_SECRETS_FILE, dataDirOwner, foreignEntries } from '../server/storage/data-dir.ts'
+import {
+  DEMO_SECRETS_FILE,
+  dataDirOwner,
+  demoTakeOverRefusal,
+  foreignEntries,
+  someEntries,
+} from '../server/storage/data-dir.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
 
 /**
@@ -143,8 +149,7 @@ function wipeRefusal(dir: string): string | undefined {
     return `${dir} has no ${DEMO_SECRETS_FILE}, so it is not a demo's data dir; not wiping it. Delete it yourself if it is to go`
   }
   if (foreign.length > 0) {
-    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
-    return `${dir} holds files Livewall did not make (${shown}); not wiping it. Point DATA_DIR at a Livewall data dir, or delete it yourself`
+    return `${dir} holds files Livewall did not make (${someEntries(foreign)}); not wiping it. Point DATA_DIR at a Livewall data dir, or delete it yourself`
   }
   const owner = dataDirOwner(dir)
   return owner === undefined
@@ -203,6 +208,11 @@ async function main(): Promise<void> {
     const wipeStarted = Date.now()
     rmSync(dataDir, { recursive: true, force: true })
     say(`--fresh: wiped in ${((Date.now() - wipeStarted) / 1000).toFixed(1)} s`)
+  }
+  const takeOver = demoTakeOverRefusal(dataDir)
+  if (takeOver) {
+    say(takeOver)
+    process.exit(2)
   }
   try {
     ensureDataDir(dataDir)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { getHeapStatistics } from 'node:v8'
+import { WRITE_PROBE_PREFIX } from './storage/data-dir.ts'
 
 /** Everything the server reads from its environment, validated once at boot. */
 export interface Config {
@@ -222,7 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
  * fails with its own errno text, naming no variable.
  */
 export function ensureDataDir(dir: string): void {
-  const probe = path.join(dir, `.livewall-write-test-${process.pid}`)
+  const probe = path.join(dir, `${WRITE_PROBE_PREFIX}${process.pid}`)
   try {
     // One level at a time: Node's recursive mkdir spins forever under /proc (ENOENT again
     // and again), which is how a DATA_DIR there used to hang the start with no message.

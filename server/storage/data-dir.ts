@@ -2,7 +2,7 @@
 // -- --fresh` (which must wipe nothing else) and for a clear message when a second process
 // is pointed at a dir in use.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 
 /** What embedded ClickHouse writes at the top of its data dir. */
@@ -31,6 +31,9 @@ export const DEMO_SECRETS_FILE = 'demo-secrets.json'
 
 const JOURNAL_PREFIX = 'commit-journal-'
 
+/** The file `ensureDataDir` writes and removes at once to test DATA_DIR (a kill in between leaves it). */
+export const WRITE_PROBE_PREFIX = '.livewall-write-test-'
+
 /** Where the commit journal of `database` lives (server/ingest/repair.ts). */
 export function commitJournalFile(dataDir: string, database: string): string {
   return path.join(dataDir, `${JOURNAL_PREFIX}${database}.json`)
@@ -41,6 +44,7 @@ export function isDataDirEntry(entry: string): boolean {
   return (
     ENGINE_ENTRIES.has(entry) ||
     entry === DEMO_SECRETS_FILE ||
+    entry.startsWith(WRITE_PROBE_PREFIX) ||
     // a database's commit journal, and its temporary file
     (entry.startsWith(JOURNAL_PREFIX) && /\.json(\.tmp)?$/.test(entry))
   )
@@ -49,6 +53,36 @@ export function isDataDirEntry(entry: string): boolean {
 /** Entries of `dir` that neither Livewall nor its engine wrote. */
 export function foreignEntries(dir: string): string[] {
   return readdirSync(dir).filter((entry) => !isDataDirEntry(entry))
+}
+
+/** A few of `entries`, for a message. */
+export function someEntries(entries: string[]): string {
+  return entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '')
+}
+
+/**
+ * Why the demo (`npm start`) must not make `dir` its data dir, if it must not: `dir` holds a
+ * Livewall database that is not a demo's (`npm run serve`'s, which the demo would fill with
+ * simulated streams and `--fresh` could then wipe), or files Livewall did not make. A
+ * missing or empty dir is fine, and so is a demo's: the demo writes its demo-secrets.json
+ * before the engine writes anything, so even a first start stopped half-way left one.
+ */
+export function demoTakeOverRefusal(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined
+  const entries = readdirSync(dir).filter((entry) => !entry.startsWith(WRITE_PROBE_PREFIX))
+  if (entries.length === 0 || entries.includes(DEMO_SECRETS_FILE)) return undefined
+  const foreign = entries.filter((entry) => !isDataDirEntry(entry))
+  if (foreign.length > 0) {
+    return (
+      `DATA_DIR ${dir} holds files Livewall did not make (${someEntries(foreign)}); the demo keeps ` +
+      'its database in a directory of its own. Point DATA_DIR at a new or empty directory'
+    )
+  }
+  return (
+    `DATA_DIR ${dir} holds a Livewall database that is not a demo's (it has no ${DEMO_SECRETS_FILE}: ` +
+    "npm run serve's?); the demo would write simulated streams into it. Give the demo its own " +
+    'DATA_DIR (e.g. DATA_DIR=./demo-data npm start), or run npm run serve on this one'
+  )
 }
 
 /**

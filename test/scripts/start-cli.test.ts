@@ -38,6 +38,43 @@ describe('npm start options', () => {
   })
 })
 
+describe("npm start takes over no data dir but a demo's", () => {
+  /** npm start, which must refuse; killed if it starts instead, rather than left running. */
+  const refused = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'scripts', 'start.ts'), '--no-simulate'],
+        { cwd: ROOT, env: { ...process.env, PORT: '0', ...env }, timeout: 45_000, killSignal: 'SIGKILL' },
+        (error, _stdout, stderr) => resolve({ code: error ? (error.code as number | null) : 0, stderr }),
+      )
+    })
+
+  test('a database npm run serve made, or a directory of other files, is refused and left as it was', async () => {
+    const served = runTempDir('take-over-served-')
+    const engine = await openEngineElsewhere(served)
+    engine.kill('SIGKILL')
+    await new Promise((resolve) => engine.once('exit', resolve))
+    const servedBefore = readdirSync(served).sort()
+    const foreign = runTempDir('take-over-foreign-')
+    writeFileSync(path.join(foreign, 'notes.txt'), 'precious')
+
+    const [fromServe, fromForeign] = await Promise.all([
+      refused({ DATA_DIR: served }),
+      refused({ DATA_DIR: foreign }),
+    ])
+    expect(fromServe.code).toBe(2)
+    expect(fromServe.stderr).toContain(
+      `livewall: DATA_DIR ${served} holds a Livewall database that is not a demo's (it has no demo-secrets.json`,
+    )
+    expect(fromServe.stderr).toContain('Give the demo its own DATA_DIR')
+    expect(readdirSync(served).sort()).toEqual(servedBefore)
+    expect(fromForeign.code).toBe(2)
+    expect(fromForeign.stderr).toContain(`DATA_DIR ${foreign} holds files Livewall did not make (notes.txt)`)
+    expect(readdirSync(foreign)).toEqual(['notes.txt'])
+  })
+})
+
 describe('npm start -- --fresh wipes only a Livewall data dir nobody is using', () => {
   test('a DATA_DIR holding anything else is left as it is', async () => {
     const dir = runTempDir('fresh-foreign-')
