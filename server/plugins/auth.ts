@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { ReadGate } from '../auth/read-gate.ts'
 import { bearer, type Reader, TokenError, verifyToken } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
 
@@ -11,6 +12,8 @@ declare module 'fastify' {
      */
     requireReader: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     verifyReadToken: (token: string | undefined) => Reader
+    /** Each read token's share of the engine over HTTP (see ReadGate). */
+    readGate: ReadGate
   }
   interface FastifyRequest {
     reader: Reader | null
@@ -22,12 +25,15 @@ export default fp(
   async (app) => {
     const verifyReadToken = (token: string | undefined) =>
       verifyToken(app.config.tokenSecret, token, app.clock.now())
+    const readGate = new ReadGate()
     app.decorate('verifyReadToken', verifyReadToken)
+    app.decorate('readGate', readGate)
     app.decorateRequest('reader', null)
-    app.decorate('requireReader', async (request: FastifyRequest) => {
+    app.decorate('requireReader', async (request: FastifyRequest, reply: FastifyReply) => {
+      let token: string | undefined
       try {
         const header = request.headers.authorization
-        const token = bearer(header)
+        token = bearer(header)
         if (header && !token) {
           throw new TokenError('token_invalid', 'the Authorization header must be "Bearer <read token>"')
         }
@@ -36,6 +42,19 @@ export default fp(
         if (error instanceof TokenError) throw new ApiError(401, error.code, error.message)
         throw error
       }
+      // One token's reads take turns beyond its share (see ReadGate); the slot is given back
+      // when the answer is sent or the client goes.
+      const release = await readGate.acquire(token as string)
+      if (!release) {
+        throw new ApiError(
+          429,
+          'rate_limited',
+          `this token has ${readGate.inFlight} reads running and ${readGate.waiting} waiting; retry in a moment`,
+          { 'retry-after': '1' },
+        )
+      }
+      if (reply.raw.destroyed) release()
+      else reply.raw.once('close', release)
     })
   },
   { name: 'auth' },

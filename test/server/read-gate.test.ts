@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { ReadGate } from '../../server/auth/read-gate.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+test('a token runs its share of reads, the next ones wait in order, beyond that it is refused', async () => {
+  const gate = new ReadGate(2, 1)
+  const first = await gate.acquire('t')
+  const second = await gate.acquire('t')
+  expect(first).toBeTypeOf('function')
+  expect(second).toBeTypeOf('function')
+  let thirdGot: (() => void) | undefined
+  const third = gate.acquire('t').then((release) => {
+    thirdGot = release
+    return release
+  })
+  // the one waiting place is taken: refused at once
+  expect(await gate.acquire('t')).toBeUndefined()
+  // another token is not held up
+  const other = await gate.acquire('u')
+  expect(other).toBeTypeOf('function')
+  await Promise.resolve()
+  expect(thirdGot).toBeUndefined()
+  first!()
+  first!() // (a second release gives nothing back twice)
+  expect(await third).toBeTypeOf('function')
+  second!()
+  thirdGot!()
+  other!()
+  expect(gate.size).toBe(0)
+})
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startTestServer()
+  await server.ingest([
+    {
+      event_id: 'gate-start',
+      type: 'stream_start',
+      stream_id: 'gate',
+      ts: Date.now(),
+      creator_id: 'gate-creator',
+    },
+  ])
+})
+afterAll(() => server.close())
+
+test("one token's flood of reads takes its share and is refused beyond it; another token is served meanwhile", async () => {
+  const flooder = server.creatorToken('gate-creator')
+  const ask = (token: string) =>
+    fetch(`${server.url}/v1/streams/gate/series?step=1s`, { headers: { authorization: `Bearer ${token}` } })
+  const flood = Array.from({ length: 300 }, () => ask(flooder))
+  const other = await ask(server.opsToken)
+  expect(other.status).toBe(200)
+  const answers = await Promise.all(flood)
+  const refused = answers.filter((r) => r.status === 429)
+  // 8 running and 64 waiting at most: most of 300 sent at once are refused, the rest answered
+  expect(refused.length).toBeGreaterThan(0)
+  expect(answers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(72)
+  expect(answers.every((r) => r.status === 200 || r.status === 429)).toBe(true)
+  expect(refused[0]!.headers.get('retry-after')).toBe('1')
+  const bodies = await Promise.all(answers.map((r) => r.json()))
+  expect(bodies[answers.indexOf(refused[0]!)].error.code).toBe('rate_limited')
+  // every slot is given back: the token reads again
+  expect((await ask(flooder)).status).toBe(200)
+  expect(server.app.readGate.size).toBe(0)
+})
