@@ -133,8 +133,14 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError('LIVEWALL_TOKEN_SECRET is required and must be at least 16 characters')
     }
   } else {
+    // The demo makes up what is not given; what is given obeys the same rules as without it.
     if (ingestKeys.length === 0) ingestKeys = [`demo-${randomBytes(12).toString('hex')}`]
     if (tokenSecret === '') tokenSecret = randomBytes(32).toString('hex')
+    if (tokenSecret.length < 16) {
+      throw new ConfigError(
+        'LIVEWALL_TOKEN_SECRET must be at least 16 characters (or unset: with LIVEWALL_DEMO=1 the demo makes its own)',
+      )
+    }
   }
   for (const key of ingestKeys) {
     if (key.length < 8) throw new ConfigError('each LIVEWALL_INGEST_KEYS entry must be at least 8 characters')

@@ -6,18 +6,24 @@ import { missingNodeFlags } from './node-flags.ts'
 
 /**
  * LIVEWALL_DEMO=1 without a key or secret: the demo's own, kept in DATA_DIR, so a producer
- * can read the key from a file and the printed link keeps working after a restart.
+ * can read the key from a file and the printed link keeps working after a restart. `note`
+ * says which values came from that file (and only those).
  */
-function demoEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; file?: string } {
+function demoEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; note?: string } {
   if (env.LIVEWALL_DEMO !== '1' || (env.LIVEWALL_INGEST_KEYS && env.LIVEWALL_TOKEN_SECRET)) return { env }
   const { secrets, file } = demoSecrets(dataDirOf(env))
+  let note = `the ingest key and token secret are in ${file}`
+  if (env.LIVEWALL_TOKEN_SECRET)
+    note = `the ingest key is in ${file} (the token secret is LIVEWALL_TOKEN_SECRET)`
+  else if (env.LIVEWALL_INGEST_KEYS)
+    note = `the token secret is in ${file} (the ingest keys are LIVEWALL_INGEST_KEYS)`
   return {
     env: {
       ...env,
       LIVEWALL_INGEST_KEYS: env.LIVEWALL_INGEST_KEYS || secrets.ingestKey,
       LIVEWALL_TOKEN_SECRET: env.LIVEWALL_TOKEN_SECRET || secrets.tokenSecret,
     },
-    file,
+    note,
   }
 }
 
@@ -44,14 +50,14 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   let config: ReturnType<typeof loadConfig>
-  let demoFile: string | undefined
+  let demoNote: string | undefined
   try {
     // Checked before DATA_DIR or the demo's secrets file is made: a mistyped variable must
     // leave nothing behind (with LIVEWALL_DEMO=1, stand-ins for the demo's own are made up).
     loadConfig(process.env)
     ensureDataDir(dataDirOf())
     const demo = demoEnv(process.env)
-    demoFile = demo.file
+    demoNote = demo.note
     config = loadConfig(demo.env)
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -109,10 +115,10 @@ async function main(): Promise<void> {
   app.log.info(`listening on ${address}`)
   // The parent (npm start, tests) reads this line to learn the port.
   process.stdout.write(`LIVEWALL_LISTENING ${address}\n`)
-  if (demoFile) {
+  if (demoNote) {
     const token = issueToken(config.tokenSecret, { role: 'ops', ttlMs: 7 * 86_400_000 })
     console.error(
-      `livewall: LIVEWALL_DEMO=1: the ingest key and token secret are in ${demoFile}\n` +
+      `livewall: LIVEWALL_DEMO=1: ${demoNote}\n` +
         `livewall: open ${address.replace('127.0.0.1', 'localhost')}/#token=${token}`,
     )
   }
