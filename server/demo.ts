@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { DEMO_SECRETS_FILE } from './storage/data-dir.ts'
 
@@ -30,11 +30,20 @@ function readSecrets(file: string): DemoSecrets {
     new Error(
       `${file} is not a valid demo secrets file (${why}); delete it to make new ones (links made with the old ones stop working)`,
     )
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    // Another user's demo: the file is fine, and deleting it would break that demo's links.
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(unreadable(file))
+    throw broken((error as Error).message)
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'))
-  } catch (error) {
-    throw broken(error instanceof SyntaxError ? 'not JSON' : (error as Error).message)
+    parsed = JSON.parse(text)
+  } catch {
+    throw broken('not JSON')
   }
   const { ingestKey, tokenSecret } = (parsed ?? {}) as Partial<Record<keyof DemoSecrets, unknown>>
   if (typeof ingestKey !== 'string' || ingestKey.length < 8)
@@ -42,4 +51,18 @@ function readSecrets(file: string): DemoSecrets {
   if (typeof tokenSecret !== 'string' || tokenSecret.length < 16)
     throw broken('no tokenSecret of 16 characters or more')
   return { ingestKey, tokenSecret }
+}
+
+function unreadable(file: string): string {
+  let owner = ''
+  try {
+    owner = ` belongs to uid ${statSync(file).uid} and`
+  } catch {
+    // the directory itself cannot be searched: say what is known
+  }
+  const uid = process.geteuid ? ` (uid ${process.geteuid()})` : ''
+  return (
+    `${file}${owner} cannot be read by this user${uid}; run as the user that started the demo ` +
+    'in this DATA_DIR, or give this one a DATA_DIR of its own'
+  )
 }
