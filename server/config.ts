@@ -113,6 +113,19 @@ function logLevel(text: string | undefined): string {
   return text
 }
 
+/**
+ * `url` with any `user:password@` blanked, for messages: nothing secret reaches a log line,
+ * even from a URL too broken to parse.
+ */
+function withoutUserinfo(url: string): string {
+  // Up to the last @ anywhere: a password may itself hold @, : or /, and a URL that did not
+  // parse says nothing reliable about where its userinfo ends.
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)?.*@/i,
+    (_match, scheme: string | undefined) => `${scheme ?? ''}…@`,
+  )
+}
+
 /** DATA_DIR, resolved (default ./data): where embedded ClickHouse and the commit journal live. */
 export function dataDirOf(env: Env = process.env): string {
   return path.resolve(env.DATA_DIR || './data')
@@ -180,11 +193,13 @@ export function loadConfig(env: Env = process.env): Config {
     try {
       protocol = new URL(clickhouseUrl).protocol
     } catch {
-      throw new ConfigError(`CLICKHOUSE_URL is not a URL: "${clickhouseUrl}"`)
+      throw new ConfigError(`CLICKHOUSE_URL is not a URL: "${withoutUserinfo(clickhouseUrl)}"`)
     }
     // (`localhost:8123` parses, as a URL of scheme "localhost:")
     if (protocol !== 'http:' && protocol !== 'https:') {
-      throw new ConfigError(`CLICKHOUSE_URL must start with http:// or https://, got "${clickhouseUrl}"`)
+      throw new ConfigError(
+        `CLICKHOUSE_URL must start with http:// or https://, got "${withoutUserinfo(clickhouseUrl)}"`,
+      )
     }
   }
   return {

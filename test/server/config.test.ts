@@ -49,3 +49,24 @@ test('numbers are decimal digits and CLICKHOUSE_URL an http(s) URL, each refused
     'CLICKHOUSE_URL must start with http:// or https://, got "localhost:8123"',
   )
 })
+
+test('a CLICKHOUSE_URL refused by loadConfig is echoed without its user and password', () => {
+  const base = { LIVEWALL_INGEST_KEYS: 'key-0123456789', LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef' }
+  const message = (url: string) => {
+    try {
+      loadConfig({ ...base, CLICKHOUSE_URL: url })
+    } catch (error) {
+      return (error as Error).message
+    }
+    throw new Error(`${url} was taken`)
+  }
+  expect(message('clickhouse://default:hunter2pw@db:9000')).toBe(
+    'CLICKHOUSE_URL must start with http:// or https://, got "clickhouse://…@db:9000"',
+  )
+  // too broken to parse, and a password holding / and @
+  expect(message('http://default:hun/ter@2pw@db:notaport')).toBe(
+    'CLICKHOUSE_URL is not a URL: "http://…@db:notaport"',
+  )
+  for (const url of ['clickhouse://default:hunter2pw@db:9000', 'http://default:hun/ter@2pw@db:notaport'])
+    expect(message(url)).not.toMatch(/hunter|hun\/ter|2pw|default/)
+})
