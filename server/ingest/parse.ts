@@ -162,7 +162,14 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
   try {
     textBody = strictUtf8.decode(body)
   } catch {
-    throw new BodyError(400, 'invalid_body', 'body is not valid UTF-8')
+    const at = firstInvalidUtf8(body)
+    throw new BodyError(
+      400,
+      'invalid_body',
+      `body is not valid UTF-8: the first bad sequence is at byte offset ${at} ` +
+        `(0x${body[at]!.toString(16).toUpperCase().padStart(2, '0')}); a JSON body is read whole, ` +
+        'NDJSON loses only the lines that hold bad bytes',
+    )
   }
   // (the array of events is one level more than its events)
   if (nestsDeeperThan(textBody, MAX_NESTING + 1))
@@ -198,6 +205,41 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
   }
   if (parsed !== null && typeof parsed === 'object') return [{ index: 0, value: parsed, raw: textBody }]
   throw new BodyError(400, 'invalid_body', 'body must be one event object or an array of events')
+}
+
+/**
+ * Byte offset of the first sequence in `bytes` that is not UTF-8 (an invalid or stray lead
+ * byte, a bad or missing continuation, an overlong form, a surrogate, past U+10FFFF), or -1.
+ * For the message of a body the decoder refused (TextDecoder does not say where).
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!
+    if (lead < 0x80) {
+      i++
+      continue
+    }
+    // continuation bytes after the lead, and the range of the first (RFC 3629 §4)
+    let count: number
+    let low = 0x80
+    let high = 0xbf
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2
+      if (lead === 0xe0) low = 0xa0
+      else if (lead === 0xed) high = 0x9f
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3
+      if (lead === 0xf0) low = 0x90
+      else if (lead === 0xf4) high = 0x8f
+    } else return i
+    if (i + count >= bytes.length) return i
+    const first = bytes[i + 1]!
+    if (first < low || first > high) return i
+    for (let k = 2; k <= count; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i
+    i += count + 1
+  }
+  return -1
 }
 
 /**

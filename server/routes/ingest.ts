@@ -59,6 +59,30 @@ function unsupportedEncoding(header: string, value: string): ApiError {
   )
 }
 
+/** Charsets whose bytes read as UTF-8 (US-ASCII is a subset). */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii'])
+
+/**
+ * The charset parameter of an ingest Content-Type (lowercased, unquoted), or undefined when
+ * there is none or the media type is not one ingest reads (that 415 names the type instead).
+ */
+function declaredCharset(contentType: string | undefined): string | undefined {
+  if (!contentType) return undefined
+  const [mediaType, ...parameters] = contentType.split(';')
+  const type = mediaType!.trim().toLowerCase()
+  if (type !== 'application/json' && type !== 'application/x-ndjson') return undefined
+  for (const parameter of parameters) {
+    const equals = parameter.indexOf('=')
+    if (equals < 0 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue
+    return parameter
+      .slice(equals + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase()
+  }
+  return undefined
+}
+
 /** A Transfer-Encoding list of only `chunked` and `identity` (codings Node has nothing to undo for). */
 function onlyChunked(transfer: string): boolean {
   return transfer.split(',').every((coding) => {
@@ -137,6 +161,16 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const transfer = request.headers['transfer-encoding']?.trim().toLowerCase()
         if (transfer && transfer !== 'chunked' && !onlyChunked(transfer))
           throw unsupportedEncoding('Transfer-Encoding', transfer)
+        // Bodies are read as UTF-8 (RFC 8259 §8.1): bytes declared as another charset would be
+        // misread (Latin-1 "Ã©" stored as "é") or refused as not UTF-8 with no word why.
+        const charset = declaredCharset(request.headers['content-type'])
+        if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
+          throw new ApiError(
+            415,
+            'unsupported_charset',
+            `charset ${JSON.stringify(charset.slice(0, 40))} is not supported; send UTF-8 (charset=utf-8, or no charset)`,
+          )
+        }
         if (!app.storage.migrated) {
           throw new ApiError(503, 'storage_unavailable', 'storage is not reachable yet; retry', {
             'retry-after': '2',

@@ -347,6 +347,41 @@ describe('POST /v1/events', () => {
     expect(quarantine.body.items.filter((q: { stream_id: string }) => q.stream_id === 'gzipped')).toEqual([])
   })
 
+  test('415 naming a declared charset other than UTF-8, rather than reading the bytes as UTF-8 anyway', async () => {
+    const title = Buffer.from('\u00c3\u00a9t\u00c3\u00a9', 'latin1') // "été" in UTF-8, "Ã©tÃ©" in Latin-1
+    const start = Buffer.from(
+      `{"event_id":"${id()}","type":"stream_start","stream_id":"charset-l1","ts":${Date.now()},"creator_id":"c","title":"`,
+    )
+    const body = Buffer.concat([start, title, Buffer.from('"}')])
+    for (const [contentType, charset] of [
+      ['application/json; charset=iso-8859-1', 'iso-8859-1'],
+      ['application/json;charset="Latin1"', 'latin1'],
+      ['application/x-ndjson; charset=utf-16', 'utf-16'],
+    ]) {
+      const result = await post(body, contentType!)
+      expect(result.status, contentType).toBe(415)
+      expect(result.body.error.code).toBe('unsupported_charset')
+      expect(result.body.error.message).toContain(`charset "${charset}" is not supported`)
+    }
+    expect((await server.get('/v1/streams/charset-l1')).status).toBe(404) // nothing stored
+    for (const contentType of [
+      'application/json; charset=UTF-8',
+      'application/x-ndjson; charset="us-ascii"',
+    ]) {
+      const result = await post(JSON.stringify(view('charset-ok')), contentType)
+      expect(result.status, contentType).toBe(200)
+    }
+  })
+
+  test('a JSON body with invalid UTF-8 is a 400 that says the byte offset of the first bad sequence', async () => {
+    const good = Buffer.from(`[${JSON.stringify(view('u8-offset'))},{"title":"caf`)
+    const body = Buffer.concat([good, Buffer.from([0xe9]), Buffer.from('"}]')])
+    const result = await post(body, 'application/json')
+    expect(result.status).toBe(400)
+    expect(result.body.error.code).toBe('invalid_body')
+    expect(result.body.error.message).toContain(`at byte offset ${good.length} (0xE9)`)
+  })
+
   test('415 for a transfer coding other than chunked, which Node de-chunks but never decodes', async () => {
     const event = view('transfer-coded')
     for (const coding of ['gzip, chunked', 'deflate,chunked']) {

@@ -1,7 +1,9 @@
+import fc from 'fast-check'
 import { expect, test } from 'vitest'
 import {
   arrayElementTexts,
   BodyError,
+  firstInvalidUtf8,
   MAX_NESTING,
   nestsDeeperThan,
   parseJsonBody,
@@ -82,4 +84,56 @@ test('nesting is counted outside strings only, and only text longer than the lim
   const lines = parseNdjson(Buffer.from(`{"a":1}\n${'['.repeat(MAX_NESTING + 1)}\n`), 10)
   expect(lines[0]?.value).toEqual({ a: 1 })
   expect(lines[1]?.error).toBe(`line nests deeper than ${MAX_NESTING} levels of arrays and objects`)
+})
+
+test('firstInvalidUtf8 finds where a strict UTF-8 decoder first fails, and -1 where it does not', () => {
+  const strict = new TextDecoder('utf-8', { fatal: true })
+  const decodes = (bytes: Uint8Array) => {
+    try {
+      strict.decode(bytes)
+      return true
+    } catch {
+      return false
+    }
+  }
+  // overlong, surrogate, past U+10FFFF, stray continuation, truncated, bad continuation
+  const edges = [
+    [0xc0, 0x80],
+    [0xe0, 0x9f, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0x80],
+    [0xe2, 0x82],
+    [0xe2, 0x28, 0xa1],
+    [0xf5],
+  ]
+  for (const edge of edges) expect(firstInvalidUtf8(Uint8Array.from([0x61, ...edge])), `${edge}`).toBe(1)
+  // bytes near the boundaries, and valid text with one byte broken
+  const nearBoundaries = fc
+    .uint8Array({ maxLength: 12 })
+    .map((b) =>
+      b.map(
+        (x) => [0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0x41][x % 14]!,
+      ),
+    )
+  const brokenText = fc
+    .tuple(fc.string({ unit: 'grapheme' }), fc.nat(), fc.integer({ min: 0, max: 255 }))
+    .map(([text, at, byte]) => {
+      const bytes = Buffer.from(text)
+      if (bytes.length > 0) bytes[at % bytes.length] = byte
+      return new Uint8Array(bytes)
+    })
+  fc.assert(
+    fc.property(fc.oneof(nearBoundaries, brokenText), (bytes) => {
+      const at = firstInvalidUtf8(bytes)
+      if (at < 0) expect(decodes(bytes)).toBe(true)
+      else {
+        expect(decodes(bytes)).toBe(false)
+        expect(decodes(bytes.subarray(0, at))).toBe(true)
+        // and no character starts there
+        for (let n = 1; n <= 4; n++) expect(decodes(bytes.subarray(at, at + n))).toBe(false)
+      }
+    }),
+    { numRuns: 5000 },
+  )
 })
