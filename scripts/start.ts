@@ -33,7 +33,10 @@ const USAGE =
   '  --rate N       simulated events per second\n' +
   '  --backfill N   finished past sessions written on first start (for replay)\n' +
   '  --no-simulate  the server and dashboard only, no simulated traffic\n' +
-  'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data).\n'
+  'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data), and the other variables of\n' +
+  '  npm run serve (README.md, "Configuration"), e.g. CURRENCY=EUR, which the simulator sends too;\n' +
+  '  not the CLICKHOUSE_* ones (the demo always runs embedded ClickHouse) nor the ingest keys\n' +
+  '  and token secret (the demo keeps its own in DATA_DIR/demo-secrets.json).\n'
 
 function usageError(message: string): never {
   say(message)
@@ -81,11 +84,16 @@ for (const [variable, option] of [
   }
 }
 
-/** What the simulator will be given, checked by its own rules before anything starts. */
-function simulatorArgs(url: string, backfill: string): string[] {
+/**
+ * What the simulator will be given, checked by its own rules before anything starts. It
+ * sends the server's deployment currency (CURRENCY): orders naming another are rejected.
+ */
+function simulatorArgs(url: string, backfill: string, currency: string): string[] {
   return [
     '--url',
     url,
+    '--currency',
+    currency,
     '--streams',
     args.streams,
     '--rate',
@@ -116,6 +124,8 @@ function newestMtime(paths: string[]): number {
  * changed since the build: after a `git pull`, the demo would otherwise serve the old one.
  */
 async function buildDashboardIfStale(): Promise<void> {
+  // A dashboard built elsewhere is served as it is; rebuilding web/dist would serve nothing.
+  if (process.env.LIVEWALL_WEB_DIST) return
   const built = path.join(ROOT, 'web', 'dist', 'index.html')
   const web = (name: string) => path.join(ROOT, 'web', name)
   const sources = [
@@ -192,7 +202,9 @@ async function main(): Promise<void> {
   }
   if (!args['no-simulate']) {
     try {
-      parseCli(simulatorArgs('http://localhost', args.backfill), { LIVEWALL_INGEST_KEY: 'checking-options' })
+      parseCli(simulatorArgs('http://localhost', args.backfill, config.currency), {
+        LIVEWALL_INGEST_KEY: 'checking-options',
+      })
     } catch (error) {
       if (!(error instanceof UsageError)) throw error
       usageError(error.message)
@@ -280,7 +292,7 @@ async function main(): Promise<void> {
         '--import',
         'tsx',
         path.join(ROOT, 'scripts', 'simulate.ts'),
-        ...simulatorArgs(address, String(backfill)),
+        ...simulatorArgs(address, String(backfill), config.currency),
       ],
       {
         cwd: ROOT,

@@ -35,6 +35,9 @@ describe('npm start options', () => {
     const help = await start(['--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('--no-simulate')
+    // npm start passes its environment on to the server: npm run serve's variables apply
+    expect(help.stdout).toContain('the other variables of\n  npm run serve')
+    expect(help.stdout).toContain('CURRENCY=EUR')
   })
 })
 
