@@ -31,7 +31,7 @@ const USAGE =
   '  --fresh        wipe ./data (DATA_DIR) first\n' +
   '  --streams N    live streams the simulator drives\n' +
   '  --rate N       simulated events per second\n' +
-  '  --backfill N   finished past sessions written on first start (for replay)\n' +
+  '  --backfill N   finished past sessions written while there is none (for replay)\n' +
   '  --no-simulate  the server and dashboard only, no simulated traffic\n' +
   'Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (./data), and the other variables of\n' +
   '  npm run serve (README.md, "Configuration"), e.g. CURRENCY=EUR, which the simulator sends too;\n' +
@@ -283,7 +283,11 @@ async function main(): Promise<void> {
     // Backfill only while there is no finished session to replay yet.
     const ended = await listStreams(app.clickhouse, { status: 'ended', limit: 1, now: Date.now() })
     const backfill = ended.length > 0 ? 0 : Number(args.backfill)
-    if (backfill > 0) say(`first start: writing ${backfill} finished past sessions for the replay view`)
+    if (backfill > 0) {
+      // (not "first start": a first start with --no-simulate wrote none)
+      const sessions = backfill === 1 ? 'session' : 'sessions'
+      say(`no finished session yet: writing ${backfill} finished past ${sessions} for the replay view`)
+    }
     say(`simulating ${args.streams} live streams at about ${args.rate} events/s`)
     // Its own process: generating traffic never takes the server's event loop.
     simulator = spawn(

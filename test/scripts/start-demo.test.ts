@@ -7,7 +7,7 @@ import { runTempDir } from '../helpers/server.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 
-test('CURRENCY=EUR npm start: its simulator sends EUR, and the server takes every valid order', async () => {
+test('CURRENCY=EUR npm start: its simulator sends EUR, the server takes every valid order, the backfill is named truly', async () => {
   const parent = runTempDir('start-eur-')
   const child = spawn(
     process.execPath,
@@ -63,5 +63,8 @@ test('CURRENCY=EUR npm start: its simulator sends EUR, and the server takes ever
   expect(await exited).toBe(0)
   expect(output).toMatch(/^sim done in .*, GMV \d+\.\d\d EUR$/m)
   expect(output).not.toContain('disagree')
+  expect(output).toContain(
+    'livewall: no finished session yet: writing 1 finished past session for the replay view',
+  )
   expect(output).toContain('livewall: stopped cleanly')
 }, 150_000)
