@@ -273,6 +273,10 @@ export function validateEvent(
     }
     const type = typeValue as EventType
     const stream_id = text(obj, 'stream_id', 1, 128, true)
+    // Every URL parser (browsers, fetch) resolves these as path steps, even percent-encoded:
+    // /v1/streams/.. is /v1/ and /v1/streams/./series another stream, so no screen could read it.
+    if (stream_id === '.' || stream_id === '..')
+      fail(`stream_id: "${stream_id}" cannot be read back through a URL (it is a path step); use another id`)
     const ts = parseTimestamp(obj.ts)
     if (ts < now - MAX_PAST_MS) fail(`ts: ${describeTime(ts)} is more than 7 days in the past`)
     if (ts > now + MAX_FUTURE_MS) fail(`ts: ${describeTime(ts)} is more than 5 minutes in the future`)

@@ -200,7 +200,8 @@ export function validTemplate(type?: EventType): fc.Arbitrary<EventTemplate> {
       type: fc.constant(t),
       idPrefix: nasty(1, 40),
       orderPrefix: nasty(1, 100),
-      streamId: nasty(1, 110),
+      // ("." and ".." are refused: a URL cannot address them)
+      streamId: nasty(1, 110).filter((s) => s !== '.' && s !== '..'),
       tsOffsetMs: fc.integer({ min: -Math.floor(6.5 * 86_400_000), max: 4 * 60_000 }),
       tsFormat,
       text: fc.record(
@@ -271,7 +272,18 @@ export function mutationsFor(type: EventType): Mutation[] {
     deep(3000),
     '7',
   )
-  add('stream_id', null, '""', '42', 'true', '{}', JSON.stringify('s'.repeat(129)), '"\\udc00x"')
+  add(
+    'stream_id',
+    null,
+    '""',
+    '42',
+    'true',
+    '{}',
+    JSON.stringify('s'.repeat(129)),
+    '"\\udc00x"',
+    '"."',
+    '".."',
+  )
   add(
     'ts',
     null,

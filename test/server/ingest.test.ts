@@ -90,6 +90,9 @@ describe('POST /v1/events', () => {
       { ...base, stream_id: 's'.repeat(129) },
       'stream_id: must be at most 128 characters',
     ],
+    // A URL resolves them as path steps: /v1/streams/.. is /v1/, in every browser and fetch.
+    ['stream_id "."', { ...base, stream_id: '.' }, 'stream_id: "." cannot be read back through a URL'],
+    ['stream_id ".."', { ...base, stream_id: '..' }, 'stream_id: ".." cannot be read back through a URL'],
     ['missing ts', { ...base, ts: undefined }, 'ts: is required'],
     ['ts without an offset', { ...base, ts: '2026-11-24T10:00:00' }, 'is not RFC 3339 with an offset'],
     ['ts as a float', { ...base, ts: now + 0.5 }, 'ts: a number must be integer epoch milliseconds'],
