@@ -611,6 +611,37 @@ describe('exactly once', () => {
     expect(totals.gmv).toBe(30)
   })
 
+  test('an order_id already counted on another stream is a duplicate; the first stream keeps the order', async () => {
+    expect(
+      (await server.ingest([order('orders-a', '10.00', { order_id: 'ord-shared' })])).body.accepted,
+    ).toBe(1)
+    const other = await server.ingest([order('orders-b', '99.00', { order_id: 'ord-shared' })])
+    expect(other.body).toMatchObject({ accepted: 0, duplicates: 1 })
+    expect((await server.get('/v1/streams/orders-a')).body.totals).toMatchObject({ orders: 1, gmv: 10 })
+    expect((await server.get('/v1/streams/orders-b')).status).toBe(404) // nothing of it was stored
+  })
+
+  test('refunds count once per event_id, not per order: they may precede, repeat and exceed the order', async () => {
+    const refund = (amount: string) => ({
+      ...order('refunds', amount, { order_id: 'ord-r' }),
+      type: 'order_refunded',
+    })
+    const early = refund('50.00')
+    const answer = await server.ingest([
+      early,
+      order('refunds', '10.00', { order_id: 'ord-r' }),
+      refund('50.00'), // a second refund of the same order, under a new event_id
+      early, // a retry of the first: a duplicate
+    ])
+    expect(answer.body).toMatchObject({ accepted: 3, duplicates: 1, rejected: 0 })
+    expect((await server.get('/v1/streams/refunds')).body.totals).toMatchObject({
+      orders: 1,
+      gmv: 10,
+      refunds: 100,
+      net_gmv: -90,
+    })
+  })
+
   test('the same event_id sent after a server restart changes no metric', async () => {
     const batch = [view('restart'), order('restart', '7.77')]
     expect((await server.ingest(batch)).body.accepted).toBe(2)
