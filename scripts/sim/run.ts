@@ -7,7 +7,7 @@ import { type GeneratorStats, TrafficGenerator } from './generator.ts'
 import { ProgressLine, type ProgressSink, summaryLine } from './progress.ts'
 import { Rng } from './rng.ts'
 import { EventSender, IngestError } from './sender.ts'
-import { Tally, type TallyReport } from './tally.ts'
+import { serverCurrencyIn, Tally, type TallyReport } from './tally.ts'
 
 export interface SimulationOptions {
   /** server base URL */
@@ -138,7 +138,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     try {
       const result = await sender.send(batch.map((sim) => sim.event))
       tally.recordAck(batch, result.ack, clock.now())
-      noteFirstDisagreement()
+      const theirs = currencyNoted ? undefined : serverCurrencyIn(result.ack, o.currency)
+      noteFirstDisagreement(theirs)
+      if (theirs !== undefined) noteCurrency(theirs)
       // Answered again: the reason of the last retry is history, no longer shown.
       lastRetryReason = undefined
     } catch (err) {
@@ -181,17 +183,26 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   // Said at once, not only in the summary of a run that may last hours: a server that
   // rejects valid events (another deployment currency, mostly) makes the whole run wrong.
+  // The first disagreeing answer need not be the one naming the currency (an invalid event
+  // the other currency accepts disagrees too), so the currency is said whenever it first comes.
   let disagreementNoted = false
-  const noteFirstDisagreement = () => {
+  let currencyNoted = false
+  const currencyHint = (theirs: string) => `the server's CURRENCY is ${theirs}: pass --currency ${theirs}`
+  const noteFirstDisagreement = (theirs: string | undefined) => {
     if (disagreementNoted) return
     const [example] = tally.counters().inconsistencyExamples
     if (example === undefined) return
     disagreementNoted = true
-    const hint = example.includes('deployment currency')
-      ? ` (the server's CURRENCY differs: pass --currency with it)`
-      : ''
-    const line = `sim: the server's answer disagrees with what was sent: ${example}${hint}`
-    progress?.note(line)
+    const hint = theirs === undefined ? '' : ` (${currencyHint(theirs)})`
+    if (theirs !== undefined) currencyNoted = true
+    progress?.note(`sim: the server's answer disagrees with what was sent: ${example}${hint}`)
+  }
+  const noteCurrency = (theirs: string) => {
+    if (currencyNoted) return
+    currencyNoted = true
+    progress?.note(
+      `sim: the server rejects the orders that name ${o.currency}, the simulator's currency; ${currencyHint(theirs)}`,
+    )
   }
   const timer = setInterval(draw, 1000)
   timer.unref()

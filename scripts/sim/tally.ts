@@ -174,7 +174,9 @@ export class Tally {
       const detail = unexpected
         ? `; e.g. ${batch[unexpected.index]?.event.event_id} "${unexpected.message}"`
         : ''
-      this.inconsistent(`server rejected ${ack.rejected}, ${rejected} of the events are invalid${detail}`)
+      this.inconsistent(
+        `server rejected ${count(ack.rejected, 'event')}, ${rejected} ${rejected === 1 ? 'was' : 'were'} sent invalid${detail}`,
+      )
     }
     // accepted vs duplicates may legitimately differ from our view: a retry after a lost answer
   }
@@ -299,6 +301,23 @@ export class Tally {
         return
     }
   }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
+/**
+ * The server's deployment currency, when one of `ack`'s rejections says it differs from
+ * `ours` (ingest names it: `currency: "USD" differs from the deployment currency EUR`).
+ * Rejections of the simulator's own wrong-currency events name `ours` and are not it.
+ */
+export function serverCurrencyIn(ack: IngestAck | null, ours: string): string | undefined {
+  for (const error of ack?.errors ?? []) {
+    const theirs = /differs from the deployment currency ([A-Z]{3})\b/.exec(error.message)?.[1]
+    if (theirs !== undefined && theirs !== ours) return theirs
+  }
+  return undefined
 }
 
 function addDistinct(set: Set<string> | null, value: string | undefined, count: number): number {

@@ -3,6 +3,7 @@
 // every invalid event must sit in the quarantine.
 
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { manualClock } from '../../scripts/sim/clock.ts'
 import { parseCents } from '../../scripts/sim/money.ts'
 import type { StreamTally } from '../../scripts/sim/tally.ts'
 import { runSimulation, type SimulationResult } from '../../scripts/simulate.ts'
@@ -133,4 +134,33 @@ test('a simulator sending another currency than the server is told so at the fir
   expect(notes[0]).toContain('pass --currency')
   // said before the run ended, not only in its summary
   expect(lines.indexOf(notes[0]!)).toBeLessThan(lines.findIndex((line) => line.startsWith('sim done')))
+}, 60_000)
+
+test('the --currency hint comes with the first rejection naming the currency, whichever answer brings it', async () => {
+  const lines: string[] = []
+  await runSimulation({
+    url: server.url,
+    key: server.ingestKey,
+    streams: 4,
+    rate: 400,
+    seed: 13,
+    durationMs: 30_000,
+    // invalid events the simulator makes in USD (the server's) are accepted: an answer that
+    // disagrees before any rejection names the currency
+    invalidRate: 0.05,
+    currency: 'EUR',
+    // one answer at a time, on a clock of its own: the same answers in the same order each run
+    concurrency: 1,
+    clock: manualClock(Date.now()),
+    progress: { write: (text: string) => lines.push(text), isTTY: false },
+  })
+  const disagreement = lines.findIndex((line) => line.startsWith("sim: the server's answer disagrees"))
+  const hints = lines.filter((line) => line.includes("the server's CURRENCY is USD: pass --currency USD"))
+  // the case this test is for: the first disagreeing answer names no currency
+  expect(lines[disagreement]).not.toContain('currency')
+  expect(hints).toEqual([
+    "sim: the server rejects the orders that name EUR, the simulator's currency; the server's CURRENCY is USD: pass --currency USD\n",
+  ])
+  expect(lines.indexOf(hints[0]!)).toBeGreaterThan(disagreement)
+  expect(lines.indexOf(hints[0]!)).toBeLessThan(lines.findIndex((line) => line.startsWith('sim done')))
 }, 60_000)

@@ -110,6 +110,18 @@ describe('Tally', () => {
     expect(c.inconsistencyExamples[1]).toMatch(/viewer_id missing/)
   })
 
+  test('a disagreement on rejections says how many were rejected and how many were sent invalid', () => {
+    const tally = new Tally()
+    const invalid = (n: number) =>
+      Array.from({ length: n }, () => sim({ type: 'order_paid', order_id: 'o-x', amount: '1.999' }, false))
+    tally.recordAck([sim({ type: 'view_start', viewer_id: 'v-1' }), ...invalid(3)], ack(3, 0, 1))
+    tally.recordAck(invalid(1), ack(1, 0, 0))
+    expect(tally.counters().inconsistencyExamples).toEqual([
+      'server rejected 1 event, 3 were sent invalid',
+      'server rejected 0 events, 1 was sent invalid',
+    ])
+  })
+
   test('compacting an ended stream keeps its counts', () => {
     const tally = new Tally()
     tally.recordAck(
