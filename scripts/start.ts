@@ -28,7 +28,7 @@ const USAGE =
   'npm start: the demo. The server with embedded ClickHouse, the dashboard and simulated live\n' +
   'streams on this machine; prints a link to open. Ctrl-C stops everything.\n\n' +
   'Usage: npm start -- [--fresh] [--streams 12] [--rate 300] [--backfill 6] [--no-simulate]\n' +
-  '  --fresh        wipe ./data (DATA_DIR) first\n' +
+  '  --fresh        wipe ./data (DATA_DIR) first: a new key and secret, earlier links answer 401\n' +
   '  --streams N    live streams the simulator drives\n' +
   '  --rate N       simulated events per second\n' +
   '  --backfill N   finished past sessions written while there is none (for replay)\n' +

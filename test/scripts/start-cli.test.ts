@@ -38,6 +38,9 @@ describe('npm start options', () => {
     // npm start passes its environment on to the server: npm run serve's variables apply
     expect(help.stdout).toContain('the other variables of\n  npm run serve')
     expect(help.stdout).toContain('CURRENCY=EUR')
+    expect(help.stdout).toContain(
+      '--fresh        wipe ./data (DATA_DIR) first: a new key and secret, earlier links answer 401',
+    )
   })
 })
 
