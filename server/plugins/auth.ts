@@ -49,7 +49,7 @@ export default fp(
         throw new ApiError(
           429,
           'rate_limited',
-          `this token has ${readGate.inFlight} reads running and ${readGate.waiting} waiting; retry in a moment`,
+          `this token has ${readGate.inFlight} reads running and ${readGate.waiting} more waiting; retry in a moment`,
           { 'retry-after': '1' },
         )
       }

@@ -44,7 +44,7 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-test("one token's flood of reads takes its share and is refused beyond it; another token is served meanwhile", async () => {
+test("one token's flood of reads runs 8 at a time, in turn; another token is served meanwhile", async () => {
   const flooder = server.creatorToken('gate-creator')
   const ask = (token: string) =>
     fetch(`${server.url}/v1/streams/gate/series?step=1s`, { headers: { authorization: `Bearer ${token}` } })
@@ -52,15 +52,10 @@ test("one token's flood of reads takes its share and is refused beyond it; anoth
   const other = await ask(server.opsToken)
   expect(other.status).toBe(200)
   const answers = await Promise.all(flood)
-  const refused = answers.filter((r) => r.status === 429)
-  // 8 running and 64 waiting at most: most of 300 sent at once are refused, the rest answered
-  expect(refused.length).toBeGreaterThan(0)
-  expect(answers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(72)
-  expect(answers.every((r) => r.status === 200 || r.status === 429)).toBe(true)
-  expect(refused[0]!.headers.get('retry-after')).toBe('1')
-  const bodies = await Promise.all(answers.map((r) => r.json()))
-  expect(bodies[answers.indexOf(refused[0]!)].error.code).toBe('rate_limited')
-  // every slot is given back: the token reads again
-  expect((await ask(flooder)).status).toBe(200)
+  // all answered (300 is well within the 1 000 that may wait), never more than 8 at once
+  expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200))
+  expect(server.app.readGate.peak).toBe(8)
+  await Promise.all(answers.map((r) => r.arrayBuffer()))
+  // every slot is given back
   expect(server.app.readGate.size).toBe(0)
 })
