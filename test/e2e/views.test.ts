@@ -651,6 +651,10 @@ describe('the dashboard views (README: views)', () => {
     ])
     await expect.poll(() => ui.page.locator('.meta .quiet-note').count()).toBe(0)
     expect(ui.errors()).toEqual([])
+    // (ended, so the walls of the tests after this one hold the seeded streams only)
+    await server.ingest([
+      { event_id: 'quiet-end', type: 'stream_end', stream_id: 'quiet-live', ts: Date.now() },
+    ])
   })
 
   test('a vertical outside the usual four gets its own filter on the wall and in the streams list', async () => {
@@ -679,6 +683,10 @@ describe('the dashboard views (README: views)', () => {
     await expect.poll(() => select.inputValue()).toBe('Electronics')
     await expect.poll(() => textOf(page.locator('tbody'))).toContain('Gadget hour')
     expect(ui.errors()).toEqual([])
+    // (ended, so the walls of the tests after this one hold the seeded streams only)
+    await server.ingest([
+      { event_id: 'elec-end', type: 'stream_end', stream_id: 'elec-live', ts: Date.now() },
+    ])
   })
 
   test('a mistyped link opens the dashboard saying the page is not found; the API keeps its JSON 404', async () => {
