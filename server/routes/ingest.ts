@@ -1,7 +1,9 @@
+import { Transform } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
+import { InflightBudget, type InflightCharge, type InflightRefusal } from '../ingest/inflight.ts'
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { fitsChars, validateEvent } from '../ingest/validate.ts'
 import { IngestUnavailableError, type QuarantineRow } from '../ingest/writer.ts'
@@ -91,19 +93,37 @@ function onlyChunked(transfer: string): boolean {
   })
 }
 
+/** Whether the body is one the ingest parses (another is refused with a 415 unread). */
+function isIngestType(request: { headers: { 'content-type'?: string } }): boolean {
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  return mediaType === 'application/json' || mediaType === 'application/x-ndjson'
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     ingestKeyId?: string
+    inflightCharge?: InflightCharge
   }
 }
 
 export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const inflight = { bytes: 0 }
+  const { maxBodyBytes, maxInflightBytes } = app.config.ingest
+  const inflight = new InflightBudget(maxInflightBytes, new Set(app.config.ingestKeys).size, maxBodyBytes)
   app.registry.gauge(
     'livewall_ingest_inflight_bytes',
-    'Body bytes of ingest requests not yet answered (bounded by INGEST_MAX_INFLIGHT_MB)',
+    'Body bytes of ingest requests not yet answered (bounded by INGEST_MAX_INFLIGHT_MB, and per key)',
     () => inflight.bytes,
   )
+  const inflightFull = (refusal: InflightRefusal): IngestUnavailableError => {
+    app.ingestInstruments.shed.inc()
+    return new IngestUnavailableError(
+      'overloaded',
+      refusal === 'key'
+        ? 'too many request bodies of this ingest key in flight (each key has a share); retry after a moment'
+        : 'too many request bodies in flight; retry after a moment',
+      1,
+    )
+  }
   // Bodies are read raw; each event is parsed and judged on its own (a bad line never
   // sinks the request). The size limit applies before any parsing.
   app.removeAllContentTypeParsers()
@@ -180,26 +200,38 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           app.ingestInstruments.shed.inc()
           throw new IngestUnavailableError('overloaded', 'the write buffer is full; retry after a moment', 1)
         }
-        // Bodies are held in memory until their request is answered: bound them all together.
+        // Bodies are held in memory until their request is answered: bound them all together
+        // and per key. A declared length is charged up front; a chunked body (no length) as
+        // its bytes arrive (preParsing), not at the body limit: 50 stalled chunked uploads
+        // must not hold the budget of 50 full bodies.
         const declared = Number(request.headers['content-length'])
-        const bytes = Math.min(
-          Number.isSafeInteger(declared) && declared >= 0 ? declared : app.config.ingest.maxBodyBytes,
-          app.config.ingest.maxBodyBytes,
-        )
-        if (inflight.bytes > 0 && inflight.bytes + bytes > app.config.ingest.maxInflightBytes) {
-          app.ingestInstruments.shed.inc()
-          throw new IngestUnavailableError(
-            'overloaded',
-            'too many request bodies in flight; retry after a moment',
-            1,
-          )
-        }
+        const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : 0
+        const charge = inflight.open(keyId)
+        const refusal = charge.grow(bytes)
+        if (refusal) throw inflightFull(refusal)
         // Held until the answer is sent or the client is gone: the body stays referenced
         // while its events wait for their commit.
-        inflight.bytes += bytes
-        reply.raw.once('close', () => {
-          inflight.bytes -= bytes
+        request.inflightCharge = charge
+        reply.raw.once('close', () => charge.release())
+      },
+      preParsing: async (request, _reply, payload) => {
+        const charge = request.inflightCharge
+        if (!charge || request.headers['content-length'] !== undefined || !isIngestType(request))
+          return payload
+        const counted = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            const refusal = charge.grow(chunk.length)
+            if (refusal) callback(inflightFull(refusal))
+            else callback(null, chunk)
+          },
         })
+        counted.once('error', () => {
+          // Read and drop the rest, as for a 413, so the answer reaches the client and the
+          // connection may serve again (the request deadline bounds an endless body).
+          payload.unpipe(counted)
+          payload.resume()
+        })
+        return payload.pipe(counted)
       },
     },
     async (request, reply) => {

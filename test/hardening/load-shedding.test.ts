@@ -1,7 +1,8 @@
+import { connect, type Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, test } from 'vitest'
-import { startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
+import { OTHER_KEY, startTestServer, TEST_KEY, type TestServer } from '../helpers/server.ts'
 
 /**
  * Above capacity the ingest answers 503 + Retry-After at once instead of queueing without
@@ -40,11 +41,11 @@ function request(stream: string, events: number, padding = 0): Sent {
   return { ids, body: lines.join('\n') }
 }
 
-async function post(server: TestServer, sent: Sent) {
+async function post(server: TestServer, sent: Sent, key = TEST_KEY) {
   const started = performance.now()
   const response = await fetch(`${server.url}/v1/events`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/x-ndjson' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
     body: sent.body,
     signal: AbortSignal.timeout(30_000),
   })
@@ -159,9 +160,12 @@ describe('a flood of ingest requests', () => {
       const inflight = () =>
         Number(/^livewall_ingest_inflight_bytes (\d+)$/m.exec(server.app.registry.render())?.[1] ?? 0)
       const stopSampling = sampleMax(inflight)
-      // 40 requests of ~1 MiB (4 events of 256 KiB) at once: 40 MiB against a budget of 8
+      // 40 requests of ~1 MiB (4 events of 256 KiB) at once: 40 MiB against a budget of 8,
+      // from both keys (each may hold half of it)
       const requests = Array.from({ length: 40 }, () => request('big', 4, 256 * 1024))
-      const answers = await Promise.all(requests.map((r) => post(server, r)))
+      const answers = await Promise.all(
+        requests.map((r, i) => post(server, r, i % 2 === 0 ? TEST_KEY : OTHER_KEY)),
+      )
       const maxInflight = stopSampling()
       const ok = answers.filter((a) => a.status === 200)
       const shed = answers.filter((a) => a.status === 503)
@@ -177,6 +181,137 @@ describe('a flood of ingest requests', () => {
       const acked = new Set(requests.flatMap((r, i) => (answers[i]!.status === 200 ? r.ids : [])))
       expect(new Set((await storedCounts(server, 'big')).keys())).toEqual(acked)
     } finally {
+      await server.close()
+    }
+  }, 60_000)
+})
+
+/** An upload written by hand, to hold a request open half-sent. */
+interface Upload {
+  socket: Socket
+  /** What the server has answered so far. */
+  answer(): string
+}
+
+async function openUpload(server: TestServer, key: string, framing: string, first: string): Promise<Upload> {
+  const { port } = new URL(server.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  let received = ''
+  socket.on('data', (chunk) => {
+    received += chunk.toString('utf8')
+  })
+  socket.on('error', () => {})
+  socket.write(
+    `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+      `Content-Type: application/x-ndjson\r\n${framing}\r\nConnection: close\r\n\r\n${first}`,
+  )
+  return { socket, answer: () => received }
+}
+
+const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+describe("one key's slow uploads", () => {
+  const MiB = 1024 * 1024
+  const env = {
+    INGEST_MAX_INFLIGHT_MB: '8',
+    INGEST_MAX_BODY_BYTES: String(MiB),
+    INGEST_RATE_LIMIT_PER_KEY: '1000000',
+  }
+  const inflightOf = (server: TestServer) => () =>
+    Number(/^livewall_ingest_inflight_bytes (\d+)$/m.exec(server.app.registry.render())?.[1] ?? 0)
+  /** NDJSON of about `bytes` bytes. */
+  const batch = (stream: string, bytes: number) => request(stream, Math.floor(bytes / 2048), 1900)
+
+  async function postAs(server: TestServer, key: string, sent: Sent) {
+    const response = await fetch(`${server.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+      body: sent.body,
+    })
+    return { status: response.status, body: await response.json() }
+  }
+
+  test('a key holds at most its share of the in-flight budget: another key is still served', async () => {
+    const server = await startTestServer({ env })
+    const uploads: Upload[] = []
+    try {
+      const inflight = inflightOf(server)
+      // Eight uploads of TEST_KEY that declare 1 MiB and send 10 bytes: the whole 8 MiB if
+      // nothing caps a key. Each is either charged (the gauge grows) or refused (answered).
+      for (let i = 0; i < 8; i++) {
+        const before = inflight()
+        const upload = await openUpload(server, TEST_KEY, `Content-Length: ${MiB}`, '{"event_id"')
+        uploads.push(upload)
+        await until(() => inflight() > before || upload.answer() !== '')
+      }
+      const refused = uploads.filter((u) => u.answer() !== '')
+      // two keys: each may hold half of 8 MiB
+      expect(inflight()).toBe(4 * MiB)
+      expect(refused).toHaveLength(4)
+      for (const u of refused) {
+        expect(u.answer()).toMatch(/^HTTP\/1\.1 503 /)
+        expect(u.answer()).toContain('"code":"overloaded"')
+      }
+      const victim = await postAs(server, OTHER_KEY, batch('victim', 900 * 1024))
+      expect(victim.status).toBe(200)
+      expect(victim.body.accepted).toBeGreaterThan(400)
+      // the stuck key itself is over its share
+      const own = await postAs(server, TEST_KEY, batch('stuck', 900 * 1024))
+      expect(own.status).toBe(503)
+      for (const u of uploads) u.socket.destroy()
+      await until(() => inflight() === 0) // every share given back
+    } finally {
+      for (const u of uploads) u.socket.destroy()
+      await server.close()
+    }
+  }, 60_000)
+
+  test('a chunked body is charged by the bytes received, not the body limit up front, and bounded as it grows', async () => {
+    const server = await startTestServer({ env })
+    const uploads: Upload[] = []
+    try {
+      const inflight = inflightOf(server)
+      // Twenty trickling chunked uploads: 10 bytes each, not 20 MiB.
+      const opening = chunk('{"event_i"')
+      for (let i = 0; i < 20; i++) {
+        const before = inflight()
+        const upload = await openUpload(server, TEST_KEY, 'Transfer-Encoding: chunked', opening)
+        uploads.push(upload)
+        await until(() => inflight() > before || upload.answer() !== '')
+      }
+      expect(uploads.map((u) => u.answer()).filter((answer) => answer !== '')).toEqual([])
+      expect(inflight()).toBe(20 * 10)
+      expect((await postAs(server, TEST_KEY, batch('beside-trickles', 900 * 1024))).status).toBe(200)
+      for (const u of uploads.splice(0)) u.socket.destroy()
+      await until(() => inflight() === 0)
+
+      // Bodies that grow are charged as they grow: four of 0.9 MiB fit TEST_KEY's 4 MiB share,
+      // the fifth is refused once it passes it, and the four then complete.
+      const bodies = Array.from({ length: 5 }, (_, i) => batch(`grown-${i}`, 900 * 1024))
+      for (const [i, sent] of bodies.entries()) {
+        const upload = await openUpload(server, TEST_KEY, 'Transfer-Encoding: chunked', chunk(sent.body))
+        uploads.push(upload)
+        const target = uploads.length * sent.body.length
+        await until(() => inflight() >= target || upload.answer() !== '')
+        if (i < 4) expect(upload.answer(), `upload ${i}`).toBe('')
+      }
+      const fifth = uploads[4]!
+      await until(() => fifth.answer() !== '')
+      expect(fifth.answer()).toMatch(/^HTTP\/1\.1 503 /)
+      expect(fifth.answer()).toContain('"code":"overloaded"')
+      fifth.socket.destroy()
+      expect(inflight()).toBeLessThanOrEqual(4 * MiB)
+      for (const u of uploads.slice(0, 4)) u.socket.write('0\r\n\r\n')
+      await until(() => uploads.slice(0, 4).every((u) => u.answer().includes('"accepted"')))
+      for (const u of uploads.slice(0, 4)) expect(u.answer()).toMatch(/^HTTP\/1\.1 200 /)
+      await until(() => inflight() === 0)
+    } finally {
+      for (const u of uploads) u.socket.destroy()
       await server.close()
     }
   }, 60_000)
