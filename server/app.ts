@@ -84,7 +84,9 @@ function errorHandler(
             ? 'invalid_request'
             : status === 429
               ? 'rate_limited'
-              : 'bad_request'
+              : status === 403
+                ? 'forbidden'
+                : 'bad_request'
     const message =
       status === 415
         ? 'Content-Type must be application/x-ndjson or application/json'
