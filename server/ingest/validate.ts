@@ -27,6 +27,8 @@ const PRODUCT_REQUIRED = new Set<EventType>([
 const MONEY_TYPES = new Set<EventType>(['order_paid', 'order_refunded'])
 const QUANTITY_TYPES = new Set<EventType>(['order_paid', 'like', 'add_to_cart'])
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+/** An ISO 4217 code, in any case. */
+const ASCII_CODE = /^[A-Za-z]{3}$/
 /** Zeros after the cents are the same amount (`10.500`), as for a JSON number. */
 const DECIMAL = /^(\d{1,16})(?:\.(\d{1,2})0*)?$/
 /** A JSON number, read from a given position (sticky). */
@@ -293,7 +295,8 @@ export function validateEvent(
     // serializers write every unset field as null.
     if (obj.currency !== undefined && obj.currency !== null) {
       if (typeof obj.currency !== 'string') fail(`currency: must be a string, got ${kind(obj.currency)}`)
-      if (obj.currency.toUpperCase() !== currency) {
+      // Case-insensitive for ASCII letters only: toUpperCase maps "ſ" (long s) to "S" and "ı" to "I".
+      if (!ASCII_CODE.test(obj.currency) || obj.currency.toUpperCase() !== currency) {
         fail(
           `currency: ${JSON.stringify(obj.currency.slice(0, 8))} differs from the deployment currency ${currency}`,
         )

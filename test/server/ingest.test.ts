@@ -119,6 +119,12 @@ describe('POST /v1/events', () => {
       { ...orderBase, currency: 'EUR' },
       'currency: "EUR" differs from the deployment currency USD',
     ],
+    // "ſ" (long s) upper-cases to "S": only ASCII letters are compared without case.
+    [
+      'currency spelled with a long s',
+      { ...orderBase, currency: 'uſd' },
+      'currency: "uſd" differs from the deployment currency USD',
+    ],
     // SPEC §1: optional on every event, binding when present; not only on money events.
     [
       'other currency on an event without money',
