@@ -280,7 +280,14 @@ export function validateEvent(
     if (stream_id === '.' || stream_id === '..')
       fail(`stream_id: "${stream_id}" cannot be read back through a URL (it is a path step); use another id`)
     const ts = parseTimestamp(obj.ts)
-    if (ts < now - MAX_PAST_MS) fail(`ts: ${describeTime(ts)} is more than 7 days in the past`)
+    if (ts < now - MAX_PAST_MS) {
+      // 1e11 ms is March 1973; 1e11 s is the year 5138: a number below it is far likelier seconds.
+      const hint =
+        typeof obj.ts === 'number' && ts >= 0 && ts < 1e11
+          ? ' (looks like epoch seconds; ts takes milliseconds)'
+          : ''
+      fail(`ts: ${describeTime(ts)} is more than 7 days in the past${hint}`)
+    }
     if (ts > now + MAX_FUTURE_MS) fail(`ts: ${describeTime(ts)} is more than 5 minutes in the future`)
     const viewer_id = text(obj, 'viewer_id', 1, 128, VIEWER_REQUIRED.has(type))
     const product_id = text(obj, 'product_id', 1, 128, PRODUCT_REQUIRED.has(type))

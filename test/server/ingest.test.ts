@@ -97,6 +97,11 @@ describe('POST /v1/events', () => {
     ['ts without an offset', { ...base, ts: '2026-11-24T10:00:00' }, 'is not RFC 3339 with an offset'],
     ['ts as a float', { ...base, ts: now + 0.5 }, 'ts: a number must be integer epoch milliseconds'],
     ['ts more than 7 days old', { ...base, ts: now - 8 * 86_400_000 }, 'more than 7 days in the past'],
+    [
+      'ts in epoch seconds',
+      { ...base, ts: Math.floor(now / 1000) },
+      'is more than 7 days in the past (looks like epoch seconds; ts takes milliseconds)',
+    ],
     ['ts more than 5 minutes ahead', { ...base, ts: now + 10 * 60_000 }, 'more than 5 minutes in the future'],
     ['missing viewer_id on view_start', { ...base, viewer_id: undefined }, 'viewer_id: is required'],
     ['missing product_id on order_paid', { ...orderBase, product_id: undefined }, 'product_id: is required'],
