@@ -231,6 +231,8 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           payload.unpipe(counted)
           payload.resume()
         })
+        // (pipe forwards no error: a client gone mid-body ends the read as it did unwrapped)
+        payload.once('error', (error) => counted.destroy(error))
         return payload.pipe(counted)
       },
     },
