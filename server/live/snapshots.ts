@@ -67,7 +67,11 @@ export class SnapshotBatcher {
     if (unsettled) await balances.refresh(new Map([[streamId, unsettled]]))
     // peak_online comes from the live viewer-balance cache, not a scan of the history.
     const stream = await getStream(client, streamId, now, { withPeak: false })
-    if (!stream) return { stream: undefined, series: undefined }
+    if (!stream) {
+      // (a made-up id keeps no empty balance: 2 000 of them pushed real streams' out)
+      if (!ticks.unsettled(streamId)) balances.forget(streamId)
+      return { stream: undefined, series: undefined }
+    }
     balances.noteEvent(streamId, stream.last_event_at)
     stream.totals.peak_online = balances.peak(streamId)
     const last = Math.max(stream.last_event_at, balances.lastEventAt(streamId))

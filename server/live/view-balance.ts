@@ -66,6 +66,11 @@ export class ViewBalances {
     return this.streams.has(streamId)
   }
 
+  /** Streams whose balance is cached. */
+  get size(): number {
+    return this.streams.size
+  }
+
   /** Loads the streams not cached yet (one query for all of them). */
   async ensure(streamIds: string[]): Promise<void> {
     const missing = streamIds.filter((id) => !this.streams.has(id))

@@ -50,6 +50,11 @@ export default fp(
       'Ticks sent (one per stream, step and round)',
     )
     app.registry.gauge('livewall_live_sockets', 'Connected /live sockets', () => nsp.sockets.size)
+    app.registry.gauge(
+      'livewall_live_viewer_balances',
+      'Streams whose viewer balance (online, peak) is cached for the live push',
+      () => balances.size,
+    )
     app.registry.counterFrom(
       'livewall_live_held_total',
       'Ticks and wall messages held back for sockets whose transport was busy',

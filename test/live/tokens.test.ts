@@ -143,3 +143,14 @@ test("a creator's subscription ends when an earlier stream_start hands the strea
   expect((await second.subscribe(id)).ok).toBe(true)
   for (const client of [first, ops, second]) client.close()
 })
+
+test('subscribes to made-up stream ids keep no viewer balance, so real streams keep theirs', async () => {
+  const balances = () =>
+    Number(/^livewall_live_viewer_balances (\d+)$/m.exec(server.app.registry.render())?.[1] ?? Number.NaN)
+  const client = new LiveClient(server.url, server.opsToken)
+  const before = balances()
+  expect(before).toBeGreaterThanOrEqual(0)
+  for (let i = 0; i < 30; i++) expect((await client.subscribe(`made-up-${i}`)).ok).toBe(false)
+  expect(balances()).toBe(before)
+  client.close()
+})
