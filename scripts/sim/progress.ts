@@ -105,7 +105,11 @@ export function summaryLine(
     line += `\nsim: the server took fewer events than --rate; ${number.format(run.droppedBudget)} were not generated`
   }
   if (c.inconsistencies > 0) {
-    line += `\nsim: ${c.inconsistencies} answers disagreed with what was sent, e.g. ${c.inconsistencyExamples.join('; ')}`
+    // a few examples, one a line: fifteen on one line were not read
+    const shown = c.inconsistencyExamples.slice(0, 3)
+    line += `\nsim: ${c.inconsistencies} answers disagreed with what was sent, e.g.:`
+    for (const example of shown) line += `\n  - ${example}`
+    if (c.inconsistencies > shown.length) line += `\n  (and ${c.inconsistencies - shown.length} more)`
   }
   return line
 }

@@ -151,20 +151,26 @@ async function readAck(response: Response): Promise<IngestAck | null> {
 }
 
 function refusal(status: number, text: string): IngestError {
+  // The server's own words when it sent its error shape ("missing or unknown ingest key
+  // (Authorization: Bearer <key>)"), its code beside the status; else the text as it came.
   let message = text.slice(0, 300)
+  let head = `HTTP ${status}`
   try {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } }
-    if (parsed.error?.message) message = `${parsed.error.code ?? ''} ${parsed.error.message}`.trim()
+    if (parsed.error?.message) {
+      message = parsed.error.message
+      if (parsed.error.code) head += ` ${parsed.error.code}`
+    }
   } catch {
     // not JSON: keep the text
   }
   if (status === 401 || status === 403) {
-    return new IngestError('unauthorized', `HTTP ${status}: the ingest key was refused (${message})`, status)
+    return new IngestError('unauthorized', `${head}: the ingest key was refused: ${message}`, status)
   }
   if (status === 413) {
-    return new IngestError('too_large', `HTTP 413: request too large, lower --batch (${message})`, status)
+    return new IngestError('too_large', `${head}: request too large, lower --batch: ${message}`, status)
   }
-  return new IngestError('refused', `HTTP ${status}: ${message}`, status)
+  return new IngestError('refused', `${head}: ${message}`, status)
 }
 
 function describeNetworkError(err: unknown): string {

@@ -128,6 +128,8 @@ describe('EventSender', () => {
     const error = await s.send(EVENTS).catch((err: unknown) => err)
     expect(error).toBeInstanceOf(IngestError)
     expect(error).toMatchObject({ code: 'unauthorized', status: 401 })
+    // the server's words after the status and its code, not run into them
+    expect((error as Error).message).toBe('HTTP 401 x: the ingest key was refused: nope')
     expect(requests).toHaveLength(1)
   })
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import type { SimEvent, WireEvent } from '../../scripts/sim/events.ts'
 import { formatCents, parseCents } from '../../scripts/sim/money.ts'
+import { summaryLine } from '../../scripts/sim/progress.ts'
 import { type IngestAck, Tally } from '../../scripts/sim/tally.ts'
 
 const TS = Date.parse('2025-03-14T18:00:00.000Z')
@@ -149,4 +150,24 @@ describe('money', () => {
     expect(parseCents('1.505')).toBeNull()
     expect(parseCents(1e21)).toBeNull()
   })
+})
+
+test('the summary gives three disagreements, one a line, and how many more', () => {
+  const tally = new Tally()
+  for (let i = 0; i < 5; i++)
+    tally.recordAck([sim({ type: 'view_start', viewer_id: `v-${i}` })], ack(0, 0, 1))
+  const line = summaryLine(tally.report(), {
+    elapsedMs: 1000,
+    retries: 0,
+    sent: 5,
+    droppedBudget: 0,
+    currency: 'USD',
+  })
+  expect(line.split('\n').slice(1)).toEqual([
+    'sim: 5 answers disagreed with what was sent, e.g.:',
+    '  - server rejected 1 event, 0 were sent invalid',
+    '  - server rejected 1 event, 0 were sent invalid',
+    '  - server rejected 1 event, 0 were sent invalid',
+    '  (and 2 more)',
+  ])
 })
