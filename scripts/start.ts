@@ -14,6 +14,7 @@ import {
   foreignEntries,
   someEntries,
 } from '../server/storage/data-dir.ts'
+import { npmTookOption } from './npm-options.ts'
 import { parseCli, UsageError } from './sim/cli.ts'
 
 /**
@@ -71,18 +72,11 @@ if (args.help) {
   process.exit(0)
 }
 // `npm start --fresh` (no `--`): npm keeps the option for itself and passes nothing on, so
-// the demo would start on the old data as if asked to.
-for (const [variable, option] of [
-  ['npm_config_fresh', '--fresh'],
-  ['npm_config_simulate', '--no-simulate'],
-  ['npm_config_streams', '--streams'],
-  ['npm_config_rate', '--rate'],
-  ['npm_config_backfill', '--backfill'],
-] as const) {
-  if (process.env[variable] !== undefined) {
-    usageError(`npm took ${option} for itself; pass it after --, as in: npm start -- ${option}`)
-  }
-}
+// the demo would start on the old data as if asked to. (`--no-simulate` is npm's `simulate`.)
+if (process.env.npm_config_simulate !== undefined)
+  usageError('npm took --no-simulate for itself; pass it after --, as in: npm start -- --no-simulate')
+const took = npmTookOption(['fresh', 'streams', 'rate', 'backfill'], 'npm start')
+if (took) usageError(took)
 
 /**
  * What the simulator will be given, checked by its own rules before anything starts. It

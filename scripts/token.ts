@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { issueToken, parseDuration } from '../server/auth/tokens.ts'
+import { npmTookOption } from './npm-options.ts'
 
 /** `npm run token -- --role ops|creator [--creator <id>] [--ttl 12h]`: prints a read token. */
 const USAGE = 'usage: npm run token -- --role ops|creator [--creator <creator_id>] [--ttl 12h]'
@@ -21,6 +22,8 @@ try {
 } catch (error) {
   die((error as Error).message)
 }
+const took = npmTookOption(['role', 'creator', 'ttl'], 'npm run token')
+if (took) die(took)
 if (values.help) {
   console.log(
     `${USAGE}\n` +

@@ -1,6 +1,7 @@
 // Command-line options of `npm run simulate`, parsed with node:util parseArgs.
 
 import { parseArgs } from 'node:util'
+import { npmTookOption } from '../npm-options.ts'
 import { DEFAULTS, type SimulationOptions } from './run.ts'
 
 export const USAGE = `Usage: npm run simulate -- [options]
@@ -72,6 +73,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err))
   }
+  // (not `key` nor `json`: npm has settings of those names, which a user may have set)
+  const took = npmTookOption(
+    ['url', 'streams', 'rate', 'seed', 'duration', 'backfill', 'currency', 'batch', 'concurrency'],
+    'npm run simulate',
+    env,
+  )
+  if (took) throw new UsageError(took)
   const key = values.key ?? env.LIVEWALL_INGEST_KEY ?? env.LIVEWALL_INGEST_KEYS?.split(',')[0]?.trim()
   if (!values.help && !key) {
     throw new UsageError('an ingest key is needed: --key KEY (or LIVEWALL_INGEST_KEY in the environment)')

@@ -105,3 +105,9 @@ describe('Rng', () => {
     for (const count of buckets) expect(Math.abs(count - 10_000)).toBeLessThan(500)
   })
 })
+
+test('an option npm took for itself (npm run simulate --rate=50) is named, with how to pass it', () => {
+  expect(() => parseCli(['--key', 'k'], { npm_config_rate: '50' })).toThrow(
+    new UsageError('npm took --rate for itself; pass it after --, as in: npm run simulate -- --rate 50'),
+  )
+})

@@ -31,6 +31,17 @@ describe('npm start options', () => {
     }
   })
 
+  test('an option npm took for itself (no --) is named, with how to pass it', async () => {
+    const dir = path.join(ROOT, 'test-results', 'never-created')
+    const fresh = await runScript('start', [], { DATA_DIR: dir, npm_config_fresh: 'true' })
+    expect(fresh.code).toBe(2)
+    expect(fresh.stderr).toContain(
+      'npm took --fresh for itself; pass it after --, as in: npm start -- --fresh',
+    )
+    const rate = await runScript('start', [], { DATA_DIR: dir, npm_config_rate: '50' })
+    expect(rate.stderr).toContain('as in: npm start -- --rate 50')
+  })
+
   test('--help lists the options', async () => {
     const help = await start(['--help'])
     expect(help.code).toBe(0)

@@ -24,6 +24,15 @@ describe('npm run token', () => {
     expect(creator.stderr).toMatch(/creator token for creator mia, valid until/)
   })
 
+  test('an option npm took for itself (npm run token --role=ops) is named, with how to pass it', async () => {
+    const result = await runScript('token', [], { LIVEWALL_TOKEN_SECRET: SECRET, npm_config_role: 'ops' })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(
+      'npm took --role for itself; pass it after --, as in: npm run token -- --role ops',
+    )
+    expect(result.stdout.trim()).toBe('')
+  })
+
   test('refuses what would issue a token other than the one asked for, naming the option', async () => {
     const cases: [string[], RegExp][] = [
       // An ops token ignores a creator: it would see every stream.
