@@ -91,7 +91,9 @@ export default fp(
     })
 
     const snapshots = new SnapshotBatcher({
-      client: app.clickhouse,
+      // (in turn with the tick rounds: a round that overtook a snapshot's read sent ticks
+      // older than the snapshot with a newer watermark, and numbers stepped back)
+      client: app.clickhouseFirst,
       balances,
       ticks,
       now: () => app.clock.now(),
