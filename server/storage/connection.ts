@@ -52,6 +52,9 @@ function settingLiteral(value: unknown): string {
   return `'${String(value).replace(/'/g, "''")}'`
 }
 
+/** A statement of the plain view waits at most this long behind `first` ones (ms). */
+const OTHER_MAX_WAIT_MS = 100
+
 interface Preamble {
   sql: string
   /** The settings the session holds once the preamble ran. */
@@ -112,22 +115,31 @@ export function scopedConnection(
   const inFlight = new Set<Promise<unknown>>()
   const session: Session = { database: undefined, settings: new Map() }
   // One statement in the engine at a time; when it frees, the oldest waiting `first` one
-  // goes, else the oldest other one.
-  const waiting: { first: (() => Promise<void>)[]; other: (() => Promise<void>)[] } = { first: [], other: [] }
+  // goes, else the oldest other one, unless that one has waited OTHER_MAX_WAIT_MS: then it
+  // goes first (back-to-back commits and tick rounds would otherwise hold a read, /readyz's
+  // ping among them, for as long as ingest runs at full rate).
+  type Task = { run: () => Promise<void>; since: number }
+  const waiting: { first: Task[]; other: Task[] } = { first: [], other: [] }
   let busy = false
   const next = (): void => {
     if (busy) return
-    const task = waiting.first.shift() ?? waiting.other.shift()
+    const overdue =
+      (waiting.other[0]?.since ?? Number.POSITIVE_INFINITY) + OTHER_MAX_WAIT_MS <= performance.now()
+    const task =
+      (overdue ? waiting.other.shift() : undefined) ?? waiting.first.shift() ?? waiting.other.shift()
     if (!task) return
     busy = true
-    void task().finally(() => {
+    void task.run().finally(() => {
       busy = false
       next()
     })
   }
   const inTurn = <R>(first: boolean, work: () => Promise<R>): Promise<R> =>
     new Promise<R>((resolve, reject) => {
-      waiting[first ? 'first' : 'other'].push(() => work().then(resolve, reject))
+      waiting[first ? 'first' : 'other'].push({
+        run: () => work().then(resolve, reject),
+        since: performance.now(),
+      })
       next()
     })
   /**

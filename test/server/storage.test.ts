@@ -117,3 +117,24 @@ test('a statement of the first view goes before the reads waiting for the engine
     )[0]!.v,
   ).toBe(false)
 })
+
+test('a read waits behind back-to-back first statements for a bounded time, not for as long as they come', async () => {
+  const order: string[] = []
+  const loop = async (name: string) => {
+    for (let i = 0; i < 30; i++) {
+      await (await first.query({ query: 'SELECT sleep(0.01)', format: 'JSONEachRow' })).json()
+      order.push(name)
+    }
+  }
+  const loops = [loop('a'), loop('b')]
+  // (the loops keep a first statement waiting at every turn: 60 of ~10 ms)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const read = (async () => {
+    await (await client.query({ query: 'SELECT 1', format: 'JSONEachRow' })).json()
+    order.push('read')
+  })()
+  await Promise.all([...loops, read])
+  // after ~100 ms of waiting it goes, well before the 60 are done
+  expect(order.indexOf('read')).toBeGreaterThan(0)
+  expect(order.indexOf('read')).toBeLessThan(40)
+})
