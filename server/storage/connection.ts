@@ -118,13 +118,19 @@ export function scopedConnection(
   // goes, else the oldest other one, unless that one has waited OTHER_MAX_WAIT_MS: then it
   // goes first (back-to-back commits and tick rounds would otherwise hold a read, /readyz's
   // ping among them, for as long as ingest runs at full rate).
+  // An overdue one goes alone: the next turn is a `first` one's again, so a flood of reads
+  // that all waited that long still lets a commit through every other statement.
   type Task = { run: () => Promise<void>; since: number }
   const waiting: { first: Task[]; other: Task[] } = { first: [], other: [] }
   let busy = false
+  let lastWasOverdue = false
   const next = (): void => {
     if (busy) return
     const overdue =
+      !lastWasOverdue &&
+      waiting.first.length > 0 &&
       (waiting.other[0]?.since ?? Number.POSITIVE_INFINITY) + OTHER_MAX_WAIT_MS <= performance.now()
+    lastWasOverdue = overdue
     const task =
       (overdue ? waiting.other.shift() : undefined) ?? waiting.first.shift() ?? waiting.other.shift()
     if (!task) return
