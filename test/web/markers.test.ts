@@ -1,5 +1,8 @@
+import type uPlot from 'uplot'
 import { expect, test } from 'vitest'
 import { type MarkerLabel, mergeCoinciding, placeLabels } from '../../web/src/charts/markers.ts'
+import { bucketIdx } from '../../web/src/charts/stream-charts.ts'
+import { bars } from '../../web/src/charts/theme.ts'
 
 // Every character 6 px wide.
 const measure = (text: string) => text.length * 6
@@ -43,4 +46,21 @@ test('lines at the same place share one label, the marker first, with +N for the
     'flash sale starts +2',
     'Pin cap',
   ])
+})
+
+test('the chart readout reads the bucket under the cursor: its bar, and the curves at its end', () => {
+  // boundaries 0, 10, 20, 30 s: three buckets; series 1 the bars, 2 a curve
+  const u = { data: [[0, 10_000, 20_000, 30_000]], series: [{}, { paths: bars }, {}] } as unknown as uPlot
+  // a quarter and three quarters into the second bucket: the nearest point differs, the bucket not
+  for (const [closest, x] of [
+    [1, 12_500],
+    [2, 17_500],
+  ] as const) {
+    expect(bucketIdx(u, 0, closest, x)).toBe(1)
+    expect(bucketIdx(u, 1, closest, x)).toBe(1)
+    expect(bucketIdx(u, 2, closest, x)).toBe(2)
+  }
+  // past the last boundary: the last point, never beyond
+  expect(bucketIdx(u, 2, 3, 31_000)).toBe(3)
+  expect(bucketIdx(u, 1, 3, 31_000)).toBe(3)
 })

@@ -5,6 +5,7 @@ import {
   createSeries,
   cumulativeToTotal,
   lastBucketStart,
+  liveEdge,
   mergeBuckets,
   perBucket,
   runningRatio,
@@ -185,9 +186,16 @@ describe('merging ticks into a columnar series', () => {
 describe('curves at bucket boundaries', () => {
   test('x is each bucket start and then the last one end; per-bucket values end with nothing', () => {
     expect(boundaries([0, 60_000, 120_000], 60_000)).toEqual([0, 60_000, 120_000, 180_000])
-    expect(perBucket([5, 0, 7])).toEqual([5, 0, 7, null])
+    expect(perBucket([5, 0, 7])).toEqual([5, 0, 7, undefined])
     expect(boundaries([], 60_000)).toEqual([])
     expect(perBucket([])).toEqual([])
+  })
+
+  test("a live stream's newest bucket ends now, not a step ahead (never before its start)", () => {
+    expect(liveEdge([0, 60_000, 120_000], 75_000)).toEqual([0, 60_000, 75_000])
+    expect(liveEdge([0, 60_000, 120_000], 200_000)).toEqual([0, 60_000, 120_000])
+    expect(liveEdge([0, 60_000, 120_000], 30_000)).toEqual([0, 60_000, 60_001])
+    expect(liveEdge([], 30_000)).toEqual([])
   })
 
   test('cumulative, anchored on the total: a window that starts mid-stream shows the running total', () => {

@@ -36,12 +36,25 @@ function base(
     // the last time label's right half (on a phone it was cut to "01:44:0")
     padding: [MARKER_BAND_PX, (u) => (rightAxis(u) ? 18 : RIGHT_EDGE_PX), 0, 0],
     legend: { show: false },
-    cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
+    cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 }, dataIdx: bucketIdx },
     scales: {
       x: range ? { time: !cfg.elapsed, range: () => [range[0], range[1]] } : { time: !cfg.elapsed },
     },
     plugins,
   }
+}
+
+/**
+ * What the cursor reads, on x at bucket boundaries (`boundaries`): the bucket it is in (the
+ * last boundary at or before it), that bucket's own bar, and the curves at the bucket's end.
+ * uPlot's default, the nearest point, read the next bucket's bar over the right half of a bar.
+ */
+export function bucketIdx(u: uPlot, seriesIdx: number, closest: number, xValue: number): number {
+  const xs = u.data[0]
+  let i = closest
+  while (i > 0 && (xs[i] as number) > xValue) i--
+  if (seriesIdx === 0 || u.series[seriesIdx]?.paths === bars) return i
+  return Math.min(i + 1, xs.length - 1)
 }
 
 function xAxis(cfg: StreamChartConfig): uPlot.Axis {

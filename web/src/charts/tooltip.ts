@@ -30,13 +30,19 @@ export function tooltipPlugin(formatX: XFormatter, formatValue: ValueFormatter):
             box.style.display = 'none'
             return
           }
-          const x = u.data[0][idx]
+          // Each series at its own index (`cursor.dataIdx`: a bucket's bar, the curves at its
+          // end), under the bucket's span when the x are bucket boundaries.
+          const at = u.cursor.idxs ?? []
+          const i = at[0] ?? idx
+          const x = u.data[0][i]
           if (x == null) return
-          const lines = [formatX(x)]
+          const end = u.data[0][i + 1]
+          const lines = [end == null ? formatX(x) : `${formatX(x)} – ${formatX(end)}`]
           for (let s = 1; s < u.series.length; s++) {
             const series = u.series[s]
             if (!series?.show) continue
-            lines.push(`${String(series.label ?? '')}: ${formatValue(s, u.data[s]?.[idx] as number | null)}`)
+            const j = at[s] ?? idx
+            lines.push(`${String(series.label ?? '')}: ${formatValue(s, u.data[s]?.[j] as number | null)}`)
           }
           box.textContent = lines.join('\n')
           box.style.display = 'block'

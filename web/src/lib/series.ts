@@ -224,9 +224,25 @@ export function boundaries(t: readonly number[], stepMs: number): number[] {
   return last === undefined ? [] : [...t, last + stepMs]
 }
 
-/** A per-bucket column on `boundaries`: each value at its bucket's start, nothing at the last end. */
-export function perBucket<T>(values: readonly T[]): (T | null)[] {
-  return values.length === 0 ? [] : [...values, null]
+/**
+ * A per-bucket column on `boundaries`: each value at its bucket's start, nothing at the last end
+ * (undefined, not null: uPlot sizes bars by the spacing of the points that have one, and a live
+ * stream's last boundary is nearer than a step: `liveEdge`).
+ */
+export function perBucket<T>(values: readonly T[]): (T | undefined)[] {
+  return values.length === 0 ? [] : [...values, undefined]
+}
+
+/**
+ * `boundaries` of a live stream, its last one at `now` while the newest bucket is under way: the
+ * curves end at the present with the running values, not up to a step in the future.
+ */
+export function liveEdge(x: number[], now: number): number[] {
+  const n = x.length
+  if (n < 2) return x
+  const start = x[n - 2] as number
+  x[n - 1] = Math.max(start + 1, Math.min(x[n - 1] as number, now))
+  return x
 }
 
 /**
