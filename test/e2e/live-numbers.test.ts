@@ -218,8 +218,13 @@ describe('replay', () => {
     const scrubber = page.getByRole('slider', { name: 'Position in the session' })
     await scrubber.waitFor()
     expect(Number(await scrubber.getAttribute('max'))).toBe(last)
-    // It opens at the end: the whole session.
+    // It opens at the end: the whole session, and the clock says when it ended (not the end
+    // of its last bucket).
     await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(stream.totals.gmv))
+    const ended = formatClock(
+      Math.floor(((stream.ended_at ?? stream.last_event_at) - series.t[0]) / 1000) * 1000,
+    )
+    expect(await textOf(page.locator('.clock'))).toContain(`+${ended} / ${ended}`)
     expect(asOf(last).gmv).toBe(formatMoney(stream.totals.gmv))
 
     // Drag to the middle of the session (the range input's value, with its input/change events).
