@@ -111,6 +111,13 @@ test("a creator's subscription ends when an earlier stream_start hands the strea
   const ops = new LiveClient(server.url, server.opsToken)
   expect((await first.subscribe(id)).ok).toBe(true)
   expect((await ops.subscribe(id)).ok).toBe(true)
+  // A like both see: the ticks of what came before are in; what follows is the handover.
+  await server.ingest([
+    { event_id: 'ho-like-0', type: 'like', stream_id: id, ts: now, viewer_id: 'v', quantity: 2 },
+  ])
+  await first.waitFor(() => first.totals?.likes === 2)
+  await ops.waitFor(() => ops.totals?.likes === 2)
+  const firstTicksBefore = first.ticks
   const told = new Promise<{ stream_id: string; error: { code: string } }>((resolve) =>
     first.socket.on('unsubscribed', resolve),
   )
@@ -129,14 +136,14 @@ test("a creator's subscription ends when an earlier stream_start hands the strea
     new Promise((resolve) => setTimeout(() => resolve('not told within 10 s'), 10_000)),
   ])
   expect(message).toEqual({ stream_id: id, error: { code: 'stream_not_found', message: expect.any(String) } })
-  // No tick of the other creator's stream reaches it after that; ops still gets them.
-  const ticksBefore = first.ticks
+  // Not even the handover's own tick reached it (it leaves the room before that tick goes out),
+  // nor any after; ops still gets them.
   const opsBefore = ops.ticks
   await server.ingest([
     { event_id: 'ho-like', type: 'like', stream_id: id, ts: now, viewer_id: 'v', quantity: 3 },
   ])
-  await ops.waitFor(() => ops.ticks > opsBefore && ops.totals?.likes === 3)
-  expect(first.ticks).toBe(ticksBefore)
+  await ops.waitFor(() => ops.ticks > opsBefore && ops.totals?.likes === 5)
+  expect(first.ticks).toBe(firstTicksBefore)
   // ...and subscribing again is refused; the new creator's subscribe is accepted.
   expect((await first.subscribe(id)).ok).toBe(false)
   const second = new LiveClient(server.url, server.creatorToken('second-creator'))
