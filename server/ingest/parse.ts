@@ -118,7 +118,8 @@ export const MAX_NESTING = 10_000
 /**
  * Whether `text` opens more than `limit` arrays or objects inside each other (strings skipped).
  * Text that does not parse is scanned as far as it goes. Text no longer than `limit` cannot,
- * and is not scanned: ordinary events cost nothing.
+ * and is not scanned: ordinary NDJSON lines cost nothing; a JSON body longer than that (an
+ * array of ~50 events or more) gets one pass, about 0.4 ms per 1 000 events.
  */
 export function nestsDeeperThan(text: string, limit: number): boolean {
   if (text.length <= limit) return false
