@@ -114,16 +114,15 @@ function logLevel(text: string | undefined): string {
 }
 
 /**
- * `url` with any `user:password@` blanked, for messages: nothing secret reaches a log line,
- * even from a URL too broken to parse.
+ * `url` with any `user:password@` and any query blanked, for messages: nothing secret reaches
+ * a log line, even from a URL too broken to parse (`?password=` is how some clients take it).
  */
 function withoutUserinfo(url: string): string {
   // Up to the last @ anywhere: a password may itself hold @, : or /, and a URL that did not
   // parse says nothing reliable about where its userinfo ends.
-  return url.replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)?.*@/i,
-    (_match, scheme: string | undefined) => `${scheme ?? ''}…@`,
-  )
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, (_match, scheme: string | undefined) => `${scheme ?? ''}…@`)
+    .replace(/\?.*$/s, '?…')
 }
 
 /** DATA_DIR, resolved (default ./data): where embedded ClickHouse and the commit journal live. */

@@ -164,12 +164,15 @@ export function parseJsonBody(body: Buffer, maxEvents: number): BodyItem[] {
     textBody = strictUtf8.decode(body)
   } catch {
     const at = firstInvalidUtf8(body)
+    // (at is found whenever the decoder refused; said without it otherwise, never a 500)
+    const where =
+      at >= 0 && at < body.length
+        ? `: the first bad sequence is at byte offset ${at} (0x${body[at]!.toString(16).toUpperCase().padStart(2, '0')})`
+        : ''
     throw new BodyError(
       400,
       'invalid_body',
-      `body is not valid UTF-8: the first bad sequence is at byte offset ${at} ` +
-        `(0x${body[at]!.toString(16).toUpperCase().padStart(2, '0')}); a JSON body is read whole, ` +
-        'NDJSON loses only the lines that hold bad bytes',
+      `body is not valid UTF-8${where}; a JSON body is read whole, NDJSON loses only the lines that hold bad bytes`,
     )
   }
   // (the array of events is one level more than its events)
