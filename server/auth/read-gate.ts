@@ -51,6 +51,11 @@ export class ReadGate {
     return new Promise((resolve) => entry.queue.push(() => resolve(release)))
   }
 
+  /** Reads of `key` waiting for a slot. */
+  waitingFor(key: string): number {
+    return this.tokens.get(key)?.queue.length ?? 0
+  }
+
   /** Tokens with reads running (for tests and /metrics). */
   get size(): number {
     return this.tokens.size

@@ -26,6 +26,10 @@ export default fp(
     const verifyReadToken = (token: string | undefined) =>
       verifyToken(app.config.tokenSecret, token, app.clock.now())
     const readGate = new ReadGate()
+    const abandoned = app.registry.counter(
+      'livewall_read_abandoned_total',
+      'Reads whose client left while they waited their turn (not run)',
+    )
     app.decorate('verifyReadToken', verifyReadToken)
     app.decorate('readGate', readGate)
     app.decorateRequest('reader', null)
@@ -53,8 +57,16 @@ export default fp(
           { 'retry-after': '1' },
         )
       }
-      if (reply.raw.destroyed) release()
-      else reply.raw.once('close', release)
+      // A client gone while its read waited: nothing runs for it (had the handler gone on,
+      // every waiter of a flood that aborts would have poured into the engine at once).
+      const socket = request.raw.socket
+      if (!socket || socket.destroyed || request.raw.destroyed || reply.raw.destroyed) {
+        release()
+        abandoned.inc()
+        reply.hijack()
+        return reply
+      }
+      reply.raw.once('close', release)
     })
   },
   { name: 'auth' },

@@ -1,3 +1,4 @@
+import { get } from 'node:http'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ReadGate } from '../../server/auth/read-gate.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -58,4 +59,37 @@ test("one token's flood of reads runs 8 at a time, in turn; another token is ser
   await Promise.all(answers.map((r) => r.arrayBuffer()))
   // every slot is given back
   expect(server.app.readGate.size).toBe(0)
+})
+
+test('reads whose client left while they waited are not run', async () => {
+  const abandoned = () =>
+    Number(/^livewall_read_abandoned_total (\d+)$/m.exec(server.app.registry.render())?.[1] ?? 0)
+  const before = abandoned()
+  const token = server.creatorToken('gate-creator')
+  // The token's 8 slots held here, so the requests below wait their turn...
+  const held = await Promise.all(Array.from({ length: 8 }, () => server.app.readGate.acquire(token)))
+  // (a connection each, so every one reaches the server)
+  const asked = Array.from({ length: 20 }, () => {
+    const request = get(`${server.url}/v1/streams/gate/series?step=1s`, {
+      agent: false,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    const answer = new Promise((resolve) => {
+      request.on('response', () => resolve('answered'))
+      request.on('error', () => resolve('gone'))
+    })
+    return { request, answer }
+  })
+  await expect.poll(() => server.app.readGate.waitingFor(token)).toBe(20)
+  // ...and their clients give up meanwhile.
+  for (const { request } of asked) request.destroy()
+  expect(await Promise.all(asked.map((a) => a.answer))).toEqual(asked.map(() => 'gone'))
+  for (const release of held) release!()
+  // Each got its turn, found its client gone, and ran nothing.
+  await expect.poll(() => abandoned() - before).toBe(20)
+  await expect.poll(() => server.app.readGate.size).toBe(0)
+  const again = await fetch(`${server.url}/v1/streams/gate/series?step=1s`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(again.status).toBe(200)
 })
