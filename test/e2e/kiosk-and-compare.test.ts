@@ -283,8 +283,13 @@ describe('replay compare (README: overlay a second session aligned by time since
     const { body: mainSeries } = await server.get(
       `/v1/streams/${main.stream_id}/series?step=${aloneStep}&metrics=gmv`,
     )
-    // (floored: a coarser step never shows more than had been reached)
-    const kept = Math.min(mainSeries.t.length, Math.floor((middle * series.step_ms) / mainSeries.step_ms))
+    // The same moment (floored: another step never shows more than had been reached), from
+    // the first bucket's start at each step.
+    const { body: mainAtStep } = await server.get(
+      `/v1/streams/${main.stream_id}/series?step=${step}&metrics=gmv`,
+    )
+    const at = mainAtStep.t[0] + middle * series.step_ms
+    const kept = Math.min(mainSeries.t.length, Math.floor((at - mainSeries.t[0]) / mainSeries.step_ms))
     expect(kept).toBeLessThan(mainSeries.t.length)
     await expect.poll(async () => Number(await scrubber.inputValue())).toBe(kept)
 
