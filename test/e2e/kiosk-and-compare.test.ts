@@ -272,7 +272,12 @@ describe('replay compare (README: overlay a second session aligned by time since
     await scrubber.fill(String(middle))
     await expect.poll(() => textOf(row)).toContain(`GMV ${otherAsOf(middle).gmv}`)
     expect(await textOf(row)).toContain(`Orders ${otherAsOf(middle).orders}`)
-    expect(await textOf(row)).toContain(`at +${formatClock(middle * series.step_ms)}`)
+    // (time since the main stream's start; positions count from its first bucket's)
+    const { body: mainAtStep } = await server.get(
+      `/v1/streams/${main.stream_id}/series?step=${step}&metrics=gmv`,
+    )
+    const sinceStart = Math.max(0, middle * series.step_ms - (main.started_at - mainAtStep.t[0]))
+    expect(await textOf(row)).toContain(`at +${formatClock(sinceStart)}`)
 
     // "— none —" takes the overlay away again, and the position stays at the same time in
     // the session (alone, the replay has its own step, so another bucket number).
@@ -285,9 +290,6 @@ describe('replay compare (README: overlay a second session aligned by time since
     )
     // The same moment (floored: another step never shows more than had been reached), from
     // the first bucket's start at each step.
-    const { body: mainAtStep } = await server.get(
-      `/v1/streams/${main.stream_id}/series?step=${step}&metrics=gmv`,
-    )
     const at = mainAtStep.t[0] + middle * series.step_ms
     const kept = Math.min(mainSeries.t.length, Math.floor((at - mainSeries.t[0]) / mainSeries.step_ms))
     expect(kept).toBeLessThan(mainSeries.t.length)

@@ -210,7 +210,8 @@ describe('replay', () => {
     const asOf = (position: number) => ({
       gmv: formatMoney(gmvCents.slice(0, position).reduce((a, b) => a + b, 0) / 100),
       orders: formatCount(series.orders.slice(0, position).reduce((a: number, b: number) => a + b, 0)),
-      clock: `+${formatClock(position * series.step_ms)}`,
+      // (the clock counts from the stream's start; positions from its first bucket's)
+      clock: `+${formatClock(Math.max(0, position * series.step_ms - (stream.started_at - series.t[0])))}`,
     })
     const last = series.t.length
 
@@ -218,12 +219,10 @@ describe('replay', () => {
     const scrubber = page.getByRole('slider', { name: 'Position in the session' })
     await scrubber.waitFor()
     expect(Number(await scrubber.getAttribute('max'))).toBe(last)
-    // It opens at the end: the whole session, and the clock says when it ended (not the end
-    // of its last bucket).
+    // It opens at the end: the whole session, and the clock says how long it ran, as the header
+    // does (not to the end of its last bucket, nor from the start of its first).
     await expect.poll(() => textOf(kpiValue(page, 'GMV'))).toBe(formatMoney(stream.totals.gmv))
-    const ended = formatClock(
-      Math.floor(((stream.ended_at ?? stream.last_event_at) - series.t[0]) / 1000) * 1000,
-    )
+    const ended = formatClock((stream.ended_at ?? stream.last_event_at) - stream.started_at)
     expect(await textOf(page.locator('.clock'))).toContain(`+${ended} / ${ended}`)
     expect(asOf(last).gmv).toBe(formatMoney(stream.totals.gmv))
 

@@ -13,6 +13,11 @@ export interface StreamChartConfig {
   currencySymbol: string
   /** x is ms since the stream started (replay) instead of epoch ms */
   elapsed?: boolean
+  /**
+   * With `elapsed`: where the stream started on x (x is from its first bucket's start, the start
+   * rounded down to the step): axis, readout and clock then count from the start itself.
+   */
+  elapsedOffset?: number
   /** fixed x range (replay: the whole session, so curves unfold left to right) */
   xRange?: [number, number]
   /** fixed y maxima per scale (replay: no rescaling while playing) */
@@ -58,11 +63,19 @@ export function bucketIdx(u: uPlot, seriesIdx: number, closest: number, xValue: 
 }
 
 function xAxis(cfg: StreamChartConfig): uPlot.Axis {
-  return cfg.elapsed ? { ...elapsedAxis(), splits: elapsedSplits } : timeAxis()
+  if (!cfg.elapsed) return timeAxis()
+  const offset = cfg.elapsedOffset ?? 0
+  return {
+    ...elapsedAxis(),
+    // round times since the start, placed on the bucket grid's x
+    splits: (u, axis, min, max) => elapsedSplits(u, axis, min - offset, max - offset).map((v) => v + offset),
+    values: (_u, splits) => splits.map((v) => formatClock(v - offset)),
+  }
 }
 
 function formatX(cfg: StreamChartConfig) {
-  return (x: number) => (cfg.elapsed ? `+${formatClock(x)}` : formatTime(x))
+  const offset = cfg.elapsedOffset ?? 0
+  return (x: number) => (cfg.elapsed ? `+${formatClock(Math.max(0, x - offset))}` : formatTime(x))
 }
 
 /** A y range from 0 (fixed `max` if given) with headroom; `empty` when there is nothing yet. */
