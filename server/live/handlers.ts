@@ -61,26 +61,34 @@ export interface SocketState extends LiveSocketData {
   wallRoom: string | null
 }
 
+/** A socket no longer watches a stream: out of its room, and nothing held for it is sent. */
+async function leaveStream(socket: Socket, state: SocketState, streamId: string): Promise<void> {
+  const step = state.subscriptions.get(streamId)
+  if (step === undefined) return
+  const room = tickRoom(streamId, step)
+  const left = socket.leave(room)
+  state.subscriptions.delete(streamId)
+  state.pending.delete(`tick:${room}`)
+  await left
+}
+
 /**
  * Ends the subscriptions of creators the stream turns out not to belong to. Access is checked
  * at subscribe; a stream's creator is the one its first `stream_start` by `ts` names (SPEC §3,
  * README), so an earlier `stream_start` arriving late and naming someone else hands the stream
- * over. Before each
- * tick the room's creator sockets are checked against the creator the round read (no query of
- * its own), and another creator's leave the room, told by an `unsubscribed` message.
+ * over. Before each tick the room's creator sockets are checked against the creator the round
+ * read (no query of its own), and another creator's leave the room, told by an `unsubscribed`
+ * message.
  */
 export function dropOtherCreators(nsp: Namespace, streamId: string, stepMs: number, creatorId: string): void {
-  const room = tickRoom(streamId, stepMs)
-  const members = nsp.adapter.rooms.get(room)
+  const members = nsp.adapter.rooms.get(tickRoom(streamId, stepMs))
   if (!members) return
   for (const id of [...members]) {
     const socket = nsp.sockets.get(id)
     const state = socket?.data as SocketState | undefined
     if (!socket || !state || state.reader.role !== 'creator' || state.reader.creator_id === creatorId)
       continue
-    void socket.leave(room)
-    state.subscriptions.delete(streamId)
-    state.pending.delete(`tick:${room}`)
+    void leaveStream(socket, state, streamId)
     socket.emit('unsubscribed', { stream_id: streamId, error: notVisible(streamId).error })
   }
 }
@@ -205,10 +213,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     const streamId = (payload as { stream_id?: unknown } | null)?.stream_id
     if (typeof streamId !== 'string' || streamId.length < 1 || !fitsChars(streamId, 128))
       return failure('invalid_request', 'stream_id: must be a string of 1 to 128 characters')
-    const step = state.subscriptions.get(streamId)
-    if (step !== undefined) await socket.leave(tickRoom(streamId, step))
-    state.subscriptions.delete(streamId)
-    state.pending.delete(`tick:${tickRoom(streamId, step ?? 0)}`)
+    await leaveStream(socket, state, streamId)
     return { ok: true }
   })
 
