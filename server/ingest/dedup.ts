@@ -44,6 +44,8 @@ export class Deduplicator {
   private warm = false
   /** Commits whose ids are in the filters. */
   private seq = 0
+  /** Commits remembered (two may be in flight at once: their ids reach the filters in turn). */
+  private remembered = 0
   /** The ids of the last commits, for prechecks taken before they reached the filters. */
   private readonly recent: RecentCommit[] = []
   lookups = 0
@@ -143,7 +145,11 @@ export class Deduplicator {
    * With a precheck (of exactly these events, its `seq` the oldest of theirs), the filters
    * are not asked again: only the ids of commits added to them since are.
    */
-  async findDuplicates(events: readonly EventRow[], precheck?: Precheck): Promise<boolean[]> {
+  async findDuplicates(
+    events: readonly EventRow[],
+    precheck?: Precheck,
+    client: ClickHouseClient = this.client,
+  ): Promise<boolean[]> {
     const since =
       precheck && (this.seq === precheck.seq || this.recent.some((c) => c.seq === precheck.seq + 1))
         ? this.recent.filter((c) => c.seq > precheck.seq)
@@ -167,7 +173,7 @@ export class Deduplicator {
       firstOfId.add(id)
       if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
     }
-    const storedIds = await this.lookup('event_id', maybeIds)
+    const storedIds = await this.lookup(client, 'event_id', maybeIds)
     const firstOfOrder = new Set<string>()
     const maybeOrders: string[] = []
     for (let i = 0; i < events.length; i++) {
@@ -185,7 +191,7 @@ export class Deduplicator {
       firstOfOrder.add(event.order_id)
       if (maybeSeen(i, 'orders', event.order_id)) maybeOrders.push(event.order_id)
     }
-    const storedOrders = await this.lookup('order_id', maybeOrders)
+    const storedOrders = await this.lookup(client, 'order_id', maybeOrders)
     if (storedOrders.size > 0) {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
@@ -215,7 +221,7 @@ export class Deduplicator {
    * left to the returned promise, which the caller lets run while the engine writes.
    */
   remember(events: readonly EventRow[]): Promise<void> {
-    const commit: RecentCommit = { seq: this.seq + 1, ids: new Set(), orders: new Set() }
+    const commit: RecentCommit = { seq: ++this.remembered, ids: new Set(), orders: new Set() }
     for (const event of events) {
       commit.ids.add(event.event_id)
       if (event.type === 'order_paid') commit.orders.add(event.order_id)
@@ -232,7 +238,11 @@ export class Deduplicator {
     })
   }
 
-  private async lookup(column: 'event_id' | 'order_id', ids: string[]): Promise<Set<string>> {
+  private async lookup(
+    client: ClickHouseClient,
+    column: 'event_id' | 'order_id',
+    ids: string[],
+  ): Promise<Set<string>> {
     const found = new Set<string>()
     const windowMs = column === 'event_id' ? EVENT_ID_WINDOW_MS : ORDER_ID_WINDOW_MS
     const since = this.now() - windowMs
@@ -248,7 +258,7 @@ export class Deduplicator {
           : `SELECT DISTINCT order_id FROM order_ids
              WHERE order_id IN {ids:Array(String)} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`
       const rows = await (
-        await this.client.query({ query, query_params: { ids: chunk, since }, format: 'JSONCompactEachRow' })
+        await client.query({ query, query_params: { ids: chunk, since }, format: 'JSONCompactEachRow' })
       ).json<[string]>()
       for (const [id] of rows) found.add(id)
     }
