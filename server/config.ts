@@ -37,6 +37,8 @@ export interface IngestConfig {
   flushMaxWaitMs: number
   /** Above this many events waiting for storage, new requests get 503 (load shedding). */
   maxPendingEvents: number
+  /** Group commits that may be in flight at once, each in its own engine session. */
+  commitLanes: number
   maxEventsPerRequest: number
   maxBodyBytes: number
   /** Memory budget of the event_id / order_id seen-filters (Bloom filters), in MiB. */
@@ -218,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushMaxEvents: int(env, 'INGEST_FLUSH_MAX_EVENTS', 10_000, 1, 1_000_000),
       flushMaxWaitMs: int(env, 'INGEST_FLUSH_MAX_WAIT_MS', 15, 0, 10_000),
       maxPendingEvents: int(env, 'INGEST_MAX_PENDING_EVENTS', 200_000, 1, 100_000_000),
+      commitLanes: int(env, 'INGEST_COMMIT_LANES', 2, 1, 4),
       maxEventsPerRequest: int(env, 'INGEST_MAX_EVENTS_PER_REQUEST', 10_000, 1, 1_000_000),
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       dedupMemoryMb: int(env, 'INGEST_DEDUP_MEMORY_MB', 128, 1, 65_536),

@@ -28,6 +28,12 @@ declare module 'fastify' {
      * (`ScopedConnection.first`); over HTTP it is `clickhouse`.
      */
     clickhouseFirst: ClickHouseClient
+    /**
+     * The clients group commits run on, one per commit lane: the first is `clickhouseFirst`;
+     * embedded, each other one is an engine session of its own, so two commits run side by
+     * side (over HTTP they are all `clickhouse`).
+     */
+    clickhouseCommitLanes: ClickHouseClient[]
     storage: StorageState
   }
 }
@@ -94,7 +100,7 @@ function buildClients(
   config: Config,
   log: FastifyBaseLogger,
   faults?: FaultInjector,
-): { client: ClickHouseClient; first: ClickHouseClient } {
+): { client: ClickHouseClient; first: ClickHouseClient; lanes: ClickHouseClient[] } {
   if (config.clickhouseUrl !== undefined) {
     const client = createClient({
       log: clientLog(log),
@@ -106,13 +112,23 @@ function buildClients(
       request_timeout: config.clickhouseRequestTimeoutMs,
     })
     // (a server runs statements side by side: nothing waits behind a read)
-    return { client, first: client }
+    return { client, first: client, lanes: Array.from({ length: config.ingest.commitLanes }, () => client) }
   }
   mkdirSync(config.dataDir, { recursive: true })
   const connection = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
+  const first = createClient({
+    connection: asClientConnection(connection.first),
+    clickhouse_settings: SETTINGS,
+  })
+  const lanes = [first]
+  for (let lane = 1; lane < config.ingest.commitLanes; lane++) {
+    const own = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
+    lanes.push(createClient({ connection: asClientConnection(own.first), clickhouse_settings: SETTINGS }))
+  }
   return {
     client: createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS }),
-    first: createClient({ connection: asClientConnection(connection.first), clickhouse_settings: SETTINGS }),
+    first,
+    lanes,
   }
 }
 
@@ -168,7 +184,7 @@ async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<v
 export default fp(
   async (app, opts: ClickhousePluginOptions) => {
     const { config } = opts
-    const { client, first } = buildClients(config, app.log, opts.faults)
+    const { client, first, lanes } = buildClients(config, app.log, opts.faults)
     let stopped = false
     const state: StorageState = {
       embedded: config.clickhouseUrl === undefined,
@@ -219,11 +235,13 @@ export default fp(
 
     app.decorate('clickhouse', client)
     app.decorate('clickhouseFirst', first)
+    app.decorate('clickhouseCommitLanes', lanes)
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
       await client.close()
       if (first !== client) await first.close()
+      for (const lane of lanes) if (lane !== first && lane !== client) await lane.close()
     })
   },
   { name: 'clickhouse' },

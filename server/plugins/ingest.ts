@@ -31,7 +31,8 @@ export default fp(
     const commits = new EventEmitter<{ commit: [CommitNotice] }>()
     commits.setMaxListeners(0)
     const writer = new GroupCommitWriter({
-      client: app.clickhouseFirst,
+      client: app.clickhouseCommitLanes[0]!,
+      lanes: app.clickhouseCommitLanes.slice(1),
       dedup,
       config: app.config.ingest,
       now: () => app.clock.now(),
