@@ -20,7 +20,7 @@ export interface SnapshotOptions {
 /**
  * Snapshots for subscribers, shared by those who ask for the same stream, step and
  * `since` at about the same time: a wall of screens reconnecting after a restart is a
- * thousand subscribes at once, and chDB runs one statement at a time (a snapshot's reads
+ * thousand subscribes at once, and a chDB session runs one statement at a time (a snapshot's reads
  * of the rollup take ~7–30 ms).
  * A batch is read only after every subscriber in it has joined the tick room (so no
  * commit falls between its snapshot and its first tick), and a key's next batch waits

@@ -277,7 +277,7 @@ export class TickEngine {
       [...balanceRanges].filter(([id, range]) => !(seconds?.has(id) && seconds.get(id)!.from <= range.from)),
     )
     // A round is one statement (totals + 1 s buckets), plus one per other step in use:
-    // chDB runs one statement at a time; a small read of the rollup costs ~7–12 ms. They go
+    // a chDB session runs one statement at a time; a small read of the rollup costs ~7–12 ms. They go
     // to the engine together, so none waits behind an INSERT sent in between.
     const others = [...byStep].filter(([step]) => step !== 1000)
     const [round, otherRows] = await Promise.all([

@@ -147,7 +147,7 @@ export default fp(
     }
     app.commits.on('commit', onCommit)
     // The next group commit waits (at most this long) for the round that reads the last
-    // one: the engine runs one statement at a time, and a round queued behind an INSERT
+    // one: its engine session runs one statement at a time, and a round queued behind an INSERT
     // took 0.25–0.5 s at 20 000 events/s. A round of 50 streams reads in ~10–40 ms.
     app.writer.addGate(() => ticks.idle(LIVE_GATE_MAX_MS))
 

@@ -16,8 +16,8 @@ export interface FaultInjector {
 // session holds and, before each statement, puts right what differs: `USE` when the
 // database differs, `SET k = DEFAULT` for a setting the statement does not ask for,
 // `SET k = v` for one it asks for differently. Statements through one connection run one
-// at a time (chDB runs one at a time per process anyway), so preamble and statement are
-// atomic. (Measured: a session's database and settings are its own; another connection
+// at a time (as in a chDB session; other sessions on the same path run beside it), so
+// preamble and statement are atomic. (Measured: a session's database and settings are its own; another connection
 // on the same path, or a new one after a restart, starts from the defaults.)
 //
 // For a statement with a body (an INSERT's rows) the preamble is a statement of its own:
@@ -94,7 +94,7 @@ export interface ScopedConnection extends Connection<Readable> {
    * The same engine and session, for the statements an acknowledgement or the live push
    * waits on (group commits, their dedup look-ups, tick rounds, the wall's read each
    * second): each runs as soon as the engine is free,
-   * ahead of any waiting statement of the plain connection. The engine runs one statement
+   * ahead of any waiting statement of the plain connection. A session runs one statement
    * at a time, so without it a flood of reads (16 concurrent `/series`) queued every
    * commit behind all of them: ingest acks went from 41 ms to 850 ms.
    */
