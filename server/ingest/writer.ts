@@ -280,12 +280,18 @@ export class GroupCommitWriter {
         this.timer = setTimeout(() => this.kick(), SECOND_LANE_AFTER_MS - waited)
         return
       }
-      lane.running = this.drain(lane).then((started) => {
-        lane.running = undefined
-        // What arrived during the commit has waited at least that long: go again now.
-        // (Not after a turn that found nothing it could take: the commit it waits for will.)
-        if (started && this.queue.length > 0) this.kick()
-      })
+      lane.running = this.drain(lane)
+        .catch((error) => {
+          // (a gate or a listener that threw: the lane must not stay busy for ever)
+          this.options.onError(error)
+          return true
+        })
+        .then((started) => {
+          lane.running = undefined
+          // What arrived during the commit has waited at least that long: go again now.
+          // (Not after a turn that found nothing it could take: the commit it waits for will.)
+          if (started && this.queue.length > 0) this.kick()
+        })
     }
   }
 
@@ -390,10 +396,16 @@ export class GroupCommitWriter {
           to: Math.max(...batch.map((r) => r.receivedAt)),
         }
         lane.suspect = suspect
-        this.options.journal.write(this.openSuspects())
-        // Not while a repair (another lane's) rebuilds rollups: this INSERT would race it.
-        while (this.repairing) await this.repairing
         try {
+          this.options.journal.write(this.openSuspects())
+        } catch (error) {
+          // (nothing was sent: not a suspect, and not left in the next journal either)
+          lane.suspect = undefined
+          throw error
+        }
+        try {
+          // Not while a repair (another lane's) rebuilds rollups: this INSERT would race it.
+          while (this.repairing) await this.repairing
           // One INSERT, one block: the batch lands in one part (and one part per rollup).
           lane.inserting = client.exec({
             query: INSERT_EVENTS_SQL,
@@ -471,7 +483,11 @@ export class GroupCommitWriter {
         continue
       }
       const repaired = this.repair(this.suspect)
-      this.repairing = repaired.then(() => undefined)
+      // (other lanes only wait for it to end; this one is told how it ended)
+      this.repairing = repaired.then(
+        () => undefined,
+        () => undefined,
+      )
       try {
         return await repaired
       } finally {
