@@ -239,9 +239,9 @@ export default fp(
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
-      await client.close()
-      if (first !== client) await first.close()
-      for (const lane of lanes) if (lane !== first && lane !== client) await lane.close()
+      // (each closed whatever another's close does)
+      const others = [first, ...lanes].filter((c, i, all) => c !== client && all.indexOf(c) === i)
+      await Promise.allSettled([client, ...others].map((c) => c.close()))
     })
   },
   { name: 'clickhouse' },
