@@ -176,14 +176,12 @@ export class GroupCommitWriter {
     while (this.suspect && (this.running().length > 0 || this.repairing)) await this.settled()
     if (!this.suspect) return
     this.rebuildNotBefore = 0
-    const suspect = this.suspect
-    this.repairing = this.repair(suspect)
-      .then(() => undefined)
-      .finally(() => {
-        this.repairing = undefined
-        if (this.queue.length > 0) this.kick()
-      })
-    await this.repairing
+    try {
+      await this.repairFirst()
+    } finally {
+      // (commits that arrived meanwhile waited for it: kick() starts none while it runs)
+      if (this.queue.length > 0) this.kick()
+    }
   }
 
   /** The commits in flight. */
@@ -464,11 +462,11 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Repairs the suspect, if there is one, before `lane` commits: alone, once no other
-   * lane's INSERT is running (a rebuild beside an INSERT into its streams would race it).
-   * False when the accepted orders could not be restored.
+   * Repairs the suspect, if there is one, before `lane` commits (or now, for no lane):
+   * alone, once no other lane's INSERT is running (a rebuild beside an INSERT into its
+   * streams would race it). False when the accepted orders could not be restored.
    */
-  private async repairFirst(lane: Lane): Promise<boolean> {
+  private async repairFirst(lane?: Lane): Promise<boolean> {
     for (;;) {
       if (this.repairing) {
         await this.repairing
