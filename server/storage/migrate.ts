@@ -112,17 +112,22 @@ const NEVER_CONCURRENT = 1_000_000_000
  *
  * `old_parts_lifetime` (ClickHouse server: 480 s; embedded chDB: 0): how long the parts a
  * merge replaced are kept. Parts are written without fsync, so a merged part may live only
- * in the page cache for a while (30 s by the kernel's default, longer under load). With 0,
- * chDB deletes the merged-away parts at the next clean-up, and a power loss in that window
- * loses rows that were acknowledged minutes earlier. Kept 480 s, as a server keeps them,
- * they are there when a start-up finds a merged part damaged: ClickHouse falls back to
- * them. Costs disk: the merged-away parts of the last 8 minutes.
+ * in the page cache for a while (the kernel writes dirty pages back once they are 30 s
+ * old). With 0, chDB deletes the merged-away parts at the next clean-up, and a power loss
+ * in that window loses rows that were acknowledged minutes earlier. Kept, they are there
+ * when a start-up finds a merged part damaged: ClickHouse falls back to them.
+ * 120 s, four times the kernel's write-back age, not the server's 480: merged-away parts
+ * slow the commits as they pile up (~60 new parts a second at 40 000 events/s, so ~30 000
+ * kept after 8 minutes). At a steady 40 000 events/s (BENCHMARKS.md, "Session 15") the ack
+ * p99 per 30 s climbed from ~90 ms to 280–910 ms after 7–13 minutes with 480; with 120 it
+ * was 94–223 ms 5–9 minutes in. Deleting costs the same either way: as many parts go as
+ * come, only later.
  * https://clickhouse.com/docs/operations/settings/merge-tree-settings#old_parts_lifetime
  */
 export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[] = [
   { setting: 'merge_selector_base', value: 20, tables: ['events', 'rollups'] },
   { setting: 'concurrent_part_removal_threshold', value: NEVER_CONCURRENT, tables: ['events', 'rollups'] },
-  { setting: 'old_parts_lifetime', value: 480, tables: ['events', 'rollups', 'quarantine'] },
+  { setting: 'old_parts_lifetime', value: 120, tables: ['events', 'rollups', 'quarantine'] },
 ]
 
 async function tuneTables(client: ClickHouseClient, log: (msg: string) => void): Promise<void> {

@@ -166,7 +166,7 @@ describe('migrations', () => {
         t.engine_full.includes('merge_selector_base = 20') &&
           t.engine_full.includes('concurrent_part_removal_threshold = 1000000000'),
         // chDB's own default is 0: merged-away parts deleted at once (see TABLE_TUNING).
-        t.engine_full.includes('old_parts_lifetime = 480'),
+        t.engine_full.includes('old_parts_lifetime = 120'),
       ])
     // chDB (ClickHouse 26) knows every setting.
     expect(await engines(client)).toEqual([
