@@ -119,9 +119,9 @@ const NEVER_CONCURRENT = 1_000_000_000
  * 120 s, four times the kernel's write-back age, not the server's 480: merged-away parts
  * slow the commits as they pile up (~60 new parts a second at 40 000 events/s, so ~30 000
  * kept after 8 minutes). At a steady 40 000 events/s (BENCHMARKS.md, "Session 15") the ack
- * p99 per 30 s climbed from ~90 ms to 280–910 ms after 7–13 minutes with 480; with 120 it
- * was 94–223 ms 5–9 minutes in. Deleting costs the same either way: as many parts go as
- * come, only later.
+ * p99 per 30 s climbed from ~90 ms to 270–910 ms from the 8th minute on with 480; with 120
+ * it was 94–223 ms from the 5th to the 9th. Deleting costs the same either way: as many
+ * parts go as come, only later.
  * https://clickhouse.com/docs/operations/settings/merge-tree-settings#old_parts_lifetime
  */
 export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[] = [
