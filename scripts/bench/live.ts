@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { io, type Socket } from 'socket.io-client'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { ndjsonPoster, percentile } from './mix.ts'
+import { ndjsonPoster, percentile, processCpu } from './mix.ts'
 
 /**
  * npm run bench:live — event-to-screen latency: from the moment an ingest request is
@@ -33,9 +33,10 @@ const log = (msg: string) => console.error(`bench:live: ${msg}`)
 const poster = ndjsonPoster(KEY, 16)
 const post = (url: URL, body: string) => poster.post(url, body).then((r) => r.status)
 
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return Number(fields[11]) + Number(fields[12]) // utime + stime, in clock ticks (100/s)
+/** CPU seconds the process has used so far, user and system. */
+function cpuSeconds(pid: number): number {
+  const { user, system } = processCpu(pid)
+  return user + system
 }
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -146,7 +147,7 @@ async function main() {
       const acks: [number, number][] = [] // (ack time, orders acked per stream after it)
       const interval = (BATCH / rate) * 1000
       log(`${rate} events/s: one ${BATCH}-event request every ${interval.toFixed(0)} ms for ${SECONDS} s`)
-      const cpuStart = cpuTicks(pid)
+      const cpuStart = cpuSeconds(pid)
       const t0 = performance.now()
       const inflight: Promise<void>[] = []
       let failed = 0
@@ -167,7 +168,7 @@ async function main() {
       await Promise.all(inflight)
       const elapsed = (performance.now() - t0) / 1000
       await new Promise((r) => setTimeout(r, 2000)) // let the last ticks arrive
-      const cpu = ((cpuTicks(pid) - cpuStart) / 100 / elapsed) * 100
+      const cpu = ((cpuSeconds(pid) - cpuStart) / elapsed) * 100
       const rss = rssMb(pid)
 
       const latencies: number[] = []

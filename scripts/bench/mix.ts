@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 
 /**
@@ -128,4 +129,10 @@ export function ndjsonPoster(key: string, connections: number) {
     })
   }
   return { post, close: () => agent.destroy() }
+}
+
+/** CPU a process has used so far, in seconds (Linux: /proc/<pid>/stat, at 100 ticks/s). */
+export function processCpu(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
 }
