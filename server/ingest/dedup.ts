@@ -24,10 +24,23 @@ export interface Precheck {
   maybeOrder: Uint8Array
 }
 
-interface RecentCommit {
-  seq: number
+/** The event_ids of a commit's events, and the order_ids of its order_paid events. */
+export interface CommitIds {
   ids: Set<string>
   orders: Set<string>
+}
+
+export function commitIds(events: readonly EventRow[]): CommitIds {
+  const held: CommitIds = { ids: new Set(), orders: new Set() }
+  for (const event of events) {
+    held.ids.add(event.event_id)
+    if (event.type === 'order_paid') held.orders.add(event.order_id)
+  }
+  return held
+}
+
+interface RecentCommit extends CommitIds {
+  seq: number
 }
 const WARM_SLICE_MS = 3600 * 1000
 
@@ -219,13 +232,11 @@ export class Deduplicator {
    * Before a commit's INSERT: its events' ids are (about to be) stored. They are kept
    * beside the filters at once; adding them to the filters (~3.5 ms per 10 000 ids) is
    * left to the returned promise, which the caller lets run while the engine writes.
+   * (Ids that are not stored after all cost a look-up when they come again, never a
+   * wrong answer.)
    */
-  remember(events: readonly EventRow[]): Promise<void> {
-    const commit: RecentCommit = { seq: ++this.remembered, ids: new Set(), orders: new Set() }
-    for (const event of events) {
-      commit.ids.add(event.event_id)
-      if (event.type === 'order_paid') commit.orders.add(event.order_id)
-    }
+  remember(held: CommitIds): Promise<void> {
+    const commit: RecentCommit = { seq: ++this.remembered, ...held }
     this.recent.push(commit)
     if (this.recent.length > RECENT_COMMITS) this.recent.shift()
     return new Promise((resolve) => {

@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
-import type { Deduplicator, Precheck } from './dedup.ts'
+import { type CommitIds, commitIds, type Deduplicator, type Precheck } from './dedup.ts'
 import {
   type CommitJournal,
   joinSuspects,
@@ -297,7 +297,7 @@ export class GroupCommitWriter {
   private async drain(lane: Lane): Promise<boolean> {
     // What arrives while the gates hold joins this commit.
     if (this.gates.length > 0 && !this.closed) await Promise.all(this.gates.map((gate) => gate()))
-    const others = this.lanes.filter((other) => other !== lane && other.ids)
+    const others = this.lanes.filter((other) => other !== lane && other.held)
     const batch: PendingRequest[] = []
     const left: PendingRequest[] = []
     let size = 0
@@ -314,21 +314,13 @@ export class GroupCommitWriter {
     this.queue = left
     this.queuedEvents -= size
     lane.events = size
-    lane.ids = new Set()
-    lane.orders = new Set()
-    // (only another lane asks them)
-    for (const request of this.lanes.length > 1 ? batch : []) {
-      for (const event of request.events) {
-        lane.ids.add(event.event_id)
-        if (event.type === 'order_paid') lane.orders.add(event.order_id)
-      }
-    }
+    // (asked by the other lanes, and remembered by dedup before the INSERT)
+    lane.held = commitIds(batch.flatMap((request) => request.events))
     try {
       await this.commit(batch, lane)
     } finally {
       lane.events = 0
-      lane.ids = undefined
-      lane.orders = undefined
+      lane.held = undefined
     }
     return true
   }
@@ -384,9 +376,10 @@ export class GroupCommitWriter {
       }
       // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
       // may be stored, and the seen-filter must send their retry to ClickHouse for the truth.
-      // (Remembering an id that was not stored costs one look-up, never a wrong answer.)
+      // (Remembering an id that was not stored costs one look-up, never a wrong answer: so
+      // the whole batch's ids go, the set the other lanes check, built once in `drain`.)
       // The filters take the ids while the engine writes (see Deduplicator.remember).
-      remembered = dedup.remember(fresh)
+      remembered = dedup.remember(lane.held!)
       if (chunks.length > 0) {
         const suspect: SuspectCommit = {
           streams: [...streams.keys()],
@@ -563,8 +556,7 @@ interface Lane {
   /** Events (and quarantine rows) of the commit in flight. */
   events: number
   /** Its event_ids and order_ids: a request sharing one waits for it to end (see `drain`). */
-  ids?: Set<string>
-  orders?: Set<string>
+  held?: CommitIds
   suspect?: SuspectCommit
 }
 
@@ -574,8 +566,8 @@ interface Lane {
  */
 function sharesIds(request: PendingRequest, lane: Lane): boolean {
   for (const event of request.events) {
-    if (lane.ids!.has(event.event_id)) return true
-    if (event.type === 'order_paid' && lane.orders!.has(event.order_id)) return true
+    if (lane.held!.ids.has(event.event_id)) return true
+    if (event.type === 'order_paid' && lane.held!.orders.has(event.order_id)) return true
   }
   return false
 }

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from 'vitest'
-import { Deduplicator } from '../../server/ingest/dedup.ts'
+import { commitIds, Deduplicator } from '../../server/ingest/dedup.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import type { EventRow } from '../../server/schemas/event.ts'
@@ -99,7 +99,7 @@ test('a precheck taken before a commit reached the filters still finds that comm
   const precheck = dedup.precheck(later)
   expect([...precheck.maybeId]).toEqual([0, 0, 0, 0])
 
-  const remembered = dedup.remember(committed)
+  const remembered = dedup.remember(commitIds(committed))
   await client.exec({
     query: INSERT_EVENTS_SQL,
     values: committed.map((e) => eventRowLine(e, secondsText(NOW))).join('\n') as never,
