@@ -239,9 +239,8 @@ export default fp(
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
-      // (each closed whatever another's close does)
-      const others = [first, ...lanes].filter((c, i, all) => c !== client && all.indexOf(c) === i)
-      await Promise.allSettled([client, ...others].map((c) => c.close()))
+      // (each closed once, whatever another's close does)
+      await Promise.allSettled([...new Set([client, first, ...lanes])].map((c) => c.close()))
     })
   },
   { name: 'clickhouse' },
