@@ -73,19 +73,40 @@ export interface ShedConfig {
   heapUsedBytes: number
 }
 
+/**
+ * What is wrong with the configuration: every problem found, not only the first, so that
+ * one start names all there is to fix. One problem is the message as it is; several are
+ * counted, one per line.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError'
+  readonly problems: string[]
+
+  constructor(problems: string | string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems
+    super(list.length === 1 ? list[0] : `${list.length} problems:\n${list.map((p) => `  - ${p}`).join('\n')}`)
+    this.problems = list
+  }
 }
 
 type Env = Record<string, string | undefined>
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+/** The integer in `name`, or `fallback` when unset; a bad value is noted in `problems`. */
+function intOf(
+  env: Env,
+  problems: string[],
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   // Decimal digits only: Number() would also take 0x10 or 1e3.
   const value = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+    problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+    return fallback
   }
   return value
 }
@@ -108,10 +129,12 @@ function isOrigin(text: string): boolean {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-function logLevel(text: string | undefined): string {
+function logLevel(text: string | undefined, problems: string[]): string {
   if (!text) return 'info'
-  if (!LOG_LEVELS.includes(text))
-    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`)
+  if (!LOG_LEVELS.includes(text)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`)
+    return 'info'
+  }
   return text
 }
 
@@ -132,84 +155,86 @@ export function dataDirOf(env: Env = process.env): string {
   return path.resolve(env.DATA_DIR || './data')
 }
 
-/** Builds the config from the environment; throws ConfigError naming the bad variable. */
+/** Builds the config from the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = []
+  const int = (name: string, fallback: number, min: number, max: number) =>
+    intOf(env, problems, name, fallback, min, max)
   const demo = env.LIVEWALL_DEMO === '1'
   let ingestKeys = list(env.LIVEWALL_INGEST_KEYS)
   let tokenSecret = env.LIVEWALL_TOKEN_SECRET ?? ''
   if (!demo) {
     if (ingestKeys.length === 0) {
-      throw new ConfigError(
-        'LIVEWALL_INGEST_KEYS is required (comma-separated secrets), or set LIVEWALL_DEMO=1',
-      )
+      problems.push('LIVEWALL_INGEST_KEYS is required (comma-separated secrets), or set LIVEWALL_DEMO=1')
     }
     if (tokenSecret.length < 16) {
-      throw new ConfigError('LIVEWALL_TOKEN_SECRET is required and must be at least 16 characters')
+      problems.push('LIVEWALL_TOKEN_SECRET is required and must be at least 16 characters')
     }
   } else {
     // The demo makes up what is not given; what is given obeys the same rules as without it.
     if (ingestKeys.length === 0) ingestKeys = [`demo-${randomBytes(12).toString('hex')}`]
     if (tokenSecret === '') tokenSecret = randomBytes(32).toString('hex')
     if (tokenSecret.length < 16) {
-      throw new ConfigError(
+      problems.push(
         'LIVEWALL_TOKEN_SECRET must be at least 16 characters (or unset: with LIVEWALL_DEMO=1 the demo makes its own)',
       )
     }
   }
-  for (const key of ingestKeys) {
-    if (key.length < 8) throw new ConfigError('each LIVEWALL_INGEST_KEYS entry must be at least 8 characters')
-  }
+  if (ingestKeys.some((key) => key.length < 8))
+    problems.push('each LIVEWALL_INGEST_KEYS entry must be at least 8 characters')
   const currency = (env.CURRENCY ?? 'USD').toUpperCase()
   // ISO 4217 as this Node knows it (the dashboard formats money with the same list)
   if (!/^[A-Z]{3}$/.test(currency) || !Intl.supportedValuesOf('currency').includes(currency))
-    throw new ConfigError(`CURRENCY must be an ISO 4217 code such as USD or EUR, got "${env.CURRENCY}"`)
+    problems.push(`CURRENCY must be an ISO 4217 code such as USD or EUR, got "${env.CURRENCY}"`)
   const database = env.CLICKHOUSE_DATABASE ?? 'livewall'
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
-    throw new ConfigError(`CLICKHOUSE_DATABASE must be a plain identifier, got "${database}"`)
+    problems.push(`CLICKHOUSE_DATABASE must be a plain identifier, got "${database}"`)
   }
   const corsOrigins = list(env.LIVEWALL_CORS_ORIGINS)
   for (const origin of corsOrigins) {
     // No wildcard: every origin allowed to call the API with a token is named.
     if (!isOrigin(origin)) {
-      throw new ConfigError(
+      problems.push(
         `LIVEWALL_CORS_ORIGINS entries must be origins like https://shop.example (scheme, host, optional port), got "${origin}"`,
       )
     }
   }
+  const problemsBeforeHttp = problems.length
   const http: HttpConfig = {
-    headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-    requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
-    idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
-    maxHeaderBytes: int(env, 'HTTP_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
-    maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
+    headersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    keepAliveTimeoutMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+    idleTimeoutMs: int('HTTP_IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    maxHeaderBytes: int('HTTP_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    maxConnections: int('HTTP_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
   }
-  if (http.headersTimeoutMs > http.requestTimeoutMs) {
-    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS')
+  // (not when either is bad: its stand-in would be compared)
+  if (problems.length === problemsBeforeHttp && http.headersTimeoutMs > http.requestTimeoutMs) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS')
   }
   const heapLimitMb = Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024)
   const clickhouseUrl = env.CLICKHOUSE_URL || undefined
   if (clickhouseUrl !== undefined) {
-    let protocol = ''
+    let protocol: string | undefined
     try {
       protocol = new URL(clickhouseUrl).protocol
     } catch {
-      throw new ConfigError(`CLICKHOUSE_URL is not a URL: "${withoutUserinfo(clickhouseUrl)}"`)
+      problems.push(`CLICKHOUSE_URL is not a URL: "${withoutUserinfo(clickhouseUrl)}"`)
     }
     // (`localhost:8123` parses, as a URL of scheme "localhost:")
-    if (protocol !== 'http:' && protocol !== 'https:') {
-      throw new ConfigError(
+    if (protocol !== undefined && protocol !== 'http:' && protocol !== 'https:') {
+      problems.push(
         `CLICKHOUSE_URL must start with http:// or https://, got "${withoutUserinfo(clickhouseUrl)}"`,
       )
     }
   }
-  return {
-    port: int(env, 'PORT', 3000, 0, 65535),
+  const config: Config = {
+    port: int('PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     clickhouseUrl,
     clickhouseUser: env.CLICKHOUSE_USER || undefined,
     clickhousePassword: env.CLICKHOUSE_PASSWORD || undefined,
-    clickhouseRequestTimeoutMs: int(env, 'CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    clickhouseRequestTimeoutMs: int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     database,
     dataDir: dataDirOf(env),
     currency,
@@ -217,27 +242,28 @@ export function loadConfig(env: Env = process.env): Config {
     tokenSecret,
     demo,
     ingest: {
-      flushMaxEvents: int(env, 'INGEST_FLUSH_MAX_EVENTS', 10_000, 1, 1_000_000),
-      flushMaxWaitMs: int(env, 'INGEST_FLUSH_MAX_WAIT_MS', 15, 0, 10_000),
-      maxPendingEvents: int(env, 'INGEST_MAX_PENDING_EVENTS', 200_000, 1, 100_000_000),
-      commitLanes: int(env, 'INGEST_COMMIT_LANES', 2, 1, 4),
-      maxEventsPerRequest: int(env, 'INGEST_MAX_EVENTS_PER_REQUEST', 10_000, 1, 1_000_000),
-      maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      dedupMemoryMb: int(env, 'INGEST_DEDUP_MEMORY_MB', 128, 1, 65_536),
-      rateLimitPerKey: int(env, 'INGEST_RATE_LIMIT_PER_KEY', 1000, 1, 1_000_000),
-      maxInflightBytes: int(env, 'INGEST_MAX_INFLIGHT_MB', 256, 1, 1_000_000) * 1024 * 1024,
+      flushMaxEvents: int('INGEST_FLUSH_MAX_EVENTS', 10_000, 1, 1_000_000),
+      flushMaxWaitMs: int('INGEST_FLUSH_MAX_WAIT_MS', 15, 0, 10_000),
+      maxPendingEvents: int('INGEST_MAX_PENDING_EVENTS', 200_000, 1, 100_000_000),
+      commitLanes: int('INGEST_COMMIT_LANES', 2, 1, 4),
+      maxEventsPerRequest: int('INGEST_MAX_EVENTS_PER_REQUEST', 10_000, 1, 1_000_000),
+      maxBodyBytes: int('INGEST_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      dedupMemoryMb: int('INGEST_DEDUP_MEMORY_MB', 128, 1, 65_536),
+      rateLimitPerKey: int('INGEST_RATE_LIMIT_PER_KEY', 1000, 1, 1_000_000),
+      maxInflightBytes: int('INGEST_MAX_INFLIGHT_MB', 256, 1, 1_000_000) * 1024 * 1024,
     },
     http,
     shed: {
-      eventLoopDelayMs: int(env, 'LOAD_SHED_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000),
+      eventLoopDelayMs: int('LOAD_SHED_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000),
       // Default: 90 % of V8's heap limit, well before an out-of-memory crash.
-      heapUsedBytes:
-        int(env, 'LOAD_SHED_HEAP_USED_MB', Math.floor(heapLimitMb * 0.9), 0, 1_000_000) * 1024 * 1024,
+      heapUsedBytes: int('LOAD_SHED_HEAP_USED_MB', Math.floor(heapLimitMb * 0.9), 0, 1_000_000) * 1024 * 1024,
     },
     corsOrigins,
-    logLevel: logLevel(env.LOG_LEVEL),
+    logLevel: logLevel(env.LOG_LEVEL, problems),
     webDistDir: path.resolve(env.LIVEWALL_WEB_DIST || path.join(import.meta.dirname, '..', 'web', 'dist')),
   }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
 }
 
 /**

@@ -50,6 +50,33 @@ test('numbers are decimal digits and CLICKHOUSE_URL an http(s) URL, each refused
   )
 })
 
+test('every problem of the environment is named in one error, not only the first', () => {
+  const bad = () =>
+    loadConfig({
+      LIVEWALL_TOKEN_SECRET: 'short',
+      PORT: 'eighty',
+      CURRENCY: 'XYZ',
+      HTTP_HEADERS_TIMEOUT_MS: 'soon',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+    })
+  let error: ConfigError | undefined
+  try {
+    bad()
+  } catch (thrown) {
+    error = thrown as ConfigError
+  }
+  expect(error).toBeInstanceOf(ConfigError)
+  // (HTTP_HEADERS_TIMEOUT_MS is bad, so it is not also compared with the request timeout)
+  expect(error!.problems).toEqual([
+    'LIVEWALL_INGEST_KEYS is required (comma-separated secrets), or set LIVEWALL_DEMO=1',
+    'LIVEWALL_TOKEN_SECRET is required and must be at least 16 characters',
+    'CURRENCY must be an ISO 4217 code such as USD or EUR, got "XYZ"',
+    'HTTP_HEADERS_TIMEOUT_MS must be an integer from 100 to 600000, got "soon"',
+    'PORT must be an integer from 0 to 65535, got "eighty"',
+  ])
+  expect(error!.message).toBe(`5 problems:\n${error!.problems.map((p) => `  - ${p}`).join('\n')}`)
+})
+
 test('a CLICKHOUSE_URL refused by loadConfig is echoed without its user and password', () => {
   const base = { LIVEWALL_INGEST_KEYS: 'key-0123456789', LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef' }
   const message = (url: string) => {
