@@ -17,6 +17,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     reader: Reader | null
+    /** Gives the read's ReadGate slot back (once its answer exists: see the onSend hook). */
+    releaseRead: (() => void) | null
   }
 }
 
@@ -33,6 +35,16 @@ export default fp(
     app.decorate('verifyReadToken', verifyReadToken)
     app.decorate('readGate', readGate)
     app.decorateRequest('reader', null)
+    app.decorateRequest('releaseRead', null)
+    // A read's slot is given back when its answer (or its error) is ready, not when its
+    // client goes: the read's statements run on after the client left, and a token that
+    // asked and hung up over and over would otherwise have any number running at once.
+    // (Fastify runs onSend for a request whose client left too, once its handler is done.)
+    app.addHook('onSend', async (request, _reply, payload) => {
+      request.releaseRead?.()
+      request.releaseRead = null
+      return payload
+    })
     app.decorate('requireReader', async (request: FastifyRequest, reply: FastifyReply) => {
       let token: string | undefined
       try {
@@ -47,7 +59,7 @@ export default fp(
         throw error
       }
       // One token's reads take turns beyond its share (see ReadGate); the slot is given back
-      // when the answer is sent or the client goes.
+      // when the answer is ready (onSend above).
       const release = await readGate.acquire(token as string)
       if (!release) {
         throw new ApiError(
@@ -66,7 +78,7 @@ export default fp(
         reply.hijack()
         return reply
       }
-      reply.raw.once('close', release)
+      request.releaseRead = release
     })
   },
   { name: 'auth' },

@@ -93,3 +93,27 @@ test('reads whose client left while they waited are not run', async () => {
   })
   expect(again.status).toBe(200)
 })
+
+test('a read whose client leaves while it runs keeps its slot until the read is done', async () => {
+  const token = server.creatorToken('gate-creator')
+  // A statement ahead of it in the engine session the reads run on: the read below is
+  // inside its handler (its slot taken) and waits for the engine.
+  const blocker = server.app.clickhouse.query({
+    query: 'SELECT sleepEachRow(1) FROM numbers(2) SETTINGS max_block_size = 2',
+    format: 'JSONEachRow',
+  })
+  const request = get(`${server.url}/v1/streams/gate/series?step=1s`, {
+    agent: false,
+    headers: { authorization: `Bearer ${token}` },
+  })
+  const gone = new Promise((resolve) => request.on('error', resolve))
+  await expect.poll(() => server.app.readGate.size).toBe(1)
+  request.destroy()
+  await gone
+  // The client is gone and the read still runs: its slot is still taken. (Freed at the
+  // hang-up, a token could keep any number of reads running by asking and leaving.)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  expect(server.app.readGate.size).toBe(1)
+  await (await blocker).json()
+  await expect.poll(() => server.app.readGate.size).toBe(0)
+})
