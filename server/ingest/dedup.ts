@@ -24,6 +24,9 @@ export interface Precheck {
   maybeOrder: Uint8Array
 }
 
+/** Why an event is not counted again: its event_id, or (order_paid) its order_id, was already. */
+export type DuplicateReason = 'event_id' | 'order_id'
+
 /** The event_ids of a commit's events, and the order_ids of its order_paid events. */
 export interface CommitIds {
   ids: Set<string>
@@ -153,16 +156,26 @@ export class Deduplicator {
     return { seq: this.seq, maybeId, maybeOrder }
   }
 
-  /**
-   * Marks `duplicate[i]` for every event of the batch that must not be counted again.
-   * With a precheck (of exactly these events, its `seq` the oldest of theirs), the filters
-   * are not asked again: only the ids of commits added to them since are.
-   */
+  /** Marks `duplicate[i]` for every event of the batch that must not be counted again (see `whyDuplicate`). */
   async findDuplicates(
     events: readonly EventRow[],
     precheck?: Precheck,
     client: ClickHouseClient = this.client,
   ): Promise<boolean[]> {
+    return (await this.whyDuplicate(events, precheck, client)).map((reason) => reason !== undefined)
+  }
+
+  /**
+   * For every event of the batch that must not be counted again, why: its event_id was
+   * accepted already (or comes earlier in the batch), or its order_id was counted already
+   * (the same). With a precheck (of exactly these events, its `seq` the oldest of theirs),
+   * the filters are not asked again: only the ids of commits added to them since are.
+   */
+  async whyDuplicate(
+    events: readonly EventRow[],
+    precheck?: Precheck,
+    client: ClickHouseClient = this.client,
+  ): Promise<(DuplicateReason | undefined)[]> {
     const since =
       precheck && (this.seq === precheck.seq || this.recent.some((c) => c.seq === precheck.seq + 1))
         ? this.recent.filter((c) => c.seq > precheck.seq)
@@ -174,13 +187,13 @@ export class Deduplicator {
       }
       return this.filterSays(column, id)
     }
-    const duplicate = new Array<boolean>(events.length).fill(false)
+    const duplicate = new Array<DuplicateReason | undefined>(events.length).fill(undefined)
     const firstOfId = new Set<string>()
     const maybeIds: string[] = []
     for (let i = 0; i < events.length; i++) {
       const id = events[i]!.event_id
       if (firstOfId.has(id)) {
-        duplicate[i] = true
+        duplicate[i] = 'event_id'
         continue
       }
       firstOfId.add(id)
@@ -193,12 +206,12 @@ export class Deduplicator {
       if (duplicate[i]) continue
       const event = events[i]!
       if (storedIds.has(event.event_id)) {
-        duplicate[i] = true
+        duplicate[i] = 'event_id'
         continue
       }
       if (event.type !== 'order_paid') continue
       if (firstOfOrder.has(event.order_id)) {
-        duplicate[i] = true
+        duplicate[i] = 'order_id'
         continue
       }
       firstOfOrder.add(event.order_id)
@@ -209,7 +222,7 @@ export class Deduplicator {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
         if (!duplicate[i] && event.type === 'order_paid' && storedOrders.has(event.order_id))
-          duplicate[i] = true
+          duplicate[i] = 'order_id'
       }
     }
     return duplicate

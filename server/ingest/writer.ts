@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
 import type { EventRow } from '../schemas/event.ts'
-import { type CommitIds, commitIds, type Deduplicator, type Precheck } from './dedup.ts'
+import { type CommitIds, commitIds, type Deduplicator, type DuplicateReason, type Precheck } from './dedup.ts'
 import {
   type CommitJournal,
   joinSuspects,
@@ -37,6 +37,8 @@ export interface QuarantineRow {
 export interface CommitOutcome {
   accepted: number
   duplicates: number
+  /** Each duplicate: its position among the request's events, and why (none when no duplicate). */
+  duplicateOf?: { position: number; reason: DuplicateReason }[]
 }
 
 /** What one group commit changed: the live push reads the touched buckets back. */
@@ -339,18 +341,25 @@ export class GroupCommitWriter {
         throw new Error('the accepted orders of a failed commit are not restored yet')
       }
       const lookupsBefore = dedup.lookups
-      const duplicate = await dedup.findDuplicates(events, batchPrecheck(batch, events.length), client)
+      const duplicate = await dedup.whyDuplicate(events, batchPrecheck(batch, events.length), client)
       instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
-      // Per request, how many of its events are stored (the rest are duplicates).
+      // Per request, how many of its events are stored, and which are duplicates and why.
       const kept: number[] = []
+      const duplicatesOf: CommitOutcome['duplicateOf'][] = []
       let offset = 0
       for (const request of batch) {
         let stored = 0
+        let duplicates: CommitOutcome['duplicateOf']
         for (let i = 0; i < request.events.length; i++) {
-          if (duplicate[offset + i]) continue
+          const reason = duplicate[offset + i]
+          if (reason) {
+            duplicates ??= []
+            duplicates.push({ position: i, reason })
+            continue
+          }
           stored++
           const event = request.events[i]!
           fresh.push(event)
@@ -372,6 +381,7 @@ export class GroupCommitWriter {
           )
         }
         kept.push(stored)
+        duplicatesOf.push(duplicates)
         offset += request.events.length
       }
       // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
@@ -439,7 +449,12 @@ export class GroupCommitWriter {
       for (const [r, request] of batch.entries()) {
         if (quarantineLost && request.quarantine.length > 0)
           request.reject(kept[r]! > 0 ? quarantineFailed() : storageFailed())
-        else request.resolve({ accepted: kept[r]!, duplicates: request.events.length - kept[r]! })
+        else
+          request.resolve({
+            accepted: kept[r]!,
+            duplicates: request.events.length - kept[r]!,
+            ...(duplicatesOf[r] ? { duplicateOf: duplicatesOf[r] } : {}),
+          })
       }
       // (a commit of rejected events alone changes the wall's quarantine count)
       if (fresh.length > 0 || quarantine.length > 0)

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { bearer } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
+import type { DuplicateReason } from '../ingest/dedup.ts'
 import { InflightBudget, type InflightCharge, type InflightRefusal } from '../ingest/inflight.ts'
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { fitsChars, validateEvent } from '../ingest/validate.ts'
@@ -27,6 +28,16 @@ function ingestRateLimit(perSecond: number) {
 
 const RAW_LIMIT = 64 * 1024
 const MAX_ERRORS = 100
+
+/**
+ * Why a duplicate was not counted again, for its producer: a retry (the event_id), or a
+ * second order_paid for one order (SPEC §2: the first accepted amount stands).
+ */
+function duplicateMessage(event: EventRow, reason: DuplicateReason): string {
+  return reason === 'event_id'
+    ? 'duplicate: this event_id was already accepted (in the last 24 hours, or earlier in this request); not counted again'
+    : `duplicate: order_id ${JSON.stringify(event.order_id)} was already counted under another event_id; its first amount stands`
+}
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
 
 /** Cuts text at `limit` bytes of UTF-8 without splitting a character. */
@@ -248,6 +259,8 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
       const now = app.clock.now()
       const events: EventRow[] = []
+      // (each accepted event's index in the request, for the duplicates' entries)
+      const indices: number[] = []
       const quarantine: QuarantineRow[] = []
       const errors: { index: number; event_id?: string; message: string }[] = []
       for (const item of items) {
@@ -258,6 +271,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           const result = validateEvent(item.value, now, app.config.currency, item.raw ?? item.rawLater)
           if (result.ok) {
             events.push(result.event)
+            indices.push(item.index)
             continue
           }
           message = result.message
@@ -289,6 +303,16 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         duplicates: outcome.duplicates,
         rejected: quarantine.length,
         errors,
+        ...(outcome.duplicateOf && {
+          duplicate_events: outcome.duplicateOf.slice(0, MAX_ERRORS).map(({ position, reason }) => {
+            const event = events[position]!
+            return {
+              index: indices[position]!,
+              event_id: event.event_id,
+              message: duplicateMessage(event, reason),
+            }
+          }),
+        }),
       }
       return reply.code(quarantine.length > 0 ? 422 : 200).send(answer)
     },

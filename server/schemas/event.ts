@@ -100,5 +100,12 @@ export const IngestResponse = Type.Object({
   duplicates: Type.Integer(),
   rejected: Type.Integer(),
   errors: Type.Array(IngestError, { description: 'at most 100 entries' }),
+  duplicate_events: Type.Optional(
+    Type.Array(IngestError, {
+      description:
+        'Present when duplicates > 0: which events were not counted again, and why (an event_id ' +
+        'already accepted, or an order_id already counted); at most 100 entries',
+    }),
+  ),
 })
 export type IngestResponse = Static<typeof IngestResponse>

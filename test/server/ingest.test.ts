@@ -603,20 +603,40 @@ describe('exactly once', () => {
     const batch = [view('retry'), view('retry'), order('retry', '12.50')]
     expect((await server.ingest(batch)).body).toMatchObject({ accepted: 3, duplicates: 0 })
     const before = (await server.get('/v1/streams/retry')).body.totals
-    expect((await server.ingest(batch)).body).toMatchObject({ accepted: 0, duplicates: 3 })
+    const retried = (await server.ingest(batch)).body
+    expect(retried).toMatchObject({ accepted: 0, duplicates: 3 })
+    // each duplicate named, as the rejected events are, with why it was not counted
+    const again =
+      'duplicate: this event_id was already accepted (in the last 24 hours, or earlier in this request); not counted again'
+    expect(retried.duplicate_events).toEqual(
+      batch.map((event, index) => ({ index, event_id: event.event_id, message: again })),
+    )
     expect((await server.get('/v1/streams/retry')).body.totals).toEqual(before)
   })
 
   test('the same event twice in one request counts once', async () => {
     const event = view('twice')
-    expect((await server.ingest([event, event])).body).toMatchObject({ accepted: 1, duplicates: 1 })
+    const answer = (await server.ingest([view('twice'), event, event])).body
+    expect(answer).toMatchObject({ accepted: 2, duplicates: 1 })
+    expect(answer.duplicate_events).toEqual([
+      { index: 2, event_id: event.event_id, message: expect.stringMatching(/^duplicate: this event_id/) },
+    ])
   })
 
   test('order_paid repeated for one order_id under a new event_id counts once; the first amount stands', async () => {
     const first = order('orders1', '30.00', { order_id: 'ord-x' })
     const again = order('orders1', '99.00', { order_id: 'ord-x' })
     expect((await server.ingest([first])).body.accepted).toBe(1)
-    expect((await server.ingest([again])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+    const answer = (await server.ingest([again])).body
+    expect(answer).toMatchObject({ accepted: 0, duplicates: 1 })
+    expect(answer.duplicate_events).toEqual([
+      {
+        index: 0,
+        event_id: again.event_id,
+        message:
+          'duplicate: order_id "ord-x" was already counted under another event_id; its first amount stands',
+      },
+    ])
     const { totals } = (await server.get('/v1/streams/orders1')).body
     expect(totals.orders).toBe(1)
     expect(totals.gmv).toBe(30)
