@@ -127,6 +127,12 @@ test(`SIGKILL ${KILLS} times at random moments under load: every acknowledged ev
         duplicates: BATCH,
         rejected: 0,
         errors: [],
+        // each named as a retry of an accepted event_id
+        duplicate_events: sample.ids.map((event_id, index) => ({
+          index,
+          event_id,
+          message: expect.stringMatching(/^duplicate: this event_id was already accepted/),
+        })),
       })
       resentOk++
     }

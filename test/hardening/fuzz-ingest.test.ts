@@ -75,6 +75,8 @@ interface Rendered {
   contentType: string
   accepted: ExpectedRow[]
   duplicates: number
+  /** index of each duplicate slot, in order */
+  duplicateAt: number[]
   /** index and (when readable) event_id of each rejected slot, in order */
   rejected: { index: number; eventId?: string }[]
 }
@@ -126,6 +128,7 @@ function render(b: MixedBody): Rendered {
     contentType: b.contentType,
     accepted: slots.filter((s) => s.fate === 'valid').map((s) => s.row!),
     duplicates: slots.filter((s) => s.fate === 'duplicate').length,
+    duplicateAt: slots.flatMap((s, index) => (s.fate === 'duplicate' ? [index] : [])),
     rejected: slots.flatMap((s, index) => (s.fate === 'rejected' ? [{ index, eventId: s.eventId }] : [])),
   }
 }
@@ -157,6 +160,9 @@ function expectFate(r: Rendered, answer: Answer) {
   expectIngestAnswer(answer)
   expect(answer.body.accepted).toBe(r.accepted.length)
   expect(answer.body.duplicates).toBe(r.duplicates)
+  // each duplicate named by its index (the field is there only when there are some)
+  const named = (answer.body.duplicate_events as { index: number }[] | undefined)?.map((d) => d.index)
+  expect(named).toEqual(r.duplicates > 0 ? r.duplicateAt.slice(0, 100) : undefined)
   expect(answer.body.rejected).toBe(r.rejected.length)
   const errors = answer.body.errors as { index: number; event_id?: string }[]
   expect(errors.map((e) => e.index)).toEqual(r.rejected.slice(0, 100).map((x) => x.index))
