@@ -156,15 +156,6 @@ export class Deduplicator {
     return { seq: this.seq, maybeId, maybeOrder }
   }
 
-  /** Marks `duplicate[i]` for every event of the batch that must not be counted again (see `whyDuplicate`). */
-  async findDuplicates(
-    events: readonly EventRow[],
-    precheck?: Precheck,
-    client: ClickHouseClient = this.client,
-  ): Promise<boolean[]> {
-    return (await this.whyDuplicate(events, precheck, client)).map((reason) => reason !== undefined)
-  }
-
   /**
    * For every event of the batch that must not be counted again, why: its event_id was
    * accepted already (or comes earlier in the batch), or its order_id was counted already
@@ -188,15 +179,20 @@ export class Deduplicator {
       return this.filterSays(column, id)
     }
     const duplicate = new Array<DuplicateReason | undefined>(events.length).fill(undefined)
-    const firstOfId = new Set<string>()
+    // event_id -> where it first comes in the batch; later copies are duplicates of it
+    const firstOfId = new Map<string, number>()
+    let repeats: [at: number, first: number][] | undefined
     const maybeIds: string[] = []
     for (let i = 0; i < events.length; i++) {
       const id = events[i]!.event_id
-      if (firstOfId.has(id)) {
+      const first = firstOfId.get(id)
+      if (first !== undefined) {
         duplicate[i] = 'event_id'
+        repeats ??= []
+        repeats.push([i, first])
         continue
       }
-      firstOfId.add(id)
+      firstOfId.set(id, i)
       if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
     }
     const storedIds = await this.lookup(client, 'event_id', maybeIds)
@@ -225,6 +221,9 @@ export class Deduplicator {
           duplicate[i] = 'order_id'
       }
     }
+    // A later copy of an event dropped for its order_id is dropped for the same reason: its
+    // event_id was never accepted.
+    if (repeats) for (const [at, first] of repeats) duplicate[at] = duplicate[first] ?? 'event_id'
     return duplicate
   }
 

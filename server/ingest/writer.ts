@@ -21,6 +21,9 @@ import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
  */
 const SECOND_LANE_AFTER_MS = 25
 
+/** A request's answer names at most this many of its duplicates (as it does its rejected events). */
+const NAMED_DUPLICATES = 100
+
 /** After a failed rebuild, commits go on this long before it is tried again. */
 const REBUILD_RETRY_MS = 30_000
 
@@ -37,7 +40,7 @@ export interface QuarantineRow {
 export interface CommitOutcome {
   accepted: number
   duplicates: number
-  /** Each duplicate: its position among the request's events, and why (none when no duplicate). */
+  /** The first 100 duplicates: position among the request's events, and why (none when no duplicate). */
   duplicateOf?: { position: number; reason: DuplicateReason }[]
 }
 
@@ -357,7 +360,7 @@ export class GroupCommitWriter {
           const reason = duplicate[offset + i]
           if (reason) {
             duplicates ??= []
-            duplicates.push({ position: i, reason })
+            if (duplicates.length < NAMED_DUPLICATES) duplicates.push({ position: i, reason })
             continue
           }
           stored++

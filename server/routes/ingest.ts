@@ -35,8 +35,8 @@ const MAX_ERRORS = 100
  */
 function duplicateMessage(event: EventRow, reason: DuplicateReason): string {
   return reason === 'event_id'
-    ? 'duplicate: this event_id was already accepted (in the last 24 hours, or earlier in this request); not counted again'
-    : `duplicate: order_id ${JSON.stringify(event.order_id)} was already counted under another event_id; its first amount stands`
+    ? 'duplicate: this event_id was already accepted (within 24 hours, or earlier in this request or one committed with it); not counted again'
+    : `duplicate: order_id ${JSON.stringify(event.order_id)} was already counted (under another event_id, or by this event over 24 hours ago); its first amount stands`
 }
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
 

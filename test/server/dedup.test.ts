@@ -53,7 +53,7 @@ test('after a restart the filters are refilled from storage: stored ids and orde
 
   const fresh = Array.from({ length: 500 }, (_, i) => row(`new-${i}`))
   const before = dedup.lookups
-  expect((await dedup.findDuplicates(fresh)).some(Boolean)).toBe(false)
+  expect((await dedup.whyDuplicate(fresh)).some(Boolean)).toBe(false)
   expect(dedup.lookups - before).toBe(0)
 
   const again = [
@@ -68,7 +68,7 @@ test('after a restart the filters are refilled from storage: stored ids and orde
     }),
   ]
   // 'day-old' was accepted 30 h ago: outside the 24 h event_id window, so it counts again.
-  expect(await dedup.findDuplicates(again)).toEqual([true, false, true])
+  expect(await dedup.whyDuplicate(again)).toEqual(['event_id', undefined, 'order_id'])
 })
 
 test('warm-up of an empty database is one statement, not a slice per hour of the window', async () => {
@@ -106,7 +106,7 @@ test('a precheck taken before a commit reached the filters still finds that comm
   })
   await remembered
   const before = dedup.lookups
-  expect(await dedup.findDuplicates(later, precheck)).toEqual([true, false, true, false])
+  expect(await dedup.whyDuplicate(later, precheck)).toEqual(['event_id', undefined, 'order_id', undefined])
   // Only the ids of the commit since the precheck were looked up in storage.
   expect(dedup.lookups - before).toBe(2)
 
@@ -114,5 +114,5 @@ test('a precheck taken before a commit reached the filters still finds that comm
   const now = dedup.precheck(later)
   expect([...now.maybeId]).toEqual([1, 0, 0, 0])
   expect([...now.maybeOrder]).toEqual([0, 0, 1, 0])
-  expect(await dedup.findDuplicates(later, now)).toEqual([true, false, true, false])
+  expect(await dedup.whyDuplicate(later, now)).toEqual(['event_id', undefined, 'order_id', undefined])
 })

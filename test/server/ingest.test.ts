@@ -607,7 +607,7 @@ describe('exactly once', () => {
     expect(retried).toMatchObject({ accepted: 0, duplicates: 3 })
     // each duplicate named, as the rejected events are, with why it was not counted
     const again =
-      'duplicate: this event_id was already accepted (in the last 24 hours, or earlier in this request); not counted again'
+      'duplicate: this event_id was already accepted (within 24 hours, or earlier in this request or one committed with it); not counted again'
     expect(retried.duplicate_events).toEqual(
       batch.map((event, index) => ({ index, event_id: event.event_id, message: again })),
     )
@@ -629,13 +629,15 @@ describe('exactly once', () => {
     expect((await server.ingest([first])).body.accepted).toBe(1)
     const answer = (await server.ingest([again])).body
     expect(answer).toMatchObject({ accepted: 0, duplicates: 1 })
-    expect(answer.duplicate_events).toEqual([
-      {
-        index: 0,
-        event_id: again.event_id,
-        message:
-          'duplicate: order_id "ord-x" was already counted under another event_id; its first amount stands',
-      },
+    const counted =
+      'duplicate: order_id "ord-x" was already counted (under another event_id, or by this event over 24 hours ago); its first amount stands'
+    expect(answer.duplicate_events).toEqual([{ index: 0, event_id: again.event_id, message: counted }])
+    // Two copies of a new event for that order: the second is not "an event_id already
+    // accepted" (neither copy was), it is dropped for the order too.
+    const copy = order('orders1', '99.00', { order_id: 'ord-x' })
+    expect((await server.ingest([copy, copy])).body.duplicate_events).toEqual([
+      { index: 0, event_id: copy.event_id, message: counted },
+      { index: 1, event_id: copy.event_id, message: counted },
     ])
     const { totals } = (await server.get('/v1/streams/orders1')).body
     expect(totals.orders).toBe(1)
