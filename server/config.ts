@@ -199,17 +199,20 @@ export function loadConfig(env: Env = process.env): Config {
       )
     }
   }
-  const problemsBeforeHttp = problems.length
+  const problemsBeforeTimeouts = problems.length
+  const headersTimeoutMs = int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000)
+  const requestTimeoutMs = int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000)
+  // (compared only when both are good: a bad one's stand-in would be compared)
+  const timeoutsGood = problems.length === problemsBeforeTimeouts
   const http: HttpConfig = {
-    headersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-    requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
     keepAliveTimeoutMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
     idleTimeoutMs: int('HTTP_IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxHeaderBytes: int('HTTP_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
     maxConnections: int('HTTP_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
   }
-  // (not when either is bad: its stand-in would be compared)
-  if (problems.length === problemsBeforeHttp && http.headersTimeoutMs > http.requestTimeoutMs) {
+  if (timeoutsGood && headersTimeoutMs > requestTimeoutMs) {
     problems.push('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS')
   }
   const heapLimitMb = Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024)
