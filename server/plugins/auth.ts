@@ -40,10 +40,11 @@ export default fp(
     // client goes: the read's statements run on after the client left, and a token that
     // asked and hung up over and over would otherwise have any number running at once.
     // (Fastify runs onSend for a request whose client left too, once its handler is done.)
-    app.addHook('onSend', async (request, _reply, payload) => {
+    // A callback hook, not an async one: it runs on every answer, ingest's included.
+    app.addHook('onSend', (request, _reply, payload, done) => {
       request.releaseRead?.()
       request.releaseRead = null
-      return payload
+      done(null, payload)
     })
     app.decorate('requireReader', async (request: FastifyRequest, reply: FastifyReply) => {
       let token: string | undefined
@@ -79,6 +80,9 @@ export default fp(
         return reply
       }
       request.releaseRead = release
+      // Backstop for an answer written without onSend (Fastify's last-resort error path):
+      // 'finish' means a whole answer went out, so it cannot free a read still running.
+      reply.raw.once('finish', release)
     })
   },
   { name: 'auth' },
