@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { IngestConfig } from '../config.ts'
 import type { IngestInstruments } from '../observability/prometheus.ts'
-import type { EventRow } from '../schemas/event.ts'
+import { type EventRow, MAX_LISTED_EVENTS } from '../schemas/event.ts'
 import { type CommitIds, commitIds, type Deduplicator, type DuplicateReason, type Precheck } from './dedup.ts'
 import {
   type CommitJournal,
@@ -21,9 +21,6 @@ import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from './rows.ts'
  */
 const SECOND_LANE_AFTER_MS = 25
 
-/** A request's answer names at most this many of its duplicates (as it does its rejected events). */
-const NAMED_DUPLICATES = 100
-
 /** After a failed rebuild, commits go on this long before it is tried again. */
 const REBUILD_RETRY_MS = 30_000
 
@@ -40,7 +37,10 @@ export interface QuarantineRow {
 export interface CommitOutcome {
   accepted: number
   duplicates: number
-  /** The first 100 duplicates: position among the request's events, and why (none when no duplicate). */
+  /**
+   * Its first duplicates (as many as its answer lists): position among the request's events,
+   * and why. Absent when it has none.
+   */
   duplicateOf?: { position: number; reason: DuplicateReason }[]
 }
 
@@ -350,8 +350,7 @@ export class GroupCommitWriter {
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
       // Per request, how many of its events are stored, and which are duplicates and why.
-      const kept: number[] = []
-      const duplicatesOf: CommitOutcome['duplicateOf'][] = []
+      const outcomes: CommitOutcome[] = []
       let offset = 0
       for (const request of batch) {
         let stored = 0
@@ -360,7 +359,7 @@ export class GroupCommitWriter {
           const reason = duplicate[offset + i]
           if (reason) {
             duplicates ??= []
-            if (duplicates.length < NAMED_DUPLICATES) duplicates.push({ position: i, reason })
+            if (duplicates.length < MAX_LISTED_EVENTS) duplicates.push({ position: i, reason })
             continue
           }
           stored++
@@ -383,8 +382,11 @@ export class GroupCommitWriter {
             ),
           )
         }
-        kept.push(stored)
-        duplicatesOf.push(duplicates)
+        outcomes.push({
+          accepted: stored,
+          duplicates: request.events.length - stored,
+          ...(duplicates && { duplicateOf: duplicates }),
+        })
         offset += request.events.length
       }
       // Before the INSERT, not after: if it fails half-way or its answer is lost, these ids
@@ -451,13 +453,8 @@ export class GroupCommitWriter {
       instruments.commitSeconds.observe((performance.now() - started) / 1000)
       for (const [r, request] of batch.entries()) {
         if (quarantineLost && request.quarantine.length > 0)
-          request.reject(kept[r]! > 0 ? quarantineFailed() : storageFailed())
-        else
-          request.resolve({
-            accepted: kept[r]!,
-            duplicates: request.events.length - kept[r]!,
-            ...(duplicatesOf[r] ? { duplicateOf: duplicatesOf[r] } : {}),
-          })
+          request.reject(outcomes[r]!.accepted > 0 ? quarantineFailed() : storageFailed())
+        else request.resolve(outcomes[r]!)
       }
       // (a commit of rejected events alone changes the wall's quarantine count)
       if (fresh.length > 0 || quarantine.length > 0)

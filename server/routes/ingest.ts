@@ -8,7 +8,7 @@ import { InflightBudget, type InflightCharge, type InflightRefusal } from '../in
 import { type BodyItem, parseJsonBody, parseNdjson, previewJson } from '../ingest/parse.ts'
 import { fitsChars, validateEvent } from '../ingest/validate.ts'
 import { IngestUnavailableError, type QuarantineRow } from '../ingest/writer.ts'
-import { type EventRow, IncomingEvent, IngestResponse } from '../schemas/event.ts'
+import { type EventRow, IncomingEvent, IngestResponse, MAX_LISTED_EVENTS } from '../schemas/event.ts'
 
 /**
  * Per ingest key, requests per second. The key check runs first (the route's onRequest
@@ -27,7 +27,6 @@ function ingestRateLimit(perSecond: number) {
 }
 
 const RAW_LIMIT = 64 * 1024
-const MAX_ERRORS = 100
 
 /**
  * Why a duplicate was not counted again, for its producer: a retry (the event_id), or a
@@ -277,7 +276,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           message = result.message
           eventId = result.eventId
         }
-        if (errors.length < MAX_ERRORS)
+        if (errors.length < MAX_LISTED_EVENTS)
           errors.push(
             eventId === undefined
               ? { index: item.index, message }
@@ -304,7 +303,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         rejected: quarantine.length,
         errors,
         ...(outcome.duplicateOf && {
-          duplicate_events: outcome.duplicateOf.slice(0, MAX_ERRORS).map(({ position, reason }) => {
+          duplicate_events: outcome.duplicateOf.map(({ position, reason }) => {
             const event = events[position]!
             return {
               index: indices[position]!,

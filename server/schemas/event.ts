@@ -95,16 +95,19 @@ export const IngestError = Type.Object({
   message: Type.String(),
 })
 
+/** An ingest answer lists at most this many rejected events, and as many duplicates. */
+export const MAX_LISTED_EVENTS = 100
+
 export const IngestResponse = Type.Object({
   accepted: Type.Integer(),
   duplicates: Type.Integer(),
   rejected: Type.Integer(),
-  errors: Type.Array(IngestError, { description: 'at most 100 entries' }),
+  errors: Type.Array(IngestError, { description: `at most ${MAX_LISTED_EVENTS} entries` }),
   duplicate_events: Type.Optional(
     Type.Array(IngestError, {
       description:
         'Present when duplicates > 0: which events were not counted again, and why (an event_id ' +
-        'already accepted, or an order_id already counted); at most 100 entries',
+        `already accepted, or an order_id already counted); at most ${MAX_LISTED_EVENTS} entries`,
     }),
   ),
 })
