@@ -30,6 +30,7 @@ export default fp(
     )
     const commits = new EventEmitter<{ commit: [CommitNotice] }>()
     commits.setMaxListeners(0)
+    const journal = new CommitJournal(commitJournalFile(app.config.dataDir, app.config.database))
     const writer = new GroupCommitWriter({
       client: app.clickhouseCommitLanes[0]!,
       lanes: app.clickhouseCommitLanes.slice(1),
@@ -41,7 +42,7 @@ export default fp(
       onError: (err) => app.log.error({ err }, 'group commit failed; its requests were answered 503'),
       // Beside the data (embedded) or on this host (server mode): it lists this process's
       // own commits, one file per database.
-      journal: new CommitJournal(commitJournalFile(app.config.dataDir, app.config.database)),
+      journal,
       onRepair: ({ streams, error }) => {
         if (error)
           app.log.error(
@@ -99,6 +100,7 @@ export default fp(
     app.addHook('preClose', async () => {
       closing = true
       await writer.close()
+      journal.close()
     })
   },
   { name: 'ingest', dependencies: ['clickhouse'] },

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
-import { CommitJournal, rebuildRollups } from '../../server/ingest/repair.ts'
+import { CommitJournal, rebuildRollups, type SuspectCommit } from '../../server/ingest/repair.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
@@ -73,6 +72,13 @@ function databaseClient(database: string): ClickHouseClient {
 }
 
 /** Events stored as the writer stores them (received at `at(100)`), through the view. */
+/** The journal as the writer leaves it before an INSERT (as a server that died in it left it). */
+function writeJournal(file: string, suspect: SuspectCommit): void {
+  const journal = new CommitJournal(file)
+  journal.write(suspect)
+  journal.close()
+}
+
 async function store(client: ClickHouseClient, events: Record<string, unknown>[]): Promise<void> {
   const rows = events.map((e) => {
     const v = validateEvent(e, at(100), 'USD')
@@ -112,11 +118,11 @@ test('after a commit that stored its events but not their rollups, a restart reb
   await store(direct, broken.halfLanded)
   await direct.command({ query: 'ATTACH TABLE rollups_mv' })
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  new CommitJournal(journalFile).write({ streams: ['rp-broken'], from: receivedAt, to: receivedAt })
+  writeJournal(journalFile, { streams: ['rp-broken'], from: receivedAt, to: receivedAt })
 
   server = await startTestServer({ clock, database })
   const s = server
-  await expect.poll(() => existsSync(journalFile), { timeout: 20_000 }).toBe(false)
+  await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
 
   // The same events through the normal path (the view) and through the repair read the same.
   expect(await reads(s, 'rp-broken')).toBe(await reads(s, 'rp-control'))
@@ -228,13 +234,13 @@ test('a repair cut short after its rebuild still restores the accepted orders ne
   await client.command({ query: "DELETE FROM rollups WHERE grain = 6 AND key = 'o-o1'" })
   await client.close()
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  new CommitJournal(journalFile).write({ streams: ['rp-orders'], from: at(0), to: at(200) })
+  writeJournal(journalFile, { streams: ['rp-orders'], from: at(0), to: at(200) })
   // A moment later (the dedup warm-up reads what was received before its start).
   clock.advance(1000)
 
   server = await startTestServer({ clock, database })
   const s = server
-  await expect.poll(() => existsSync(journalFile), { timeout: 20_000 }).toBe(false)
+  await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
   const repeatOrder = { ...landed[3]!, event_id: 'o-new-event' }
   expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
   expect((await s.get('/v1/streams/rp-orders')).body.totals).toMatchObject({ orders: 1, gmv: 19.99 })
