@@ -14,6 +14,11 @@ export interface Config {
   clickhousePassword: string | undefined
   /** ClickHouse server only: a query or insert that takes longer fails (and ingest answers 503). */
   clickhouseRequestTimeoutMs: number
+  /**
+   * Embedded only: the nice value of the engine's merge threads (0 = as the process's);
+   * see server/storage/merge-priority.ts.
+   */
+  mergeNice: number
   database: string
   dataDir: string
   currency: string
@@ -238,6 +243,7 @@ export function loadConfig(env: Env = process.env): Config {
     clickhouseUser: env.CLICKHOUSE_USER || undefined,
     clickhousePassword: env.CLICKHOUSE_PASSWORD || undefined,
     clickhouseRequestTimeoutMs: int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    mergeNice: int('LIVEWALL_MERGE_NICE', 10, 0, 19),
     database,
     dataDir: dataDirOf(env),
     currency,

@@ -15,6 +15,7 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
 import { dataDirOwner } from '../storage/data-dir.ts'
+import { lowerMergePriority } from '../storage/merge-priority.ts'
 import { migrate } from '../storage/migrate.ts'
 import { isStorageUnreachable } from '../storage/unreachable.ts'
 
@@ -233,12 +234,21 @@ export default fp(
       state.whenReady.catch((err) => app.log.error({ err }, 'storage preparation failed'))
     }
 
+    // Merges below commits and reads (embedded: the engine's threads are this process's).
+    const restoreMerges =
+      state.embedded && config.mergeNice > 0
+        ? lowerMergePriority(config.mergeNice, (err) =>
+            app.log.warn({ err }, 'could not set the priority of the engine merge threads'),
+          )
+        : undefined
+
     app.decorate('clickhouse', client)
     app.decorate('clickhouseFirst', first)
     app.decorate('clickhouseCommitLanes', lanes)
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
+      restoreMerges?.()
       // (each closed once, whatever another's close does)
       await Promise.allSettled([...new Set([client, first, ...lanes])].map((c) => c.close()))
     })
