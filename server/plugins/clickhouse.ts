@@ -235,7 +235,7 @@ export default fp(
     }
 
     // Merges below commits and reads (embedded: the engine's threads are this process's).
-    const restoreMerges =
+    const stopLoweringMerges =
       state.embedded && config.mergeNice > 0
         ? lowerMergePriority(config.mergeNice, (err) =>
             app.log.warn({ err }, 'could not set the priority of the engine merge threads'),
@@ -248,7 +248,7 @@ export default fp(
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
-      restoreMerges?.()
+      stopLoweringMerges?.()
       // (each closed once, whatever another's close does)
       await Promise.allSettled([...new Set([client, first, ...lanes])].map((c) => c.close()))
     })

@@ -19,8 +19,9 @@ const SCAN_MS = 2000
  * small machine a merge of a few large parts takes a whole core for seconds, and a commit
  * running beside it takes up to twice as long. At a lower priority the merges get the CPU
  * the commits leave, and still all of it when ingest is idle. Measured (BENCHMARKS.md,
- * session 17): at 80 000 events/s, ack p99 73–112 ms at nice 19 against 99–171 ms
- * without, in three alternated pairs of runs.
+ * session 17), ack p99 at 80 000 events/s in alternated runs: 101.7 and 116.0 ms at nice
+ * 10, 126.0 and 147.4 ms without (and 73–119 ms at nice 19 against 98–171 ms without in
+ * five pairs).
  *
  * Threads are matched by name in /proc/self/task, again at every look (a thread that takes
  * another name, as a pool thread may take other work, gets its priority back). Raising a
