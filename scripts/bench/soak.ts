@@ -128,7 +128,7 @@ async function main() {
     await server.exited
     close()
     // (see bench:ingest: a run right after this one pays for these deletions in kernel time)
-    log(`removing the data dir; wait ~2 minutes before the next benchmark on ext4 without a journal`)
+    log(`removing the data dir; on ext4 without a journal, wait 6 minutes before the next benchmark`)
     rmSync(dir, { recursive: true, force: true })
   }
 }
