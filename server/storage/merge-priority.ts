@@ -21,7 +21,10 @@ const SCAN_MS = 2000
  * the commits leave, and still all of it when ingest is idle. Measured (BENCHMARKS.md,
  * session 17), ack p99 at 80 000 events/s in alternated runs: 101.7 and 116.0 ms at nice
  * 10, 126.0 and 147.4 ms without (and 73–119 ms at nice 19 against 98–171 ms without in
- * five pairs).
+ * five pairs). The other side: held near capacity for minutes, merges starved, parts piled
+ * up, and commits and dedup look-ups slowed with them (p50 0.7–1.6 s by the third minute at
+ * 130 000 events/s, against 0.1–0.2 s). So it is asked for (LIVEWALL_MERGE_NICE), not done
+ * by default.
  *
  * Threads are matched by name in /proc/self/task, again at every look (a thread that takes
  * another name, as a pool thread may take other work, gets its priority back). Raising a
