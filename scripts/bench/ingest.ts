@@ -9,7 +9,7 @@ import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { eventMix, ndjsonBodies, ndjsonPoster, percentile, slowCreatesWarning } from './mix.ts'
+import { eventMix, ndjsonBodies, ndjsonPoster, noteSlowCreates, percentile } from './mix.ts'
 
 /**
  * npm run bench:ingest — sustained events/s through POST /v1/events next to the raw
@@ -79,8 +79,7 @@ const { post, close: closeAgent } = ndjsonPoster(KEY, CONNECTIONS)
 
 async function main() {
   log(`connections ${CONNECTIONS}, ${BATCH} events per request, ${SECONDS} s per phase, ${STREAMS} streams`)
-  const filesystem = slowCreatesWarning(tmpdir())
-  if (filesystem) log(`note: ${filesystem}`)
+  noteSlowCreates(tmpdir(), log)
   const raw = await rawCeiling()
   log(`raw ceiling: ${Math.round(raw)} events/s`)
 

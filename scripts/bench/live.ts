@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { io, type Socket } from 'socket.io-client'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { ndjsonPoster, percentile, processCpu, slowCreatesWarning } from './mix.ts'
+import { ndjsonPoster, noteSlowCreates, percentile, processCpu } from './mix.ts'
 
 /**
  * npm run bench:live — event-to-screen latency: from the moment an ingest request is
@@ -93,8 +93,7 @@ interface Watcher {
 
 async function main() {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'livewall-bench-live-'))
-  const filesystem = slowCreatesWarning(dataDir)
-  if (filesystem) log(`note: ${filesystem}`)
+  noteSlowCreates(dataDir, log)
   const server = await spawnServer({
     LIVEWALL_INGEST_KEYS: KEY,
     LIVEWALL_TOKEN_SECRET: SECRET,

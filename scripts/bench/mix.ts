@@ -138,15 +138,14 @@ export function processCpu(pid: number): { user: number; system: number } {
 }
 
 /**
- * A warning when `dir` is on ext4 without a journal (as this project's VM is), else
- * undefined. There the kernel's inode allocator skips each inode freed in the last 60 s,
+ * Logs a note when `dir` is on ext4 without a journal (as this project's VM is). There the kernel's inode allocator skips each inode freed in the last 60 s,
  * or 360 s while its inode table block is dirty, one look-up at a time (`recently_deleted`
  * in fs/ext4/ialloc.c): for minutes after many files were deleted (a test run, a previous
  * benchmark's data dirs) every file the engine creates costs up to a millisecond, and a
  * commit creates ~36. Measured: 7–28 % of all CPU in that function during the paced
  * phase, against 0.02 % on a disk left alone for 6 minutes.
  */
-export function slowCreatesWarning(dir: string): string | undefined {
+export function noteSlowCreates(dir: string, log: (msg: string) => void): void {
   try {
     const dev = statSync(dir).dev
     const id = `${Math.floor(dev / 256) & 0xfff}:${(dev & 0xff) | ((Math.floor(dev / 4096) & 0xfff00) >>> 0)}`
@@ -158,15 +157,15 @@ export function slowCreatesWarning(dir: string): string | undefined {
       const journaled =
         existsSync('/proc/fs/jbd2') &&
         readdirSync('/proc/fs/jbd2').some((entry) => entry.startsWith(`${device}-`))
-      if (journaled) return undefined
-      return (
-        `${dir} is on ext4 without a journal (${tail[1]}): creating files there is slow for up to ` +
-        '6 minutes after many were deleted (a test run, an earlier benchmark), and the figures ' +
-        'with it; run this at least 6 minutes after such deletions (BENCHMARKS.md)'
-      )
+      if (!journaled)
+        log(
+          `note: ${dir} is on ext4 without a journal (${tail[1]}): creating files there is slow for ` +
+            'up to 6 minutes after many were deleted (a test run, an earlier benchmark), and the ' +
+            'figures with it; run this at least 6 minutes after such deletions (BENCHMARKS.md)',
+        )
+      return
     }
   } catch {
     // (no /proc: not Linux, nothing to say)
   }
-  return undefined
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnServer } from '../../test/helpers/child-server.ts'
-import { ndjsonBodies, ndjsonPoster, percentile, processCpu, slowCreatesWarning } from './mix.ts'
+import { ndjsonBodies, ndjsonPoster, noteSlowCreates, percentile, processCpu } from './mix.ts'
 
 /**
  * npm run bench:soak — ingest held at one paced rate for minutes, reported per window: ack
@@ -50,8 +50,7 @@ interface Sample {
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'livewall-bench-soak-'))
   log(`${RATE} events/s in ${BATCH}-event requests for ${MINUTES} min, a line every ${WINDOW_S} s`)
-  const filesystem = slowCreatesWarning(dir)
-  if (filesystem) log(`note: ${filesystem}`)
+  noteSlowCreates(dir, log)
   const server = await spawnServer({
     LIVEWALL_INGEST_KEYS: KEY,
     LIVEWALL_TOKEN_SECRET: 'bench-secret-0123456789',
