@@ -37,6 +37,7 @@ function duplicateMessage(event: EventRow, reason: DuplicateReason): string {
     ? 'duplicate: this event_id was already accepted (within 24 hours, or earlier in this request or one committed with it); not counted again'
     : `duplicate: order_id ${JSON.stringify(event.order_id)} was already counted (under another event_id, or by this event over 24 hours ago); its first amount stands`
 }
+
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
 
 /** Cuts text at `limit` bytes of UTF-8 without splitting a character. */
