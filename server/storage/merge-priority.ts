@@ -3,8 +3,11 @@ import { setPriority } from 'node:os'
 
 /**
  * The names the embedded engine gives the threads of its merge and mutation pool (those
- * that ClickHouse's own `os_threads_nice_value_merge_mutate` server setting lowers; chDB
- * takes no server configuration, so Livewall does it from the process).
+ * that ClickHouse's own `os_threads_nice_value_merge_mutate` server setting lowers). Not that
+ * setting: chDB's client connection passes no engine arguments, and given to a chDB
+ * session at connect (`connectionArgs`) it is read (system.server_settings shows it) but
+ * leaves the merge threads at nice 0 (measured, chDB 3.4). So Livewall does it from the
+ * process.
  */
 const MERGE_THREAD = /^MergeMutate/
 
