@@ -5,6 +5,14 @@ import { SeenFilter } from './seen-filter.ts'
 export const EVENT_ID_WINDOW_MS = 24 * 3600 * 1000
 /** order_paid is accepted up to 7 days late, so its order_id is remembered a little longer. */
 export const ORDER_ID_WINDOW_MS = 8 * 24 * 3600 * 1000
+
+/**
+ * Estimated false positives above which the filters hold more ids than their memory suits.
+ * At the README's sizing they answer ~1.4 %; by then a commit of thousands of events makes
+ * a look-up with hundreds of ids (measured at 130 000 events/s with the default memory:
+ * ~25 look-ups a second, commits 58–60 ms instead of 41–44, BENCHMARKS.md session 18).
+ */
+export const OVERFULL_FALSE_POSITIVES = 0.05
 const LOOKUP_CHUNK = 1000
 /** Commits whose ids are kept beside the filters for prechecks taken before they were added. */
 const RECENT_COMMITS = 16
@@ -69,7 +77,7 @@ export class Deduplicator {
   constructor(
     private readonly client: ClickHouseClient,
     private readonly now: () => number,
-    memoryMb: number,
+    private readonly memoryMb: number,
   ) {
     const bytes = memoryMb * 1024 * 1024
     this.eventIds = new SeenFilter({
@@ -92,6 +100,45 @@ export class Deduplicator {
 
   get isWarm(): boolean {
     return this.warm
+  }
+
+  /**
+   * The filters' estimated false-positive rates (SeenFilter.falsePositiveRate): the share of
+   * new ids they cannot rule out, each of which sends its commit to ClickHouse for a look-up.
+   */
+  get falsePositiveRates(): { eventId: number; orderId: number } {
+    return { eventId: this.eventIds.falsePositiveRate, orderId: this.orderIds.falsePositiveRate }
+  }
+
+  /**
+   * The memory (MiB, as INGEST_DEDUP_MEMORY_MB) with which both filters would answer at most
+   * `target` false positives for the ids they hold now: the configured memory when they do.
+   * A floor, as the newest generations are still filling.
+   */
+  memoryMbFor(target: number): number {
+    const factor = Math.max(this.eventIds.memoryFactorFor(target), this.orderIds.memoryFactorFor(target))
+    return factor === 1 ? this.memoryMb : Math.ceil(this.memoryMb * factor)
+  }
+
+  /**
+   * What to tell the operator when a filter answers more than OVERFULL_FALSE_POSITIVES
+   * false positives, with the memory that would bring both back to ~1 %; else undefined.
+   */
+  overfull(): { falsePositiveRate: number; suggestedMemoryMb: number; message: string } | undefined {
+    const { eventId, orderId } = this.falsePositiveRates
+    const falsePositiveRate = Math.max(eventId, orderId)
+    if (falsePositiveRate <= OVERFULL_FALSE_POSITIVES) return undefined
+    const suggestedMemoryMb = this.memoryMbFor(0.01)
+    const percent = (falsePositiveRate * 100).toFixed(falsePositiveRate < 0.1 ? 1 : 0)
+    return {
+      falsePositiveRate,
+      suggestedMemoryMb,
+      message:
+        `the dedup filters hold more ids than INGEST_DEDUP_MEMORY_MB=${this.memoryMb} suits: about ` +
+        `${percent} % of new ${eventId >= orderId ? 'event_ids' : 'order_ids'} now need a ClickHouse ` +
+        `look-up, and so does nearly every commit; INGEST_DEDUP_MEMORY_MB=${suggestedMemoryMb} or more ` +
+        'would bring that back to ~1 % (answers stay exact either way; README, "Exactly once")',
+    }
   }
 
   /** Loads the ids stored within the windows into the filters, an hour at a time. */

@@ -37,6 +37,8 @@ const PROBE_GROUP = 512
 interface Generation {
   startMs: number
   bits: Uint32Array
+  /** Ids added to it (an id added twice counts twice). */
+  added: number
 }
 
 export class SeenFilter {
@@ -57,16 +59,53 @@ export class SeenFilter {
     this.bitsPerGeneration = words * 32
     this.sliceMs = options.windowMs / Math.max(1, options.generations - 1)
     this.hashes = options.hashes ?? 7
-    this.ring.push({ startMs: options.now(), bits: new Uint32Array(words) })
+    this.ring.push({ startMs: options.now(), bits: new Uint32Array(words), added: 0 })
   }
 
   get memoryBytes(): number {
     return (this.options.generations * this.bitsPerGeneration) / 8
   }
 
+  /**
+   * The expected share of ids never added that `mightContain` answers yes for, from the ids
+   * each generation holds now (a model, not a count: see `falsePositiveOf`). It grows as the
+   * filters fill; it is the share of new ids that cost the caller a look-up.
+   */
+  get falsePositiveRate(): number {
+    return this.falsePositiveAt(1)
+  }
+
+  /**
+   * How many times its memory this filter would need for `falsePositiveRate` to be `target`
+   * with the ids it holds now (1 when it is already at or below it).
+   */
+  memoryFactorFor(target: number): number {
+    if (this.falsePositiveAt(1) <= target) return 1
+    let low = 1
+    let high = 2
+    while (this.falsePositiveAt(high) > target && high < 2 ** 20) high *= 2
+    for (let i = 0; i < 20; i++) {
+      const middle = (low + high) / 2
+      if (this.falsePositiveAt(middle) > target) low = middle
+      else high = middle
+    }
+    return high
+  }
+
+  /** `falsePositiveRate` with `factor` times as many blocks for the same ids. */
+  private falsePositiveAt(factor: number): number {
+    let none = 1
+    for (const { added } of this.ring) {
+      none *= 1 - falsePositiveOf(added / (this.blocks * factor), this.hashes)
+    }
+    return 1 - none
+  }
+
   add(id: string): void {
     this.rotate()
-    const bits = this.ring[this.ring.length - 1]!.bits
+    const newest = this.ring[this.ring.length - 1]!
+    newest.added++
+    const bits = newest.bits
     const [h1, h2] = hashPair(id)
     const base = this.block(h1)
     for (let i = 0, x = h2; i < this.hashes; i++) {
@@ -79,7 +118,9 @@ export class SeenFilter {
   /** Adds every id of `ids`, in groups as `mightContainMany` probes them. */
   addMany(ids: readonly string[]): void {
     this.rotate()
-    const bits = this.ring[this.ring.length - 1]!.bits
+    const newest = this.ring[this.ring.length - 1]!
+    newest.added += ids.length
+    const bits = newest.bits
     const { base, seed } = this.group
     for (let from = 0; from < ids.length; from += PROBE_GROUP) {
       const size = this.hashGroup(ids, from, [bits])
@@ -177,8 +218,30 @@ export class SeenFilter {
     if (now - newest.startMs < this.sliceMs) return
     const reused = this.ring.length >= this.options.generations ? this.ring.shift()! : undefined
     const bits = reused ? reused.bits.fill(0) : new Uint32Array(newest.bits.length)
-    this.ring.push({ startMs: now, bits })
+    this.ring.push({ startMs: now, bits, added: 0 })
   }
+}
+
+/**
+ * The false-positive rate of one blocked generation holding `perBlock` ids per block on
+ * average, with `hashes` bit positions per id: ids land in blocks as a Poisson draw, and a
+ * probe of a block holding j ids finds its bits set with probability (1 − (1 − 1/512)^(hashes·j))^hashes.
+ * (Positions drawn with repeats, as `nextBit`'s are.) Past ~2 000 ids per block every
+ * probe is a yes.
+ */
+export function falsePositiveOf(perBlock: number, hashes: number): number {
+  if (perBlock <= 0) return 0
+  if (perBlock > 2000) return 1
+  const unset = 1 - 1 / (BLOCK_WORDS * 32)
+  const spread = 12 * Math.sqrt(perBlock) + 12
+  const last = Math.ceil(perBlock + spread)
+  let logP = -perBlock // log of the Poisson probability of j ids, from j = 0
+  let rate = 0
+  for (let j = 0; j <= last; j++) {
+    if (j > 0) logP += Math.log(perBlock / j)
+    if (j >= perBlock - spread) rate += Math.exp(logP) * (1 - unset ** (hashes * j)) ** hashes
+  }
+  return Math.min(1, rate)
 }
 
 /**

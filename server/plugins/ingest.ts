@@ -7,6 +7,9 @@ import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
 import { commitJournalFile } from '../storage/data-dir.ts'
 
+/** How often the dedup filters' fill is looked at (ms). */
+const FILL_CHECK_MS = 60_000
+
 declare module 'fastify' {
   interface FastifyInstance {
     writer: GroupCommitWriter
@@ -66,6 +69,32 @@ export default fp(
     app.registry.gauge('livewall_dedup_warm', '1 once the dedup filters are loaded from storage', () =>
       dedup.isWarm ? 1 : 0,
     )
+    app.registry.gauge(
+      'livewall_dedup_event_id_false_positive_ratio',
+      'Estimated share of new event_ids the dedup filters cannot rule out (each sends its commit to a ClickHouse look-up)',
+      () => dedup.falsePositiveRates.eventId,
+    )
+    app.registry.gauge(
+      'livewall_dedup_order_id_false_positive_ratio',
+      'Estimated share of new order_ids the dedup filters cannot rule out',
+      () => dedup.falsePositiveRates.orderId,
+    )
+    // Filters holding more ids than their memory suits send nearly every commit to a
+    // look-up: said in the log after the warm-up and when it happens (looked at every
+    // minute), and again only if it gets tenfold worse or after it went away.
+    let warnedRate = 0
+    const checkFill = () => {
+      const overfull = dedup.overfull()
+      if (!overfull) warnedRate = 0
+      else if (overfull.falsePositiveRate >= warnedRate * 10) {
+        warnedRate = overfull.falsePositiveRate
+        app.log.warn(
+          { falsePositiveRate: overfull.falsePositiveRate, suggestedMemoryMb: overfull.suggestedMemoryMb },
+          overfull.message,
+        )
+      }
+    }
+    const fillTimer = setInterval(checkFill, FILL_CHECK_MS).unref()
 
     // Warm the dedup filters in the background; until then every id is looked up.
     let closing = false
@@ -79,6 +108,7 @@ export default fp(
           const started = Date.now()
           const loaded = await dedup.warmUp(() => closing)
           app.log.info({ ids: loaded, ms: Date.now() - started }, 'dedup filters warmed from storage')
+          checkFill()
           return
         } catch (err) {
           // Still correct meanwhile: every id is looked up in storage until the filters are warm.
@@ -99,6 +129,7 @@ export default fp(
     // Flush the write buffer before the server stops: every taken request gets its answer.
     app.addHook('preClose', async () => {
       closing = true
+      clearInterval(fillTimer)
       await writer.close()
       journal.close()
     })

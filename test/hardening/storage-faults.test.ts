@@ -1,10 +1,10 @@
 import { createServer } from 'node:http'
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import { describe, expect, test } from 'vitest'
 import { buildApp } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import type { FaultInjector } from '../../server/storage/connection.ts'
+import { logCapture } from '../helpers/log-capture.ts'
 import { startTestServer, TEST_KEY, type TestServer, testDataDir } from '../helpers/server.ts'
 
 /**
@@ -151,13 +151,7 @@ describe('storage that is not there at boot', () => {
     })
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
     const { port } = refusing.address() as net.AddressInfo
-    const lines: { level: number; msg: string }[] = []
-    const capture = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line))
-        done()
-      },
-    })
+    const { stream, lines } = logCapture()
     const config = loadConfig({
       LIVEWALL_INGEST_KEYS: TEST_KEY,
       LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef',
@@ -165,7 +159,7 @@ describe('storage that is not there at boot', () => {
       CLICKHOUSE_PASSWORD: 'wrong-password',
       DATA_DIR: testDataDir(),
     })
-    const app = await buildApp({ config, logger: { level: 'warn', stream: capture } as never })
+    const app = await buildApp({ config, logger: { level: 'warn', stream } as never })
     try {
       const refused = (l: { msg: string }) => l.msg.startsWith('the ClickHouse server refused access')
       await until(async () => lines.some(refused))

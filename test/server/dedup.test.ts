@@ -1,10 +1,13 @@
 import { afterAll, expect, test } from 'vitest'
+import { buildApp } from '../../server/app.ts'
+import { loadConfig } from '../../server/config.ts'
 import { commitIds, Deduplicator } from '../../server/ingest/dedup.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import type { EventRow } from '../../server/schemas/event.ts'
 import { migrate } from '../../server/storage/migrate.ts'
-import { closeEmbeddedClients, embeddedDatabase } from '../helpers/server.ts'
+import { logCapture } from '../helpers/log-capture.ts'
+import { closeEmbeddedClients, embeddedDatabase, TEST_KEY, testDataDir } from '../helpers/server.ts'
 
 afterAll(closeEmbeddedClients)
 
@@ -115,4 +118,73 @@ test('a precheck taken before a commit reached the filters still finds that comm
   expect([...now.maybeId]).toEqual([1, 0, 0, 0])
   expect([...now.maybeOrder]).toEqual([0, 0, 1, 0])
   expect(await dedup.whyDuplicate(later, now)).toEqual(['event_id', undefined, 'order_id', undefined])
+})
+
+/** A fresh migrated database holding 300 000 events accepted an hour before `now`, and its name. */
+async function filledDatabase(now: number) {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  await client.command({
+    query: `INSERT INTO events (event_id, type, stream_id, viewer_id, ts, received_at)
+            SELECT concat('fill-', toString(number)), 'like', 'fill-stream', 'v',
+                   fromUnixTimestamp64Milli({at:Int64}, 'UTC'), fromUnixTimestamp64Milli({at:Int64}, 'UTC')
+            FROM numbers(300000)`,
+    query_params: { at: now - HOUR },
+  })
+  const [current] = await (
+    await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' })
+  ).json<{ db: string }>()
+  return { client, database: current!.db }
+}
+
+test('filters holding more ids than their memory suits say so, with the memory that would do; with that memory they say nothing', async () => {
+  // With 1 MiB the filters hold ~120 ids per block.
+  const { client } = await filledDatabase(NOW)
+  const small = new Deduplicator(client, () => NOW, 1)
+  expect(await small.warmUp()).toBe(300_000)
+  expect(small.falsePositiveRates.eventId).toBeGreaterThan(0.1)
+  const overfull = small.overfull()
+  expect(overfull).toBeDefined()
+  expect(overfull!.falsePositiveRate).toBe(small.falsePositiveRates.eventId)
+  expect(overfull!.message).toContain('INGEST_DEDUP_MEMORY_MB=1 suits')
+  expect(overfull!.message).toContain(`INGEST_DEDUP_MEMORY_MB=${overfull!.suggestedMemoryMb} or more`)
+  // ~10 bits per id at ~1 %: 300 000 ids in each of 5 generations of three quarters of the memory.
+  expect(overfull!.suggestedMemoryMb).toBeGreaterThanOrEqual(2)
+  expect(overfull!.suggestedMemoryMb).toBeLessThanOrEqual(4)
+  // What it costs: new ids the filters cannot rule out go to ClickHouse, and are new.
+  const fresh = Array.from({ length: 1000 }, (_, i) => row(`fresh-${i}`))
+  const before = small.lookups
+  expect((await small.whyDuplicate(fresh)).some(Boolean)).toBe(false)
+  expect(small.lookups - before).toBeGreaterThan(0)
+
+  // The memory it suggests holds the same ids at ~1 %.
+  const suggested = new Deduplicator(client, () => NOW, overfull!.suggestedMemoryMb)
+  await suggested.warmUp()
+  expect(suggested.falsePositiveRates.eventId).toBeLessThan(0.011)
+  expect(suggested.overfull()).toBeUndefined()
+  expect(suggested.memoryMbFor(0.01)).toBe(overfull!.suggestedMemoryMb)
+})
+
+test('a server whose filters warm up overfull says so in its log, with the memory to set', async () => {
+  const { database } = await filledDatabase(Date.now())
+  const { stream, lines } = logCapture()
+  const config = loadConfig({
+    LIVEWALL_INGEST_KEYS: TEST_KEY,
+    LIVEWALL_TOKEN_SECRET: 'secret-0123456789abcdef',
+    DATA_DIR: testDataDir(),
+    CLICKHOUSE_DATABASE: database,
+    INGEST_DEDUP_MEMORY_MB: '1',
+  })
+  const app = await buildApp({ config, logger: { level: 'warn', stream } as never })
+  try {
+    const overfull = (l: { msg: string }) => l.msg.startsWith('the dedup filters hold more ids')
+    await expect.poll(() => lines.some(overfull), { timeout: 30_000, interval: 100 }).toBe(true)
+    const line = lines.find(overfull)!
+    expect(line.level).toBe(40) // warn
+    expect(line.msg).toContain(`INGEST_DEDUP_MEMORY_MB=${line.suggestedMemoryMb} or more`)
+    expect(line.suggestedMemoryMb).toBeGreaterThan(1)
+    expect(lines.filter(overfull)).toHaveLength(1)
+  } finally {
+    await app.close()
+  }
 })

@@ -482,6 +482,17 @@ describe('POST /v1/events', () => {
       expect(name.endsWith('_total'), `${name} is a ${type}`).toBe(type === 'counter')
     }
   })
+
+  test('/metrics gives the dedup filters’ estimated false-positive rates, as the filters have them', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1])
+    const { eventId, orderId } = server.app.dedup.falsePositiveRates
+    expect(gauge('livewall_dedup_event_id_false_positive_ratio')).toBeCloseTo(eventId, 12)
+    expect(gauge('livewall_dedup_order_id_false_positive_ratio')).toBeCloseTo(orderId, 12)
+    // This file's few thousand events in 4 MiB: far from full, but not nothing.
+    expect(eventId).toBeGreaterThan(0)
+    expect(eventId).toBeLessThan(0.001)
+  })
 })
 
 describe('money is exact to the cent', () => {

@@ -69,3 +69,60 @@ test('the many-id forms answer as the one-id forms, across probe groups and gene
   for (let i = 0; i < probes.length; i++) if (everAdded.has(probes[i]!)) expect(out[i]).toBe(1)
   expect(yes).toBeLessThan(probes.length)
 })
+
+/** The measured share of `probes` ids never added that the filter answers yes for. */
+function measuredFalsePositives(f: SeenFilter, probes: number, prefix: string): number {
+  let yes = 0
+  for (let i = 0; i < probes; i++) if (f.mightContain(`${prefix}-${i}`)) yes++
+  return yes / probes
+}
+
+test('the estimated false-positive rate follows the measured one as a generation fills', () => {
+  const f = filter(5 * 256 * 1024)
+  expect(f.falsePositiveRate).toBe(0)
+  let added = 0
+  // ~10, ~25 and ~60 bits of the generation per id, then overfilled at ~5: from well under 1 % to ~15 %.
+  for (const bitsPerId of [60, 25, 10, 5]) {
+    const target = Math.floor(f.bitsPerGeneration / bitsPerId)
+    for (; added < target; added++) f.add(`ev-${added}`)
+    const measured = measuredFalsePositives(f, 100_000, `fresh-${bitsPerId}`)
+    const estimated = f.falsePositiveRate
+    console.log(
+      `${bitsPerId} bits per id: estimated ${(estimated * 100).toFixed(3)} %, measured ${(measured * 100).toFixed(3)} %`,
+    )
+    // Within a fifth of each other, or both under 0.05 % (too few hits to compare closely).
+    if (measured < 0.0005) expect(estimated).toBeLessThan(0.0005)
+    else expect(Math.abs(estimated - measured) / measured).toBeLessThan(0.2)
+  }
+  expect(f.falsePositiveRate).toBeGreaterThan(0.1)
+})
+
+test('the estimate adds up the generations: an id is a false positive if any of them says yes', () => {
+  let now = 0
+  const f = filter(5 * 256 * 1024, () => now)
+  const perGeneration = Math.floor(f.bitsPerGeneration / 8)
+  for (let i = 0; i < perGeneration; i++) f.add(`first-${i}`)
+  const one = f.falsePositiveRate
+  now += 6 * 3_600_000 // the next slice: a new generation
+  for (let i = 0; i < perGeneration; i++) f.add(`second-${i}`)
+  expect(f.falsePositiveRate).toBeCloseTo(1 - (1 - one) ** 2, 6)
+  const measured = measuredFalsePositives(f, 100_000, 'fresh')
+  expect(Math.abs(f.falsePositiveRate - measured) / measured).toBeLessThan(0.2)
+})
+
+test('memoryFactorFor says how much more memory brings the ids held now to a target rate', () => {
+  const small = filter(5 * 256 * 1024)
+  const ids = Math.floor(small.bitsPerGeneration / 4)
+  for (let i = 0; i < ids; i++) small.add(`ev-${i}`)
+  expect(small.falsePositiveRate).toBeGreaterThan(0.2)
+  const factor = small.memoryFactorFor(0.01)
+  expect(factor).toBeGreaterThan(2)
+  // The same ids in a filter that much larger measure ~1 %.
+  const large = filter(Math.ceil(5 * 256 * 1024 * factor))
+  for (let i = 0; i < ids; i++) large.add(`ev-${i}`)
+  const measured = measuredFalsePositives(large, 200_000, 'fresh')
+  expect(measured).toBeGreaterThan(0.007)
+  expect(measured).toBeLessThan(0.013)
+  expect(large.memoryFactorFor(0.01)).toBeLessThan(1.05)
+  expect(filter(1024 * 1024).memoryFactorFor(0.01)).toBe(1)
+})
