@@ -7,12 +7,17 @@ export const EVENT_ID_WINDOW_MS = 24 * 3600 * 1000
 export const ORDER_ID_WINDOW_MS = 8 * 24 * 3600 * 1000
 
 /**
- * Estimated false positives above which the filters hold more ids than their memory suits.
- * At the README's sizing they answer ~1.4 %; by then a commit of thousands of events makes
- * a look-up with hundreds of ids (measured at 130 000 events/s with the default memory:
- * ~25 look-ups a second, commits 58–60 ms instead of 41–44, BENCHMARKS.md session 18).
+ * Estimated false positives above which the filters hold more ids than their memory suits:
+ * past the README's sizing (~1.4 % when a generation is full), so the traffic has outgrown
+ * INGEST_DEDUP_MEMORY_MB. (Look-ups start well before: a commit of 5 000 new ids makes one
+ * from ~0.02 % on. Measured at 130 000 events/s with the default memory: ~25 look-ups a
+ * second from the second minute, commits 58–60 ms instead of 41–44; BENCHMARKS.md, session 18.)
  */
-export const OVERFULL_FALSE_POSITIVES = 0.05
+export const OVERFULL_FALSE_POSITIVES = 0.02
+/** The rate the suggested memory aims at: the README's sizing. */
+const SIZED_FALSE_POSITIVES = 0.01
+/** INGEST_DEDUP_MEMORY_MB's largest value (config.ts). */
+const MAX_MEMORY_MB = 65_536
 const LOOKUP_CHUNK = 1000
 /** Commits whose ids are kept beside the filters for prechecks taken before they were added. */
 const RECENT_COMMITS = 16
@@ -117,27 +122,29 @@ export class Deduplicator {
    */
   memoryMbFor(target: number): number {
     const factor = Math.max(this.eventIds.memoryFactorFor(target), this.orderIds.memoryFactorFor(target))
-    return factor === 1 ? this.memoryMb : Math.ceil(this.memoryMb * factor)
+    return factor === 1 ? this.memoryMb : Math.min(MAX_MEMORY_MB, Math.ceil(this.memoryMb * factor))
   }
 
   /**
    * What to tell the operator when a filter answers more than OVERFULL_FALSE_POSITIVES
-   * false positives, with the memory that would bring both back to ~1 %; else undefined.
+   * false positives, with the memory that would bring both back to the README's sizing;
+   * else undefined. Not before the warm-up: half-loaded filters say too little.
    */
   overfull(): { falsePositiveRate: number; suggestedMemoryMb: number; message: string } | undefined {
+    if (!this.warm) return undefined
     const { eventId, orderId } = this.falsePositiveRates
     const falsePositiveRate = Math.max(eventId, orderId)
     if (falsePositiveRate <= OVERFULL_FALSE_POSITIVES) return undefined
-    const suggestedMemoryMb = this.memoryMbFor(0.01)
+    const suggestedMemoryMb = this.memoryMbFor(SIZED_FALSE_POSITIVES)
     const percent = (falsePositiveRate * 100).toFixed(falsePositiveRate < 0.1 ? 1 : 0)
     return {
       falsePositiveRate,
       suggestedMemoryMb,
       message:
         `the dedup filters hold more ids than INGEST_DEDUP_MEMORY_MB=${this.memoryMb} suits: about ` +
-        `${percent} % of new ${eventId >= orderId ? 'event_ids' : 'order_ids'} now need a ClickHouse ` +
-        `look-up, and so does nearly every commit; INGEST_DEDUP_MEMORY_MB=${suggestedMemoryMb} or more ` +
-        'would bring that back to ~1 % (answers stay exact either way; README, "Exactly once")',
+        `${percent} % of new ${eventId >= orderId ? 'event_ids' : 'order_ids'} need a ClickHouse look-up ` +
+        `(a commit holding one waits for it); INGEST_DEDUP_MEMORY_MB=${suggestedMemoryMb} or more ` +
+        'would bring that back to ~1 %, the README\'s sizing (answers stay exact either way; README, "Exactly once")',
     }
   }
 
@@ -173,9 +180,16 @@ export class Deduplicator {
           format: 'JSONCompactEachRow',
         })
       ).json<[string, string]>()
+      // Into the generations they were accepted in (not all into the newest: see addManyAt).
       if (from >= end - EVENT_ID_WINDOW_MS - WARM_SLICE_MS)
-        this.eventIds.addMany(rows.map(([eventId]) => eventId))
-      this.orderIds.addMany(rows.flatMap(([, orderId]) => (orderId === '' ? [] : [orderId])))
+        this.eventIds.addManyAt(
+          rows.map(([eventId]) => eventId),
+          to,
+        )
+      this.orderIds.addManyAt(
+        rows.flatMap(([, orderId]) => (orderId === '' ? [] : [orderId])),
+        to,
+      )
       loaded += rows.length
     }
     this.warm = true

@@ -72,6 +72,7 @@ export class SeenFilter {
    * filters fill; it is the share of new ids that cost the caller a look-up.
    */
   get falsePositiveRate(): number {
+    this.rotate()
     return this.falsePositiveAt(1)
   }
 
@@ -80,10 +81,14 @@ export class SeenFilter {
    * with the ids it holds now (1 when it is already at or below it).
    */
   memoryFactorFor(target: number): number {
+    this.rotate()
     if (this.falsePositiveAt(1) <= target) return 1
     let low = 1
     let high = 2
-    while (this.falsePositiveAt(high) > target && high < 2 ** 20) high *= 2
+    while (this.falsePositiveAt(high) > target && high < 2 ** 20) {
+      low = high
+      high *= 2
+    }
     for (let i = 0; i < 20; i++) {
       const middle = (low + high) / 2
       if (this.falsePositiveAt(middle) > target) low = middle
@@ -118,9 +123,35 @@ export class SeenFilter {
   /** Adds every id of `ids`, in groups as `mightContainMany` probes them. */
   addMany(ids: readonly string[]): void {
     this.rotate()
-    const newest = this.ring[this.ring.length - 1]!
-    newest.added += ids.length
-    const bits = newest.bits
+    this.addTo(this.ring[this.ring.length - 1]!, ids)
+  }
+
+  /**
+   * Adds ids first seen at or before `atMs` (stored ids, as a warm-up loads them) to the
+   * generation they would be in had they been added then. Added now, a day of ids would all
+   * land in the newest generation, which would then answer yes for most new ids until it
+   * aged out (at the README's sizing: ~70 %, for a day). Older generations are made as
+   * needed, a slice apart, up to the ring's size. An id goes to the generation covering
+   * `atMs` or a newer one, never an older: it is kept for at least its window.
+   */
+  addManyAt(ids: readonly string[], atMs: number): void {
+    this.rotate()
+    const ring = this.ring
+    while (ring[0]!.startMs > atMs && ring.length < this.options.generations) {
+      ring.unshift({
+        startMs: ring[0]!.startMs - this.sliceMs,
+        bits: new Uint32Array(ring[0]!.bits.length),
+        added: 0,
+      })
+    }
+    let index = ring.length - 1
+    while (index > 0 && ring[index]!.startMs > atMs) index--
+    this.addTo(ring[index]!, ids)
+  }
+
+  private addTo(generation: Generation, ids: readonly string[]): void {
+    generation.added += ids.length
+    const { bits } = generation
     const { base, seed } = this.group
     for (let from = 0; from < ids.length; from += PROBE_GROUP) {
       const size = this.hashGroup(ids, from, [bits])

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { IngestKeys } from '../auth/tokens.ts'
-import { Deduplicator } from '../ingest/dedup.ts'
+import { Deduplicator, OVERFULL_FALSE_POSITIVES } from '../ingest/dedup.ts'
 import { CommitJournal } from '../ingest/repair.ts'
 import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
@@ -79,15 +79,17 @@ export default fp(
       'Estimated share of new order_ids the dedup filters cannot rule out',
       () => dedup.falsePositiveRates.orderId,
     )
-    // Filters holding more ids than their memory suits send nearly every commit to a
-    // look-up: said in the log after the warm-up and when it happens (looked at every
-    // minute), and again only if it gets tenfold worse or after it went away.
-    let warnedRate = 0
+    // Filters holding more ids than their memory suits send more and more commits to a
+    // look-up: said in the log after the warm-up or when it happens (looked at every
+    // minute), and again only once the memory it takes has doubled, or after the rate fell
+    // back to half the threshold (a rotation drops the oldest generation's ids).
+    let warnedMb = 0
     const checkFill = () => {
       const overfull = dedup.overfull()
-      if (!overfull) warnedRate = 0
-      else if (overfull.falsePositiveRate >= warnedRate * 10) {
-        warnedRate = overfull.falsePositiveRate
+      if (!overfull) {
+        if (Math.max(...Object.values(dedup.falsePositiveRates)) < OVERFULL_FALSE_POSITIVES / 2) warnedMb = 0
+      } else if (overfull.suggestedMemoryMb >= warnedMb * 2) {
+        warnedMb = overfull.suggestedMemoryMb
         app.log.warn(
           { falsePositiveRate: overfull.falsePositiveRate, suggestedMemoryMb: overfull.suggestedMemoryMb },
           overfull.message,

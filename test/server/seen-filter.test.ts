@@ -126,3 +126,36 @@ test('memoryFactorFor says how much more memory brings the ids held now to a tar
   expect(large.memoryFactorFor(0.01)).toBeLessThan(1.05)
   expect(filter(1024 * 1024).memoryFactorFor(0.01)).toBe(1)
 })
+
+test('ids loaded at start with their time go to the generation they were accepted in, and are kept for their whole window', () => {
+  const HOUR = 3_600_000
+  let now = 100 * HOUR
+  const f = filter(1024 * 1024, () => now)
+  // A day of stored ids, an hour at a time, as the warm-up loads them (each batch with its
+  // slice's end): 23.5 h ago up to now.
+  for (let hour = 24; hour >= 1; hour--) {
+    f.addManyAt(
+      Array.from({ length: 100 }, (_, i) => `h${hour}-${i}`),
+      now - (hour - 1) * HOUR,
+    )
+  }
+  for (let hour = 24; hour >= 1; hour--) expect(f.mightContain(`h${hour}-0`)).toBe(true)
+  // Spread over the ring like ids added as they came: five generations, none holding the day.
+  const spread = f.falsePositiveRate
+  const together = filter(1024 * 1024, () => now)
+  for (let hour = 24; hour >= 1; hour--)
+    together.addMany(Array.from({ length: 100 }, (_, i) => `h${hour}-${i}`))
+  expect(spread).toBeLessThan(together.falsePositiveRate / 3)
+  // Each id is found until its window (24 h from its hour) has passed, with traffic every hour.
+  const start = now
+  for (let hour = 1; hour <= 23; hour++) {
+    now = start + hour * HOUR
+    f.add(`traffic-${hour}`)
+    // The batch loaded as 24 h ago (its ids accepted up to 23 h before the start) is due
+    // at start + 1 h; the one loaded as 1 h ago, at start + 24 h.
+    for (let loaded = 24; loaded >= 1; loaded--) {
+      const due = start + (25 - loaded) * HOUR
+      if (now < due) expect(f.mightContain(`h${loaded}-0`), `h${loaded} at +${hour} h`).toBe(true)
+    }
+  }
+})
