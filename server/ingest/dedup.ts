@@ -78,6 +78,8 @@ export class Deduplicator {
   /** The ids of the last commits, for prechecks taken before they reached the filters. */
   private readonly recent: RecentCommit[] = []
   lookups = 0
+  /** The memory the last overfull notice named (0: none since the filters were last fine). */
+  private noticedMb = 0
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -146,6 +148,23 @@ export class Deduplicator {
         `(a commit holding one waits for it); INGEST_DEDUP_MEMORY_MB=${suggestedMemoryMb} or more ` +
         'would bring that back to ~1 %, the README\'s sizing (answers stay exact either way; README, "Exactly once")',
     }
+  }
+
+  /**
+   * `overfull()` when it is news: the first time, then only once the memory it names has
+   * doubled, or after the rate fell below half the threshold (a rotation dropped the oldest
+   * generation's ids) and rose past it again. For a log looked at every minute.
+   */
+  overfullNotice(): ReturnType<Deduplicator['overfull']> {
+    const overfull = this.overfull()
+    if (!overfull) {
+      const { eventId, orderId } = this.falsePositiveRates
+      if (Math.max(eventId, orderId) < OVERFULL_FALSE_POSITIVES / 2) this.noticedMb = 0
+      return undefined
+    }
+    if (overfull.suggestedMemoryMb < this.noticedMb * 2) return undefined
+    this.noticedMb = overfull.suggestedMemoryMb
+    return overfull
   }
 
   /** Loads the ids stored within the windows into the filters, an hour at a time. */

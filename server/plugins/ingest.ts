@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { IngestKeys } from '../auth/tokens.ts'
-import { Deduplicator, OVERFULL_FALSE_POSITIVES } from '../ingest/dedup.ts'
+import { Deduplicator } from '../ingest/dedup.ts'
 import { CommitJournal } from '../ingest/repair.ts'
 import { type CommitNotice, GroupCommitWriter } from '../ingest/writer.ts'
 import { type IngestInstruments, ingestInstruments } from '../observability/prometheus.ts'
@@ -80,21 +80,15 @@ export default fp(
       () => dedup.falsePositiveRates.orderId,
     )
     // Filters holding more ids than their memory suits send more and more commits to a
-    // look-up: said in the log after the warm-up or when it happens (looked at every
-    // minute), and again only once the memory it takes has doubled, or after the rate fell
-    // back to half the threshold (a rotation drops the oldest generation's ids).
-    let warnedMb = 0
+    // look-up: said in the log after the warm-up or at the minute it happens, when it is
+    // news (Deduplicator.overfullNotice).
     const checkFill = () => {
-      const overfull = dedup.overfull()
-      if (!overfull) {
-        if (Math.max(...Object.values(dedup.falsePositiveRates)) < OVERFULL_FALSE_POSITIVES / 2) warnedMb = 0
-      } else if (overfull.suggestedMemoryMb >= warnedMb * 2) {
-        warnedMb = overfull.suggestedMemoryMb
+      const overfull = dedup.overfullNotice()
+      if (overfull)
         app.log.warn(
           { falsePositiveRate: overfull.falsePositiveRate, suggestedMemoryMb: overfull.suggestedMemoryMb },
           overfull.message,
         )
-      }
     }
     const fillTimer = setInterval(checkFill, FILL_CHECK_MS).unref()
 

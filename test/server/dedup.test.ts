@@ -214,3 +214,38 @@ test('a server whose filters warm up overfull says so in its log, with the memor
     await app.close()
   }
 })
+
+test('an overfull notice is news once: again when the memory it names has doubled, or after a rotation cleared it', async () => {
+  const client = await embeddedDatabase()
+  await migrate(client, () => {})
+  let now = NOW
+  const dedup = new Deduplicator(client, () => now, 1)
+  await dedup.warmUp() // (nothing stored: warm, and empty)
+  let next = 0
+  const accept = async (count: number) => {
+    const ids = new Set(Array.from({ length: count }, () => `n-${next++}`))
+    await dedup.remember({ ids, orders: new Set() })
+  }
+  await accept(100_000)
+  expect(dedup.overfullNotice()).toBeUndefined() // ~12 bits per id: under the threshold
+  await accept(150_000)
+  const first = dedup.overfullNotice()
+  expect(first?.falsePositiveRate).toBeGreaterThan(0.02)
+  expect(dedup.overfullNotice()).toBeUndefined() // the same news
+  await accept(50_000)
+  expect(dedup.overfull()!.suggestedMemoryMb).toBeLessThan(first!.suggestedMemoryMb * 2)
+  expect(dedup.overfullNotice()).toBeUndefined() // worse, not twice the memory
+  await accept(400_000)
+  const second = dedup.overfullNotice()
+  expect(second!.suggestedMemoryMb).toBeGreaterThanOrEqual(first!.suggestedMemoryMb * 2)
+  // A day later those ids have left the window: the rate is back under 1 %, the notice
+  // forgets, and the next fill is news again.
+  for (let hour = 1; hour <= 31; hour++) {
+    now = NOW + hour * HOUR
+    await accept(1)
+  }
+  expect(dedup.falsePositiveRates.eventId).toBeLessThan(0.01)
+  expect(dedup.overfullNotice()).toBeUndefined()
+  await accept(250_000)
+  expect(dedup.overfullNotice()).toBeDefined()
+})
