@@ -138,12 +138,13 @@ export function processCpu(pid: number): { user: number; system: number } {
 }
 
 /**
- * Logs a note when `dir` is on ext4 without a journal (as this project's VM is). There the kernel's inode allocator skips each inode freed in the last 60 s,
- * or 360 s while its inode table block is dirty, one look-up at a time (`recently_deleted`
- * in fs/ext4/ialloc.c): for minutes after many files were deleted (a test run, a previous
- * benchmark's data dirs) every file the engine creates costs up to a millisecond, and a
- * commit creates ~36. Measured: 7–28 % of all CPU in that function during the paced
- * phase, against 0.02 % on a disk left alone for 6 minutes.
+ * Logs a note when `dir` is on ext4 without a journal (as this project's VM is). There the
+ * kernel's inode allocator skips each inode freed in the last 60 s, or 360 s while its inode
+ * table block is dirty, one look-up at a time (`recently_deleted` in fs/ext4/ialloc.c): for
+ * minutes after many files were deleted (a test run, a previous benchmark's data dirs)
+ * every file the engine creates costs up to a millisecond, and a commit creates ~36.
+ * Measured: 7–28 % of all CPU in that function during the paced phase, against 0.02 % on a
+ * disk left alone for 6 minutes.
  */
 export function noteSlowCreates(dir: string, log: (msg: string) => void): void {
   try {

@@ -14,6 +14,12 @@ export const ORDER_ID_WINDOW_MS = 8 * 24 * 3600 * 1000
  * second from the second minute, commits 58–60 ms instead of 41–44; BENCHMARKS.md, session 18.)
  */
 export const OVERFULL_FALSE_POSITIVES = 0.02
+/** What `Deduplicator.overfull` tells: the rate, the memory that would do, and a log message. */
+export interface Overfull {
+  falsePositiveRate: number
+  suggestedMemoryMb: number
+  message: string
+}
 /** The rate the suggested memory aims at: the README's sizing. */
 const SIZED_FALSE_POSITIVES = 0.01
 /** INGEST_DEDUP_MEMORY_MB's largest value (config.ts). */
@@ -132,9 +138,29 @@ export class Deduplicator {
    * false positives, with the memory that would bring both back to the README's sizing;
    * else undefined. Not before the warm-up: half-loaded filters say too little.
    */
-  overfull(): { falsePositiveRate: number; suggestedMemoryMb: number; message: string } | undefined {
+  overfull(): Overfull | undefined {
+    return this.overfullAt(this.falsePositiveRates)
+  }
+
+  /**
+   * `overfull()` when it is news: the first time, then only once the memory it names has
+   * doubled, or after the rate fell below half the threshold (a rotation dropped the oldest
+   * generation's ids) and rose past it again. For a log looked at every minute.
+   */
+  overfullNotice(): Overfull | undefined {
+    const rates = this.falsePositiveRates
+    const overfull = this.overfullAt(rates)
+    if (!overfull) {
+      if (Math.max(rates.eventId, rates.orderId) < OVERFULL_FALSE_POSITIVES / 2) this.noticedMb = 0
+      return undefined
+    }
+    if (overfull.suggestedMemoryMb < this.noticedMb * 2) return undefined
+    this.noticedMb = overfull.suggestedMemoryMb
+    return overfull
+  }
+
+  private overfullAt({ eventId, orderId }: { eventId: number; orderId: number }): Overfull | undefined {
     if (!this.warm) return undefined
-    const { eventId, orderId } = this.falsePositiveRates
     const falsePositiveRate = Math.max(eventId, orderId)
     if (falsePositiveRate <= OVERFULL_FALSE_POSITIVES) return undefined
     const suggestedMemoryMb = this.memoryMbFor(SIZED_FALSE_POSITIVES)
@@ -148,23 +174,6 @@ export class Deduplicator {
         `(a commit holding one waits for it); INGEST_DEDUP_MEMORY_MB=${suggestedMemoryMb} or more ` +
         'would bring that back to ~1 %, the README\'s sizing (answers stay exact either way; README, "Exactly once")',
     }
-  }
-
-  /**
-   * `overfull()` when it is news: the first time, then only once the memory it names has
-   * doubled, or after the rate fell below half the threshold (a rotation dropped the oldest
-   * generation's ids) and rose past it again. For a log looked at every minute.
-   */
-  overfullNotice(): ReturnType<Deduplicator['overfull']> {
-    const overfull = this.overfull()
-    if (!overfull) {
-      const { eventId, orderId } = this.falsePositiveRates
-      if (Math.max(eventId, orderId) < OVERFULL_FALSE_POSITIVES / 2) this.noticedMb = 0
-      return undefined
-    }
-    if (overfull.suggestedMemoryMb < this.noticedMb * 2) return undefined
-    this.noticedMb = overfull.suggestedMemoryMb
-    return overfull
   }
 
   /** Loads the ids stored within the windows into the filters, an hour at a time. */

@@ -107,17 +107,7 @@ export class SeenFilter {
   }
 
   add(id: string): void {
-    this.rotate()
-    const newest = this.ring[this.ring.length - 1]!
-    newest.added++
-    const bits = newest.bits
-    const [h1, h2] = hashPair(id)
-    const base = this.block(h1)
-    for (let i = 0, x = h2; i < this.hashes; i++) {
-      x = nextBit(x)
-      const bit = x & BLOCK_MASK
-      bits[base + (bit >>> 5)]! |= 1 << (bit & 31)
-    }
+    this.addMany([id])
   }
 
   /** Adds every id of `ids`, in groups as `mightContainMany` probes them. */
