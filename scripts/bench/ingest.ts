@@ -4,7 +4,12 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
-import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import {
+  eventRowLine,
+  INSERT_EVENTS_SQL,
+  INSERT_ROLLUP_INPUT_SQL,
+  secondsText,
+} from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
@@ -66,9 +71,15 @@ async function rawCeiling(): Promise<number> {
     })
     bodies.push(rows.join('\n'))
   }
-  log('raw ceiling: inserting in 10 000-event INSERTs, the rows the server would write, in its format')
+  log(
+    'raw ceiling: inserting in 10 000-event INSERTs, the rows the server would write, in its format ' +
+      '(into events, then into the rollups view)',
+  )
   const started = performance.now()
-  for (const body of bodies) await client.exec({ query: INSERT_EVENTS_SQL, values: body as never })
+  for (const body of bodies) {
+    await client.exec({ query: INSERT_EVENTS_SQL, values: body as never })
+    await client.exec({ query: INSERT_ROLLUP_INPUT_SQL, values: body as never })
+  }
   const seconds = (performance.now() - started) / 1000
   await client.close()
   await bootstrap.close()

@@ -3,14 +3,16 @@ import path from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 
 /**
- * A commit whose INSERT began and did not end well (it failed, or the process died
- * during it): the streams it touched and when its requests came in (epoch ms).
+ * A commit that may have stored its events without their rollups: its INSERT into `events`
+ * failed or the process died during it, or it was answered and its rollups' write (which
+ * follows the answer, migration 007) failed or never came. The streams it touched and when
+ * its requests came in (epoch ms).
  *
- * Why it matters: ClickHouse writes an INSERT's `events` part before the rollup view's
- * part, and does not take the first back when the second fails (measured: a view that
- * throws leaves the source rows stored and the INSERT reported failed). Such a commit
- * is answered 503, its retry finds the events stored and counts them as duplicates, and
- * without a repair the metrics would miss them for good.
+ * Why it matters: ClickHouse does not take back the rows an INSERT stored when a later
+ * step fails (measured: a view that throws leaves the source rows stored and the INSERT
+ * reported failed), and `events` and the rollups are two writes. A retry finds the events
+ * stored and counts them as duplicates, so without a repair the metrics would miss them
+ * for good.
  */
 export interface SuspectCommit {
   streams: string[]
@@ -140,7 +142,7 @@ const FACTS_FROM_ROLLUPS = `
 
 /**
  * Grains of some streams rebuilt from their raw events: the SELECT of the rollup view
- * (migration 006), less grain 6, over those streams' events, for the grains asked. A
+ * (migrations 006 and 007), less grain 6, over those streams' events, for the grains asked. A
  * test holds the two to the same answers (test/server/repair.test.ts).
  */
 const REBUILD_STREAMS = `

@@ -27,6 +27,12 @@ export const EVENT_COLUMNS = [
 
 export const INSERT_EVENTS_SQL = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) FORMAT TabSeparated`
 
+/**
+ * The same rows again, into the table whose view aggregates them into `rollups` (migration
+ * 007): sent after the commits that stored them, several commits at a time.
+ */
+export const INSERT_ROLLUP_INPUT_SQL = `INSERT INTO rollup_input (${EVENT_COLUMNS.join(', ')}) FORMAT TabSeparated`
+
 /** Epoch ms as the decimal seconds text DateTime64(3) reads exactly. */
 export function secondsText(ms: number): string {
   return `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`

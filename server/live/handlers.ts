@@ -182,6 +182,9 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     }
     const stepMs = LIVE_STEPS[stepName as keyof typeof LIVE_STEPS]
     const reader = state.reader
+    // What was acknowledged before this command counts in its answer (as in the HTTP reads):
+    // the rollups of the last commits are written a moment after their 200.
+    await app.writer.rollupsCaughtUp()
     // A creator may only join the rooms of its own streams: the room is joined before the
     // snapshot is read (below), and any tick in between would reach the socket.
     if (reader.role === 'creator' && (await streamCreator(app.clickhouse, streamId)) !== reader.creator_id) {
@@ -228,6 +231,7 @@ export function registerHandlers(socket: Socket, context: LiveContext): void {
     ) {
       return failure('invalid_request', `vertical: must be a string of at most ${VERTICAL_MAX} characters`)
     }
+    await app.writer.rollupsCaughtUp()
     const view = readerWallView(state.reader, typeof vertical === 'string' ? vertical : undefined)
     const room = wallRoom(view)
     if (state.wallRoom && state.wallRoom !== room) await socket.leave(state.wallRoom)

@@ -130,7 +130,15 @@ export function ingestInstruments(registry: Registry) {
       'Group commit latency (dedup + INSERT)',
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     ),
-    commitErrors: registry.counter('livewall_ingest_commit_errors_total', 'Group commits that failed'),
+    rollupLagSeconds: registry.histogram(
+      'livewall_ingest_rollup_lag_seconds',
+      "From a group commit's acknowledgement to its rollups written (reads and the live push count it from then)",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ),
+    commitErrors: registry.counter(
+      'livewall_ingest_commit_errors_total',
+      "Group commits that failed, and writes of acknowledged commits' rollups that failed",
+    ),
     dedupLookups: registry.counter('livewall_dedup_lookups_total', 'ClickHouse look-ups made by dedup'),
     shed: registry.counter(
       'livewall_ingest_shed_total',

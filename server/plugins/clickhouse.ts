@@ -35,6 +35,11 @@ declare module 'fastify' {
      * side (over HTTP they are all `clickhouse`).
      */
     clickhouseCommitLanes: ClickHouseClient[]
+    /**
+     * The client the rollups of acknowledged commits are written on: embedded, an engine
+     * session of its own beside the commit lanes (over HTTP, `clickhouse`).
+     */
+    clickhouseRollups: ClickHouseClient
     storage: StorageState
   }
 }
@@ -101,7 +106,12 @@ function buildClients(
   config: Config,
   log: FastifyBaseLogger,
   faults?: FaultInjector,
-): { client: ClickHouseClient; first: ClickHouseClient; lanes: ClickHouseClient[] } {
+): {
+  client: ClickHouseClient
+  first: ClickHouseClient
+  lanes: ClickHouseClient[]
+  rollups: ClickHouseClient
+} {
   if (config.clickhouseUrl !== undefined) {
     const client = createClient({
       log: clientLog(log),
@@ -113,7 +123,12 @@ function buildClients(
       request_timeout: config.clickhouseRequestTimeoutMs,
     })
     // (a server runs statements side by side: nothing waits behind a read)
-    return { client, first: client, lanes: Array.from({ length: config.ingest.commitLanes }, () => client) }
+    return {
+      client,
+      first: client,
+      lanes: Array.from({ length: config.ingest.commitLanes }, () => client),
+      rollups: client,
+    }
   }
   mkdirSync(config.dataDir, { recursive: true })
   const connection = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
@@ -121,15 +136,21 @@ function buildClients(
     connection: asClientConnection(connection.first),
     clickhouse_settings: SETTINGS,
   })
+  // Each further commit lane, and the rollups' writer, in an engine session of its own.
+  const ownSession = () =>
+    createClient({
+      connection: asClientConnection(
+        scopedConnection(embeddedConnection(config.dataDir), config.database, faults).first,
+      ),
+      clickhouse_settings: SETTINGS,
+    })
   const lanes = [first]
-  for (let lane = 1; lane < config.ingest.commitLanes; lane++) {
-    const own = scopedConnection(embeddedConnection(config.dataDir), config.database, faults)
-    lanes.push(createClient({ connection: asClientConnection(own.first), clickhouse_settings: SETTINGS }))
-  }
+  for (let lane = 1; lane < config.ingest.commitLanes; lane++) lanes.push(ownSession())
   return {
     client: createClient({ connection: asClientConnection(connection), clickhouse_settings: SETTINGS }),
     first,
     lanes,
+    rollups: ownSession(),
   }
 }
 
@@ -185,7 +206,7 @@ async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<v
 export default fp(
   async (app, opts: ClickhousePluginOptions) => {
     const { config } = opts
-    const { client, first, lanes } = buildClients(config, app.log, opts.faults)
+    const { client, first, lanes, rollups } = buildClients(config, app.log, opts.faults)
     let stopped = false
     const state: StorageState = {
       embedded: config.clickhouseUrl === undefined,
@@ -245,12 +266,13 @@ export default fp(
     app.decorate('clickhouse', client)
     app.decorate('clickhouseFirst', first)
     app.decorate('clickhouseCommitLanes', lanes)
+    app.decorate('clickhouseRollups', rollups)
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
       stopLoweringMerges?.()
       // (each closed once, whatever another's close does)
-      await Promise.allSettled([...new Set([client, first, ...lanes])].map((c) => c.close()))
+      await Promise.allSettled([...new Set([client, first, ...lanes, rollups])].map((c) => c.close()))
     })
   },
   { name: 'clickhouse' },

@@ -37,6 +37,7 @@ export default fp(
     const writer = new GroupCommitWriter({
       client: app.clickhouseCommitLanes[0]!,
       lanes: app.clickhouseCommitLanes.slice(1),
+      rollupClient: app.clickhouseRollups,
       dedup,
       config: app.config.ingest,
       now: () => app.clock.now(),

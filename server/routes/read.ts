@@ -110,6 +110,14 @@ export const readRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
+  // Every read counts what was acknowledged before it: the rollups of commits answered 200
+  // are written a moment after the answer (GroupCommitWriter.writeRollups), and a read
+  // arriving in that moment waits for them (at most a few tens of ms; at once when none
+  // are owed).
+  app.addHook('preHandler', async () => {
+    await app.writer.rollupsCaughtUp()
+  })
+
   /** 404 unless the stream exists and this reader may see it. */
   async function assertVisible(request: FastifyRequest, streamId: string): Promise<void> {
     const creator = await streamCreator(app.clickhouse, streamId)

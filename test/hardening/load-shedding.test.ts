@@ -159,6 +159,14 @@ describe('a flood of ingest requests', () => {
     try {
       const inflight = () =>
         Number(/^livewall_ingest_inflight_bytes (\d+)$/m.exec(server.app.registry.render())?.[1] ?? 0)
+      // The first commit held for a second, as by a slow disk: meanwhile every body that was
+      // let in waits in memory for its answer, and the budget must turn the rest away.
+      let held = false
+      server.app.writer.addGate(async () => {
+        if (held) return
+        held = true
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      })
       const stopSampling = sampleMax(inflight)
       // 40 requests of ~1 MiB (4 events of 256 KiB) at once: 40 MiB against a budget of 8,
       // from both keys (each may hold half of it)

@@ -87,8 +87,8 @@ test('SIGKILL mid-stream: every acknowledged event is stored exactly once after 
       format: 'JSONEachRow',
     })
   ).json<{ event_id: string; n: number }>()
-  // The metrics count the same events: a kill between the events part and the rollup part
-  // of a commit is repaired at the restart (see server/ingest/repair.ts).
+  // The metrics count the same events: a kill between a commit's answer and its rollups
+  // (written a moment later) is repaired at the restart (see server/ingest/repair.ts).
   const viewsDiffer = await streamsWhoseRollupsMissEvents(client)
   await client.close()
   expect(viewsDiffer).toEqual([])

@@ -3,7 +3,12 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
 import { CommitJournal, rebuildRollups, type SuspectCommit } from '../../server/ingest/repair.ts'
-import { eventRowLine, INSERT_EVENTS_SQL, secondsText } from '../../server/ingest/rows.ts'
+import {
+  eventRowLine,
+  INSERT_EVENTS_SQL,
+  INSERT_ROLLUP_INPUT_SQL,
+  secondsText,
+} from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
@@ -16,9 +21,9 @@ import {
   testDataDir,
 } from '../helpers/server.ts'
 
-// A commit can store its `events` part and fail before the rollup view's part (the engine
-// does not take the first back), or the process can die between the two. These tests make
-// that state on purpose and check that the metrics count every stored event once again.
+// A commit's events are stored, and answered, before their rollups are written (migration
+// 007): the rollups' write can fail, or the process can die between the two. These tests
+// make that state on purpose and check that the metrics count every stored event once again.
 
 const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
 const at = (seconds: number) => T0 + Math.round(seconds * 1000)
@@ -71,7 +76,6 @@ function databaseClient(database: string): ClickHouseClient {
   })
 }
 
-/** Events stored as the writer stores them (received at `at(100)`), through the view. */
 /** The journal as the writer leaves it before an INSERT (as a server that died in it left it). */
 function writeJournal(file: string, suspect: SuspectCommit): void {
   const journal = new CommitJournal(file)
@@ -79,13 +83,24 @@ function writeJournal(file: string, suspect: SuspectCommit): void {
   journal.close()
 }
 
-async function store(client: ClickHouseClient, events: Record<string, unknown>[]): Promise<void> {
-  const rows = events.map((e) => {
-    const v = validateEvent(e, at(100), 'USD')
-    if (!v.ok) throw new Error(v.message)
-    return eventRowLine(v.event, secondsText(at(100)))
-  })
-  await client.exec({ query: INSERT_EVENTS_SQL, values: rows.join('\n') as never })
+/**
+ * Events stored as the writer stores them (received at `at(100)`): into `events`, then into
+ * the rollups' view; `rollups: false` stops after the first (the state a crash can leave).
+ */
+async function store(
+  client: ClickHouseClient,
+  events: Record<string, unknown>[],
+  { rollups = true } = {},
+): Promise<void> {
+  const rows = events
+    .map((e) => {
+      const v = validateEvent(e, at(100), 'USD')
+      if (!v.ok) throw new Error(v.message)
+      return eventRowLine(v.event, secondsText(at(100)))
+    })
+    .join('\n')
+  await client.exec({ query: INSERT_EVENTS_SQL, values: rows as never })
+  if (rollups) await client.exec({ query: INSERT_ROLLUP_INPUT_SQL, values: rows as never })
 }
 
 /** Every read of a stream, with its id taken out, to compare two streams. */
@@ -110,13 +125,11 @@ test('after a commit that stored its events but not their rollups, a restart reb
   await server.close()
   server = undefined
 
-  // The half-landed commit: its rows reach `events` while the rollup view is detached, and
-  // the journal lists it as the writer does before every INSERT.
+  // The half-landed commit: its rows reach `events` and the process dies before their
+  // rollups are written; the journal lists it, as the writer does until they are.
   direct = databaseClient(database)
   const receivedAt = at(100)
-  await direct.command({ query: 'DETACH TABLE rollups_mv' })
-  await store(direct, broken.halfLanded)
-  await direct.command({ query: 'ATTACH TABLE rollups_mv' })
+  await store(direct, broken.halfLanded, { rollups: false })
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
   writeJournal(journalFile, { streams: ['rp-broken'], from: receivedAt, to: receivedAt })
 
@@ -124,7 +137,7 @@ test('after a commit that stored its events but not their rollups, a restart reb
   const s = server
   await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
 
-  // The same events through the normal path (the view) and through the repair read the same.
+  // The same events through the normal path and through the repair read the same.
   expect(await reads(s, 'rp-broken')).toBe(await reads(s, 'rp-control'))
   const { body } = await s.get('/v1/streams/rp-broken')
   expect(body.totals).toMatchObject({
@@ -175,9 +188,6 @@ test('a commit whose INSERT fails after the events landed is repaired; commits w
     query: `CREATE MATERIALIZED VIEW a_boom_mv TO a_boom_sink AS
             SELECT throwIf(event_id = 'f-5', 'boom') AS x FROM events`,
   })
-  // Views run in the order they were attached: the rollup view now comes after this one.
-  await extra.command({ query: 'DETACH TABLE rollups_mv' })
-  await extra.command({ query: 'ATTACH TABLE rollups_mv' })
   const failing = session('rp-failing', 'f')
   const control = session('rp-control2', 'g')
   expect((await s.ingest(failing.landed)).status).toBe(200)
@@ -218,6 +228,58 @@ test('a commit whose INSERT fails after the events landed is repaired; commits w
     items: 4,
     gmv: 25,
   })
+}, 60_000)
+
+test('rollups whose write fails after the 200 are rebuilt, and a repeated order still counts once', async () => {
+  await server?.close()
+  let refused = 0
+  server = await startTestServer({
+    clock,
+    faults: {
+      failNext(op, sql) {
+        if (op !== 'exec' || !sql.startsWith('INSERT INTO rollup_input') || refused > 0) return undefined
+        refused++
+        return new Error('injected fault: rollups refused')
+      },
+    },
+  })
+  const s = server
+  const late = session('rp-late', 'l')
+  const control = session('rp-control3', 'm')
+  // Stored, so answered 200; the rollups of this commit are refused a moment later.
+  expect((await s.ingest([...late.landed, ...late.halfLanded])).status).toBe(200)
+  await s.app.writer.rollupsCaughtUp()
+  expect(refused).toBe(1)
+  await s.app.writer.repairNow()
+  expect((await s.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  expect(await reads(s, 'rp-late')).toBe(await reads(s, 'rp-control3'))
+  expect((await s.get('/v1/streams/rp-late')).body.totals).toMatchObject({ views: 2, orders: 2, gmv: 25 })
+  // Its order, under a new event_id: known from the restored orders.
+  const repeatOrder = { ...late.halfLanded[2]!, event_id: 'l-new-event' }
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect((await s.get('/v1/streams/rp-late')).body.totals).toMatchObject({ orders: 2, gmv: 25 })
+  expect(s.app.registry.render()).toMatch(/^livewall_ingest_commit_errors_total 1$/m)
+}, 60_000)
+
+test("an order repeated while the first one's rollups are still owed waits for them, and counts once", async () => {
+  await server?.close()
+  server = await startTestServer({ clock })
+  const s = server
+  // The first rollups' write held back for a moment, as by a busy engine.
+  const rollups = s.app.clickhouseRollups
+  const exec = rollups.exec.bind(rollups)
+  let held = 0
+  rollups.exec = async (params) => {
+    if (held++ === 0) await new Promise((resolve) => setTimeout(resolve, 300))
+    return exec(params)
+  }
+  const { landed } = session('rp-owed', 'w')
+  expect((await s.ingest(landed)).status).toBe(200)
+  // Its order_id is accepted, but not yet where the order look-up reads it.
+  const repeat = await s.ingest([{ ...landed[3]!, event_id: 'w-again' }])
+  expect(repeat.body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect(held).toBe(1)
+  expect((await s.get('/v1/streams/rp-owed')).body.totals).toMatchObject({ orders: 1, gmv: 19.99 })
 }, 60_000)
 
 test('a repair cut short after its rebuild still restores the accepted orders next time', async () => {
