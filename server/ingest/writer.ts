@@ -11,6 +11,7 @@ import {
   restoreOrders,
   type SuspectCommit,
 } from './repair.ts'
+import { RollupBacklog, type RollupDebt } from './rollup-backlog.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, INSERT_ROLLUP_INPUT_SQL, secondsText } from './rows.ts'
 
 /**
@@ -20,15 +21,6 @@ import { eventRowLine, INSERT_EVENTS_SQL, INSERT_ROLLUP_INPUT_SQL, secondsText }
  * none, 174 and 175 with one lane).
  */
 const SECOND_LANE_AFTER_MS = 25
-
-/**
- * The rollups of acknowledged commits are written at once while no commit runs or waits;
- * under load, those of several commits are gathered for up to this long (ms) after the
- * oldest was acknowledged, so that the rollup view's fixed cost per INSERT (~9 ms here,
- * whatever its rows) is paid once for them. Reads wait for them (`rollupsCaughtUp`); the
- * live push hears of a commit once they are written: this bounds that delay under load.
- */
-const ROLLUPS_GATHER_MS = 150
 
 /** After a failed rebuild, commits go on this long before it is tried again. */
 const REBUILD_RETRY_MS = 30_000
@@ -128,7 +120,7 @@ interface PendingRequest {
 
 export interface WriterOptions {
   client: ClickHouseClient
-  /** The client the rollups of acknowledged commits are written on (see `writeRollups`). */
+  /** The client the rollups of acknowledged commits are written on (see `RollupBacklog`). */
   rollupClient?: ClickHouseClient
   /**
    * Further clients for commits to run on beside `client`'s, each its own engine session
@@ -156,7 +148,7 @@ export interface WriterOptions {
  * the machine idle, and a request no longer waits for a whole commit before its own.
  * Each request's promise settles only after its own commit: resolved = stored.
  *
- * A commit stores its events in `events` alone; their rollups follow (`kickRollups`), the
+ * A commit stores its events in `events` alone; their rollups follow (`RollupBacklog`), the
  * same rows sent again to the table whose view aggregates them, gathered over commits
  * under load. Why: the view's fixed cost per INSERT was half of a small commit, and every
  * request of it waited for it (measured: ack p99 at half the sustained rate 116–128 ms
@@ -180,15 +172,15 @@ export class GroupCommitWriter {
   private ordersPending: boolean
   /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
   private rebuildNotBefore = 0
-  /** Acknowledged commits whose rollups are not written yet, oldest first. */
-  private owed: RollupDebt[] = []
-  /** Those being written now, and the write. */
-  private rolling: { debts: RollupDebt[]; done: Promise<void> } | undefined
-  private rollupTimer: NodeJS.Timeout | undefined
-  /** Someone waits for the rollups (a read, a repair, close): write them without the pause. */
-  private hurry = false
-  /** A request waits for a commit's rollups (its order_id): start commits when they are written. */
-  private waitingOnRollups = false
+  /** Acknowledged commits whose rollups are not written yet. */
+  private readonly backlog = new RollupBacklog({
+    busy: () => this.queue.length > 0 || this.running().length > 0,
+    closing: () => this.closed,
+    write: (debts) => this.writeRollups(debts),
+    written: (debts, failure) => this.rollupsWritten(debts, failure),
+    released: () => this.kick(),
+    onError: (error) => this.options.onError(error),
+  })
 
   constructor(private readonly options: WriterOptions) {
     this.lanes = [options.client, ...(options.lanes ?? [])].map((client) => ({ client, events: 0 }))
@@ -227,7 +219,7 @@ export class GroupCommitWriter {
     await Promise.allSettled([
       ...this.running(),
       ...(this.repairing ? [this.repairing] : []),
-      ...(this.rolling ? [this.rolling.done] : []),
+      ...(this.backlog.writing ? [this.backlog.writing] : []),
     ])
   }
 
@@ -235,9 +227,7 @@ export class GroupCommitWriter {
   get pendingEvents(): number {
     let sum = this.queuedEvents
     for (const lane of this.lanes) sum += lane.events
-    for (const debt of this.owed) sum += debt.events
-    for (const debt of this.rolling?.debts ?? []) sum += debt.events
-    return sum
+    return sum + this.backlog.events
   }
 
   /**
@@ -246,12 +236,8 @@ export class GroupCommitWriter {
    * event whose 200 came before it. At once when nothing is owed, the usual case for a read
    * that is not beside heavy ingest.
    */
-  async rollupsCaughtUp(): Promise<void> {
-    const debts = [...(this.rolling?.debts ?? []), ...this.owed]
-    if (debts.length === 0) return
-    this.hurry = true
-    this.kickRollups()
-    await Promise.all(debts.map((debt) => debt.written))
+  rollupsCaughtUp(): Promise<void> {
+    return this.backlog.caughtUp()
   }
 
   submit(events: EventRow[], quarantine: QuarantineRow[]): Promise<CommitOutcome> {
@@ -294,8 +280,8 @@ export class GroupCommitWriter {
 
   /**
    * Waited on before each commit (not before the answer of the previous one): the live
-   * push uses it so that its read of the last commit's buckets runs before the next
-   * INSERT rather than queued behind it.
+   * push uses it so that its read of the buckets the last notice named (a rollups write,
+   * a repair) runs before the next INSERT rather than queued behind it.
    */
   addGate(gate: () => Promise<void>): void {
     this.gates.push(gate)
@@ -305,80 +291,52 @@ export class GroupCommitWriter {
   async close(): Promise<void> {
     this.closed = true
     this.kick()
-    this.kickRollups()
-    while (this.running().length > 0 || this.repairing || this.rolling || this.owed.length > 0) {
+    this.backlog.kick()
+    while (this.running().length > 0 || this.repairing || this.backlog.pending) {
       await this.settled()
       this.kick()
-      this.kickRollups()
+      this.backlog.kick()
     }
-  }
-
-  /** Starts writing the owed rollups, unless a write runs or they are gathered (ROLLUPS_GATHER_MS). */
-  private kickRollups(): void {
-    clearTimeout(this.rollupTimer)
-    this.rollupTimer = undefined
-    if (this.rolling || this.owed.length === 0) return
-    // At once while no commit runs or waits; under load, gathered for up to ROLLUPS_GATHER_MS
-    // after the oldest owed commit (a commit's end calls this again).
-    const busy = this.queue.length > 0 || this.running().length > 0
-    const wait = this.owed[0]!.at + ROLLUPS_GATHER_MS - performance.now()
-    if (busy && wait > 0 && !this.hurry && !this.closed) {
-      this.rollupTimer = setTimeout(() => this.kickRollups(), wait)
-      return
-    }
-    this.hurry = false
-    const debts = this.owed
-    this.owed = []
-    const done = this.writeRollups(debts)
-      .catch((error) => this.options.onError(error))
-      .then(() => {
-        this.rolling = undefined
-        for (const debt of debts) debt.settle()
-        if (this.waitingOnRollups) {
-          this.waitingOnRollups = false
-          this.kick()
-        }
-        this.kickRollups()
-      })
-    this.rolling = { debts, done }
   }
 
   /**
    * Writes the rollups of acknowledged commits: their stored rows again, into the table
-   * whose view aggregates them (migration 007), in one INSERT. Their suspects stay in the
-   * journal until it succeeded; if it fails they become the writer's suspect, repaired
-   * (their orders restored, their streams rebuilt from `events`) before the next commit.
+   * whose view aggregates them (migration 007), in one INSERT.
    */
   private async writeRollups(debts: RollupDebt[]): Promise<void> {
     // Not while a repair rebuilds rollups: this INSERT would race it.
     while (this.repairing) await this.repairing
-    const client = this.options.rollupClient ?? this.options.client
-    try {
-      await client.exec({
-        query: INSERT_ROLLUP_INPUT_SQL,
-        values: Readable.from([debts.map((debt) => debt.rows).join('\n')]),
-      })
-    } catch (error) {
+    await (this.options.rollupClient ?? this.options.client).exec({
+      query: INSERT_ROLLUP_INPUT_SQL,
+      values: Readable.from([debts.map((debt) => debt.rows).join('\n')]),
+    })
+  }
+
+  /**
+   * A rollups write ended. Written: the journal lets its commits go, and the live push hears
+   * of them. Failed: they become the writer's suspect, their orders restored and their
+   * streams rebuilt from `events` (at once, and before the next commit).
+   */
+  private rollupsWritten(debts: RollupDebt[], failure?: { error: unknown }): void {
+    if (failure) {
       for (const debt of debts) this.suspect = joinSuspects(this.suspect, debt.suspect)
       this.ordersPending = true
       this.rebuildNotBefore = 0
       this.options.instruments.commitErrors.inc()
-      this.options.onError(error)
-      // (the debts leave the journal's list as the suspect takes them: no gap)
-      if (this.rolling) this.rolling.debts = []
+      this.options.onError(failure.error)
       this.forget()
-      // Nobody may commit for a while: repair now, not only before the next commit.
-      setTimeout(() => void this.repairNow().catch((e) => this.options.onError(e)), 0).unref?.()
+      // Repair now, not only before the next commit (none may come for a while). Not after
+      // close: the next start repairs what the journal lists.
+      if (!this.closed)
+        setTimeout(() => void this.repairNow().catch((e) => this.options.onError(e)), 0).unref?.()
       return
     }
-    // (written: a read from now on need not wait for them, nor the journal list them)
-    if (this.rolling) this.rolling.debts = []
     this.forget()
-    const written = performance.now()
-    for (const debt of debts) this.options.instruments.rollupLagSeconds.observe((written - debt.at) / 1000)
+    const now = performance.now()
     const streams = new Map<string, { from: number; to: number }>()
     let events = 0
     for (const debt of debts) {
+      this.options.instruments.rollupLagSeconds.observe((now - debt.at) / 1000)
       events += debt.events
       for (const [stream, range] of debt.streams) {
         const seen = streams.get(stream)
@@ -422,7 +380,7 @@ export class GroupCommitWriter {
         })
         .then((started) => {
           lane.running = undefined
-          this.kickRollups()
+          this.backlog.kick()
           // What arrived during the commit has waited at least that long: go again now.
           // (Not after a turn that found nothing it could take: the commit it waits for will.)
           if (started && this.queue.length > 0) this.kick()
@@ -435,22 +393,16 @@ export class GroupCommitWriter {
     // What arrives while the gates hold joins this commit.
     if (this.gates.length > 0 && !this.closed) await Promise.all(this.gates.map((gate) => gate()))
     const others = this.lanes.flatMap((other) => (other !== lane && other.held ? [other.held] : []))
-    // An order_paid of a commit whose rollups are not written yet is not in the order_id
-    // look-up's table (grain 6 of the rollups) yet: a request repeating one waits for them.
-    const debts = [...(this.rolling?.debts ?? []), ...this.owed]
     const batch: PendingRequest[] = []
     const left: PendingRequest[] = []
     let size = 0
     for (const next of this.queue) {
       const nextSize = next.events.length + next.quarantine.length
       if (batch.length > 0 && size + nextSize > this.options.config.flushMaxEvents) left.push(next)
-      else if (others.some((held) => sharesIds(next, held, false))) left.push(next)
-      else if (debts.some((debt) => sharesIds(next, debt.ids, true))) {
-        left.push(next)
-        this.waitingOnRollups = true
-        this.hurry = true
-        this.kickRollups()
-      } else {
+      else if (others.some((held) => sharesIds(next, held))) left.push(next)
+      // (an order_paid whose rollups are not written is not yet where the look-up reads it)
+      else if (this.backlog.holdsOrderOf(next.events)) left.push(next)
+      else {
         batch.push(next)
         size += nextSize
       }
@@ -552,25 +504,17 @@ export class GroupCommitWriter {
         try {
           // Not while a repair (another lane's) rebuilds rollups: this INSERT would race it.
           while (this.repairing) await this.repairing
-          // One INSERT, one block: the batch lands in one part (and one part per rollup).
-          lane.inserting = client.exec({
-            query: INSERT_EVENTS_SQL,
-            values: Readable.from([chunks.join('\n')]),
-          })
+          // One INSERT, one block: the batch lands in one part.
+          const rows = chunks.join('\n')
+          lane.inserting = client.exec({ query: INSERT_EVENTS_SQL, values: Readable.from([rows]) })
           await lane.inserting
-          // Stored: its requests are answered below, and its rollups are owed (kickRollups).
-          let settle!: () => void
-          const written = new Promise<void>((resolve) => {
-            settle = resolve
-          })
-          this.owed.push({
-            rows: chunks.join('\n'),
+          // Stored: its requests are answered below, and its rollups are owed.
+          this.backlog.add({
+            rows,
             events: fresh.length,
             streams,
-            ids: lane.held!,
+            orders: acceptedOrders(fresh),
             suspect,
-            written,
-            settle,
             at: performance.now(),
           })
         } catch (error) {
@@ -610,9 +554,9 @@ export class GroupCommitWriter {
           request.reject(outcomes[r]!.accepted > 0 ? quarantineFailed() : storageFailed())
         else request.resolve(outcomes[r]!)
       }
-      // The live push hears of stored events once their rollups are written (writeRollups);
+      // The live push hears of stored events once their rollups are written (rollupsWritten);
       // a commit of rejected events alone changes the wall's quarantine count now.
-      if (fresh.length > 0) this.kickRollups()
+      if (fresh.length > 0) this.backlog.kick()
       else if (quarantine.length > 0)
         this.options.onCommit({ watermark: this.nextWatermark(), streams, events: 0 })
     } catch (error) {
@@ -639,10 +583,8 @@ export class GroupCommitWriter {
       if (!this.suspect) return true
       // Not before the owed rollups are written: the rebuild would count their events, and
       // then their own write again.
-      if (this.rolling || this.owed.length > 0) {
-        this.hurry = true
-        this.kickRollups()
-        await this.rolling?.done
+      if (this.backlog.pending) {
+        await this.backlog.caughtUp()
         continue
       }
       const inserting = this.lanes.flatMap((other) =>
@@ -704,7 +646,7 @@ export class GroupCommitWriter {
   private openSuspects(): SuspectCommit | undefined {
     let open = this.suspect
     for (const lane of this.lanes) if (lane.suspect) open = joinSuspects(open, lane.suspect)
-    for (const debt of [...(this.rolling?.debts ?? []), ...this.owed]) open = joinSuspects(open, debt.suspect)
+    for (const debt of this.backlog.debts()) open = joinSuspects(open, debt.suspect)
     return open
   }
 
@@ -740,34 +682,23 @@ interface Lane {
   suspect?: SuspectCommit
 }
 
-/** An acknowledged commit whose rollups are not written yet. */
-interface RollupDebt {
-  /** Its stored rows, as sent to `events`. */
-  rows: string
-  events: number
-  /** Per stream, the ts range of its events (for the live push's notice). */
-  streams: Map<string, { from: number; to: number }>
-  ids: CommitIds
-  /** Kept in the journal until its rollups are written. */
-  suspect: SuspectCommit
-  /** Settles when its rollups are written, or their write failed and the repair owes them. */
-  written: Promise<void>
-  settle: () => void
-  /** When it became owed (performance.now()). */
-  at: number
-}
-
 /**
- * Does the request repeat an id of a commit in flight (its dedup look-up could not see that
- * commit's events before they are stored), or, `ordersOnly`, an order_id of a commit whose
- * rollups are not written (the order look-up reads them)? It waits for that commit.
+ * Does the request repeat an id of a commit in flight? Its dedup look-up could not see that
+ * commit's events before they are stored, so it waits for the commit to end.
  */
-function sharesIds(request: PendingRequest, held: CommitIds, ordersOnly: boolean): boolean {
+function sharesIds(request: PendingRequest, held: CommitIds): boolean {
   for (const event of request.events) {
-    if (!ordersOnly && held.ids.has(event.event_id)) return true
+    if (held.ids.has(event.event_id)) return true
     if (event.type === 'order_paid' && held.orders.has(event.order_id)) return true
   }
   return false
+}
+
+/** The order_ids of these (stored) events. */
+function acceptedOrders(events: readonly EventRow[]): Set<string> {
+  const orders = new Set<string>()
+  for (const event of events) if (event.type === 'order_paid') orders.add(event.order_id)
+  return orders
 }
 
 /** The `events` rows of these events, one line each. */

@@ -282,6 +282,41 @@ test("an order repeated while the first one's rollups are still owed waits for t
   expect((await s.get('/v1/streams/rp-owed')).body.totals).toMatchObject({ orders: 1, gmv: 19.99 })
 }, 60_000)
 
+test('rollups refused at shutdown leave their commit in the journal, and the next start repairs it', async () => {
+  await server?.close()
+  const database = `t_${process.pid}_repair_close`
+  server = await startTestServer({ clock, database })
+  // The rollups' write held until the shutdown has begun, and then refused.
+  const rollups = server.app.clickhouseRollups
+  let shutdown!: () => void
+  const shuttingDown = new Promise<void>((resolve) => {
+    shutdown = resolve
+  })
+  rollups.exec = async () => {
+    await shuttingDown
+    throw new Error('injected fault: rollups refused')
+  }
+  const shut = session('rp-shut', 'z')
+  const control = session('rp-control4', 'y')
+  expect((await server.ingest([...shut.landed, ...shut.halfLanded])).status).toBe(200)
+  const closed = server.close()
+  shutdown()
+  await closed
+  server = undefined
+  const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
+  expect(new CommitJournal(journalFile).read().suspect?.streams).toEqual(['rp-shut'])
+  // A moment later (the dedup warm-up reads what was received before its start).
+  clock.advance(1000)
+
+  server = await startTestServer({ clock, database })
+  const s = server
+  await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
+  expect((await s.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  expect(await reads(s, 'rp-shut')).toBe(await reads(s, 'rp-control4'))
+  const repeatOrder = { ...shut.halfLanded[2]!, event_id: 'z-new-event' }
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+}, 60_000)
+
 test('a repair cut short after its rebuild still restores the accepted orders next time', async () => {
   await server?.close()
   const database = `t_${process.pid}_repair_orders`
