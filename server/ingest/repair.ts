@@ -35,8 +35,8 @@ export function joinSuspects(suspect: SuspectCommit | undefined, next: SuspectCo
 
 /**
  * The commits that may have half-landed, kept in a small file beside the data so that
- * they survive a crash: written before each INSERT, cleared after it succeeded and after
- * a repair. The file holds a suspect as JSON, or `null` for none, followed by spaces.
+ * they survive a crash: written before each INSERT, cleared once that commit's rollups
+ * are written (or it failed with nothing stored) and after a repair. The file holds a suspect as JSON, or `null` for none, followed by spaces.
  *
  * Rewritten in place, in one write at offset 0: creating a file per commit (a temporary
  * one renamed over the journal) cost up to ~6 ms of the main thread under load, as ext4
@@ -213,9 +213,10 @@ export async function restoreOrders(client: ClickHouseClient, suspect: SuspectCo
  * Makes the rollups of suspect commits' streams agree with their raw events again:
  * compares each stream's totals as the rollups hold them with the same totals computed
  * from `events`; only streams that differ are rebuilt (their grains 1–5 deleted and
- * written again from every event of the stream). Must not run beside an INSERT (the
- * writer runs it in place of a commit); commits in between are fine (the view adds them
- * to both sides of the comparison). Returns the rebuilt streams with the ts range (epoch
+ * written again from every event of the stream). Must not run beside an INSERT, nor while
+ * acknowledged commits owe their rollups (the writer runs it in place of a commit, once
+ * those are written): then every stored event is on both sides of the comparison or on
+ * neither. Returns the rebuilt streams with the ts range (epoch
  * ms) of their events.
  */
 export async function rebuildRollups(

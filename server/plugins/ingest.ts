@@ -59,7 +59,7 @@ export default fp(
     })
     app.registry.gauge(
       'livewall_ingest_pending_events',
-      'Events waiting in the write buffer',
+      'Events waiting in the write buffer, or stored and waiting for their rollups',
       () => writer.pendingEvents,
     )
     app.registry.gauge(

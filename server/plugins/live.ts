@@ -68,7 +68,7 @@ export default fp(
     )
     const lagSeconds = app.registry.histogram(
       'livewall_live_commit_to_tick_seconds',
-      'From a commit to the ticks that carry it being sent',
+      "From a commit's rollups written (a moment after its answer) to the ticks that carry it being sent",
       [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2],
     )
     const ticks = new TickEngine({
