@@ -151,8 +151,8 @@ export interface WriterOptions {
  * A commit stores its events in `events` alone; their rollups follow (`RollupBacklog`), the
  * same rows sent again to the table whose view aggregates them, gathered over commits
  * under load. Why: the view's fixed cost per INSERT was half of a small commit, and every
- * request of it waited for it (measured: ack p99 at half the sustained rate 116–128 ms
- * with the view in the commit, 59–87 ms without; BENCHMARKS.md). Until they are written a
+ * request of it waited for it (measured at half the sustained rate, side by side: ack p50
+ * ~45 ms with the view in the commit, ~22 ms without; BENCHMARKS.md). Until they are written a
  * commit stays in the journal, reads wait for them (`rollupsCaughtUp`), and a request
  * repeating one of its order_ids waits for them (the order look-up reads the rollups).
  */
