@@ -63,6 +63,10 @@ export class RollupBacklog {
 
   /** Every debt not yet written: being written, then owed. */
   debts(): readonly RollupDebt[] {
+    return this.unwritten()
+  }
+
+  private unwritten(): readonly (RollupDebt & Settled)[] {
     return this.rolling ? [...this.rolling.debts, ...this.owed] : this.owed
   }
 
@@ -97,7 +101,8 @@ export class RollupBacklog {
    * writer's repair owes it), and has them written now. At once when nothing is owed.
    */
   async caughtUp(): Promise<void> {
-    const debts = this.rolling ? [...this.rolling.debts, ...this.owed] : this.owed
+    // (the debts owed now: what is added later is not waited for)
+    const debts = [...this.unwritten()]
     if (debts.length === 0) return
     this.hurry = true
     this.kick()
@@ -110,15 +115,15 @@ export class RollupBacklog {
    * host (`released`) when a write has ended.
    */
   holdsOrderOf(events: readonly EventRow[]): boolean {
-    for (const debt of this.debts()) {
-      if (debt.orders.size === 0) continue
-      for (const event of events) {
-        if (event.type !== 'order_paid' || !debt.orders.has(event.order_id)) continue
-        this.ordersHeld = true
-        this.hurry = true
-        this.kick()
-        return true
-      }
+    const debts = this.debts()
+    if (debts.length === 0) return false
+    for (const event of events) {
+      if (event.type !== 'order_paid') continue
+      if (!debts.some((debt) => debt.orders.has(event.order_id))) continue
+      this.ordersHeld = true
+      this.hurry = true
+      this.kick()
+      return true
     }
     return false
   }
