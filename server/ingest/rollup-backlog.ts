@@ -62,20 +62,13 @@ export class RollupBacklog {
   constructor(private readonly host: BacklogHost) {}
 
   /** Every debt not yet written: being written, then owed. */
-  debts(): readonly RollupDebt[] {
-    return this.unwritten()
-  }
-
-  private unwritten(): readonly (RollupDebt & Settled)[] {
+  debts(): readonly (RollupDebt & Settled)[] {
     return this.rolling ? [...this.rolling.debts, ...this.owed] : this.owed
   }
 
   /** Events of those debts. */
   get events(): number {
-    let sum = 0
-    for (const debt of this.owed) sum += debt.events
-    for (const debt of this.rolling?.debts ?? []) sum += debt.events
-    return sum
+    return this.debts().reduce((sum, debt) => sum + debt.events, 0)
   }
 
   /** Something is owed or being written. */
@@ -102,7 +95,7 @@ export class RollupBacklog {
    */
   async caughtUp(): Promise<void> {
     // (the debts owed now: what is added later is not waited for)
-    const debts = [...this.unwritten()]
+    const debts = [...this.debts()]
     if (debts.length === 0) return
     this.hurry = true
     this.kick()

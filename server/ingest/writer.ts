@@ -225,9 +225,7 @@ export class GroupCommitWriter {
 
   /** Events accepted into the buffer and not yet committed, or committed and not yet rolled up. */
   get pendingEvents(): number {
-    let sum = this.queuedEvents
-    for (const lane of this.lanes) sum += lane.events
-    return sum + this.backlog.events
+    return this.lanes.reduce((sum, lane) => sum + lane.events, this.queuedEvents) + this.backlog.events
   }
 
   /**
@@ -338,14 +336,7 @@ export class GroupCommitWriter {
     for (const debt of debts) {
       this.options.instruments.rollupLagSeconds.observe((now - debt.at) / 1000)
       events += debt.events
-      for (const [stream, range] of debt.streams) {
-        const seen = streams.get(stream)
-        if (!seen) streams.set(stream, { ...range })
-        else {
-          if (range.from < seen.from) seen.from = range.from
-          if (range.to > seen.to) seen.to = range.to
-        }
-      }
+      for (const [stream, range] of debt.streams) widen(streams, stream, range.from, range.to)
     }
     this.options.onCommit({ watermark: this.nextWatermark(), streams, events })
   }
@@ -457,11 +448,7 @@ export class GroupCommitWriter {
           stored++
           const event = request.events[i]!
           fresh.push(event)
-          const range = streams.get(event.stream_id)
-          if (range) {
-            if (event.ts < range.from) range.from = event.ts
-            if (event.ts > range.to) range.to = event.ts
-          } else streams.set(event.stream_id, { from: event.ts, to: event.ts })
+          widen(streams, event.stream_id, event.ts, event.ts)
         }
         if (stored === request.events.length) {
           if (stored > 0) chunks.push(request.rows)
@@ -692,6 +679,16 @@ function sharesIds(request: PendingRequest, held: CommitIds): boolean {
     if (event.type === 'order_paid' && held.orders.has(event.order_id)) return true
   }
   return false
+}
+
+/** Makes a stream's ts range in `streams` cover [from, to]. */
+function widen(streams: Map<string, { from: number; to: number }>, stream: string, from: number, to: number) {
+  const range = streams.get(stream)
+  if (!range) streams.set(stream, { from, to })
+  else {
+    if (from < range.from) range.from = from
+    if (to > range.to) range.to = to
+  }
 }
 
 /** The order_ids of these (stored) events. */

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp, type Clock } from '../../server/app.ts'
 import { issueToken } from '../../server/auth/tokens.ts'
 import { loadConfig } from '../../server/config.ts'
+import { INSERT_EVENTS_SQL, INSERT_ROLLUP_INPUT_SQL } from '../../server/ingest/rows.ts'
 import { type FaultInjector, scopedConnection } from '../../server/storage/connection.ts'
 import { testRunRoot } from '../global-setup.ts'
 
@@ -149,4 +150,18 @@ export function manualClock(start: number): Clock & { set(ms: number): void; adv
       current += ms
     },
   }
+}
+
+/**
+ * `events` rows (TabSeparated lines) stored as the group commit stores them: into `events`,
+ * then into the rollups' view; `rollups: false` stops after the first (what a crash between
+ * the two leaves).
+ */
+export async function storeRows(
+  client: ClickHouseClient,
+  rows: string,
+  { rollups = true } = {},
+): Promise<void> {
+  await client.exec({ query: INSERT_EVENTS_SQL, values: rows as never })
+  if (rollups) await client.exec({ query: INSERT_ROLLUP_INPUT_SQL, values: rows as never })
 }

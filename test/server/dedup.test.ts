@@ -1,27 +1,21 @@
-import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, expect, test } from 'vitest'
 import { buildApp } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { commitIds, Deduplicator } from '../../server/ingest/dedup.ts'
-import {
-  eventRowLine,
-  INSERT_EVENTS_SQL,
-  INSERT_ROLLUP_INPUT_SQL,
-  secondsText,
-} from '../../server/ingest/rows.ts'
+import { eventRowLine, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import type { EventRow } from '../../server/schemas/event.ts'
 import { migrate } from '../../server/storage/migrate.ts'
 import { logCapture } from '../helpers/log-capture.ts'
-import { closeEmbeddedClients, embeddedDatabase, TEST_KEY, testDataDir } from '../helpers/server.ts'
+import {
+  closeEmbeddedClients,
+  embeddedDatabase,
+  storeRows,
+  TEST_KEY,
+  testDataDir,
+} from '../helpers/server.ts'
 
 afterAll(closeEmbeddedClients)
-
-/** Rows stored as the writer stores them: into `events`, then into the rollups' view. */
-async function store(client: ClickHouseClient, rows: string): Promise<void> {
-  await client.exec({ query: INSERT_EVENTS_SQL, values: rows as never })
-  await client.exec({ query: INSERT_ROLLUP_INPUT_SQL, values: rows as never })
-}
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0)
 const HOUR = 3_600_000
@@ -55,7 +49,8 @@ test('after a restart the filters are refilled from storage: stored ids and orde
       NOW - 72 * HOUR,
     ],
   ]
-  for (const [event, receivedAt] of stored) await store(client, eventRowLine(event, secondsText(receivedAt)))
+  for (const [event, receivedAt] of stored)
+    await storeRows(client, eventRowLine(event, secondsText(receivedAt)))
 
   const dedup = new Deduplicator(client, () => NOW, 4)
   expect(await dedup.warmUp()).toBe(3)
@@ -110,7 +105,7 @@ test('a precheck taken before a commit reached the filters still finds that comm
   expect([...precheck.maybeId]).toEqual([0, 0, 0, 0])
 
   const remembered = dedup.remember(commitIds(committed))
-  await store(client, committed.map((e) => eventRowLine(e, secondsText(NOW))).join('\n'))
+  await storeRows(client, committed.map((e) => eventRowLine(e, secondsText(NOW))).join('\n'))
   await remembered
   const before = dedup.lookups
   expect(await dedup.whyDuplicate(later, precheck)).toEqual(['event_id', undefined, 'order_id', undefined])

@@ -3,12 +3,7 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, expect, test } from 'vitest'
 import { CommitJournal, rebuildRollups, type SuspectCommit } from '../../server/ingest/repair.ts'
-import {
-  eventRowLine,
-  INSERT_EVENTS_SQL,
-  INSERT_ROLLUP_INPUT_SQL,
-  secondsText,
-} from '../../server/ingest/rows.ts'
+import { eventRowLine, secondsText } from '../../server/ingest/rows.ts'
 import { validateEvent } from '../../server/ingest/validate.ts'
 import { scopedConnection } from '../../server/storage/connection.ts'
 import { migrate } from '../../server/storage/migrate.ts'
@@ -17,6 +12,7 @@ import {
   embeddedDatabase,
   manualClock,
   startTestServer,
+  storeRows,
   type TestServer,
   testDataDir,
 } from '../helpers/server.ts'
@@ -92,15 +88,12 @@ async function store(
   events: Record<string, unknown>[],
   { rollups = true } = {},
 ): Promise<void> {
-  const rows = events
-    .map((e) => {
-      const v = validateEvent(e, at(100), 'USD')
-      if (!v.ok) throw new Error(v.message)
-      return eventRowLine(v.event, secondsText(at(100)))
-    })
-    .join('\n')
-  await client.exec({ query: INSERT_EVENTS_SQL, values: rows as never })
-  if (rollups) await client.exec({ query: INSERT_ROLLUP_INPUT_SQL, values: rows as never })
+  const rows = events.map((e) => {
+    const v = validateEvent(e, at(100), 'USD')
+    if (!v.ok) throw new Error(v.message)
+    return eventRowLine(v.event, secondsText(at(100)))
+  })
+  await storeRows(client, rows.join('\n'), { rollups })
 }
 
 /** Every read of a stream, with its id taken out, to compare two streams. */
