@@ -113,6 +113,10 @@ interface PendingRequest {
   /** When it joined the queue (performance.now()). */
   queuedAt: number
   precheck: Precheck
+  /** Its maybe-seen event_ids looked up ahead of its commit (see `lookAhead`), once started. */
+  lookedUp?: Promise<void>
+  /** Taken by a commit: no look-ahead for it starts any more. */
+  taken?: boolean
   quarantine: QuarantineRow[]
   resolve: (outcome: CommitOutcome) => void
   reject: (error: Error) => void
@@ -122,6 +126,11 @@ export interface WriterOptions {
   client: ClickHouseClient
   /** The client the rollups of acknowledged commits are written on (see `RollupBacklog`). */
   rollupClient?: ClickHouseClient
+  /**
+   * The client queued requests' maybe-seen event_ids are looked up on, beside the commit in
+   * flight (see `lookAhead`); none = each commit looks up its own.
+   */
+  lookAheadClient?: ClickHouseClient
   /**
    * Further clients for commits to run on beside `client`'s, each its own engine session
    * (see `GroupCommitWriter`); none = one commit at a time.
@@ -161,6 +170,11 @@ export class GroupCommitWriter {
   private queuedEvents = 0
   private timer: NodeJS.Timeout | undefined
   private readonly lanes: Lane[]
+  /** Queued requests with event_ids the filters found maybe seen, not looked up yet. */
+  private toLookUp: PendingRequest[] = []
+  private lookingAhead = false
+  /** `dedup.lookups` already counted in the metric (commits and look-aheads both add to it). */
+  private lookupsCounted = 0
   /** A repair running alone (no commit in flight, none starts meanwhile). */
   private repairing: Promise<void> | undefined
   private closed = false
@@ -260,7 +274,7 @@ export class GroupCommitWriter {
     const rows = rowsOf(events, receivedAt)
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      this.queue.push({
+      const request: PendingRequest = {
         events,
         rows,
         receivedAt,
@@ -269,7 +283,12 @@ export class GroupCommitWriter {
         quarantine,
         resolve,
         reject,
-      })
+      }
+      this.queue.push(request)
+      if (this.options.lookAheadClient && precheck.maybeId.includes(1)) {
+        this.toLookUp.push(request)
+        this.lookAhead()
+      }
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -341,6 +360,39 @@ export class GroupCommitWriter {
     this.options.onCommit({ watermark: this.nextWatermark(), streams, events })
   }
 
+  /**
+   * Looks up the maybe-seen event_ids of the queued requests, all of them in one look-up,
+   * while the commit in flight runs: their commit then makes no look-up of its own for them
+   * (measured at half the sustained rate: 5–7 % of commits made one, of 10–25 ms, and the
+   * requests queued behind waited for it). One at a time: what comes meanwhile goes in the
+   * next. A look-up that fails changes nothing: the commit looks up, as it would have.
+   */
+  private lookAhead(): void {
+    if (this.lookingAhead) return
+    const requests = this.toLookUp.filter((request) => !request.taken)
+    this.toLookUp = []
+    if (requests.length === 0) return
+    this.lookingAhead = true
+    // The commits whose INSERT may be running as the look-up reads (one that starts later
+    // is remembered after these requests' prechecks: their commit checks its ids).
+    const inflight = this.lanes.flatMap((lane) => (lane.held ? [lane.held] : []))
+    const done = this.options.dedup
+      .lookAhead(requests, inflight, this.options.lookAheadClient)
+      .catch(() => {})
+      .finally(() => {
+        this.countLookups()
+        this.lookingAhead = false
+        this.lookAhead()
+      })
+    for (const request of requests) request.lookedUp = done
+  }
+
+  private countLookups(): void {
+    const { lookups } = this.options.dedup
+    this.options.instruments.dedupLookups.inc(undefined, lookups - this.lookupsCounted)
+    this.lookupsCounted = lookups
+  }
+
   /** Starts a commit on every free lane while requests wait that it may take. */
   private kick(): void {
     clearTimeout(this.timer)
@@ -399,6 +451,7 @@ export class GroupCommitWriter {
       }
     }
     if (batch.length === 0) return false
+    for (const request of batch) request.taken = true
     this.queue = left
     this.queuedEvents -= size
     lane.events = size
@@ -426,9 +479,11 @@ export class GroupCommitWriter {
       if (!(await this.repairFirst(lane))) {
         throw new Error('the accepted orders of a failed commit are not restored yet')
       }
-      const lookupsBefore = dedup.lookups
+      // (a look-up ahead that started is sooner done than one started now)
+      const lookedUp = batch.flatMap((request) => (request.lookedUp ? [request.lookedUp] : []))
+      if (lookedUp.length > 0) await Promise.all(lookedUp)
       const duplicate = await dedup.whyDuplicate(events, batchPrecheck(batch, events.length), client)
-      instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
+      this.countLookups()
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
