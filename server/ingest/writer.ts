@@ -113,8 +113,8 @@ interface PendingRequest {
   /** When it joined the queue (performance.now()). */
   queuedAt: number
   precheck: Precheck
-  /** Its maybe-seen event_ids looked up ahead of its commit (see `lookAhead`), once started. */
-  lookedUp?: Promise<void>
+  /** Its maybe-seen event_ids are being looked up ahead of its commit (see `lookAhead`). */
+  lookingUp?: boolean
   /** Taken by a commit: no look-ahead for it starts any more. */
   taken?: boolean
   quarantine: QuarantineRow[]
@@ -172,7 +172,8 @@ export class GroupCommitWriter {
   private readonly lanes: Lane[]
   /** Queued requests with event_ids the filters found maybe seen, not looked up yet. */
   private toLookUp: PendingRequest[] = []
-  private lookingAhead = false
+  /** The look-up ahead running (see `lookAhead`). */
+  private lookingAhead: Promise<void> | undefined
   /** `dedup.lookups` already counted in the metric (commits and look-aheads both add to it). */
   private lookupsCounted = 0
   /** A repair running alone (no commit in flight, none starts meanwhile). */
@@ -234,6 +235,7 @@ export class GroupCommitWriter {
       ...this.running(),
       ...(this.repairing ? [this.repairing] : []),
       ...(this.backlog.writing ? [this.backlog.writing] : []),
+      ...(this.lookingAhead ? [this.lookingAhead] : []),
     ])
   }
 
@@ -309,7 +311,7 @@ export class GroupCommitWriter {
     this.closed = true
     this.kick()
     this.backlog.kick()
-    while (this.running().length > 0 || this.repairing || this.backlog.pending) {
+    while (this.running().length > 0 || this.repairing || this.backlog.pending || this.lookingAhead) {
       await this.settled()
       this.kick()
       this.backlog.kick()
@@ -372,19 +374,21 @@ export class GroupCommitWriter {
     const requests = this.toLookUp.filter((request) => !request.taken)
     this.toLookUp = []
     if (requests.length === 0) return
-    this.lookingAhead = true
     // The commits whose INSERT may be running as the look-up reads (one that starts later
     // is remembered after these requests' prechecks: their commit checks its ids).
     const inflight = this.lanes.flatMap((lane) => (lane.held ? [lane.held] : []))
-    const done = this.options.dedup
+    for (const request of requests) request.lookingUp = true
+    this.lookingAhead = this.options.dedup
       .lookAhead(requests, inflight, this.options.lookAheadClient)
       .catch(() => {})
       .finally(() => {
+        for (const request of requests) request.lookingUp = false
         this.countLookups()
-        this.lookingAhead = false
+        this.lookingAhead = undefined
         this.lookAhead()
+        // (they may be all that waits, and no commit runs to take them after it)
+        if (this.queue.length > 0) this.kick()
       })
-    for (const request of requests) request.lookedUp = done
   }
 
   private countLookups(): void {
@@ -445,6 +449,8 @@ export class GroupCommitWriter {
       else if (others.some((held) => sharesIds(next, held))) left.push(next)
       // (an order_paid whose rollups are not written is not yet where the look-up reads it)
       else if (this.backlog.holdsOrderOf(next.events)) left.push(next)
+      // (its look-up is running: the next commit takes it, and this one does not wait)
+      else if (next.lookingUp) left.push(next)
       else {
         batch.push(next)
         size += nextSize
@@ -479,9 +485,6 @@ export class GroupCommitWriter {
       if (!(await this.repairFirst(lane))) {
         throw new Error('the accepted orders of a failed commit are not restored yet')
       }
-      // (a look-up ahead that started is sooner done than one started now)
-      const lookedUp = batch.flatMap((request) => (request.lookedUp ? [request.lookedUp] : []))
-      if (lookedUp.length > 0) await Promise.all(lookedUp)
       const duplicate = await dedup.whyDuplicate(events, batchPrecheck(batch, events.length), client)
       this.countLookups()
       const chunks: string[] = []

@@ -198,6 +198,52 @@ test('a retry sent while its first commit is stored but not yet visible is looke
   }
 }, 30_000)
 
+test('a request whose ids are being looked up ahead holds back no other request', async () => {
+  // One lane: a commit waiting for the look-up would hold every request behind it.
+  let release = () => {}
+  let holding: () => void = () => {}
+  const held = new Promise<void>((resolve) => (holding = resolve))
+  let armed = false
+  const server = await startTestServer({
+    env: { INGEST_COMMIT_LANES: '1' },
+    faults: {
+      failNext: () => undefined,
+      holdNext(op, sql) {
+        if (!armed || op !== 'query' || !sql.includes('SELECT DISTINCT event_id FROM events'))
+          return undefined
+        armed = false
+        holding()
+        return new Promise<void>((resolve) => (release = resolve))
+      },
+    },
+  })
+  try {
+    while (!/^livewall_dedup_warm 1$/m.test((await server.get('/metrics')).body))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    const view = (id: string) => ({
+      event_id: id,
+      type: 'view_start',
+      stream_id: 'ahead',
+      ts: Date.now(),
+      viewer_id: id,
+    })
+    expect((await server.ingest([view('ah-1')])).body).toMatchObject({ accepted: 1 })
+    armed = true
+    const retry = server.ingest([view('ah-1')])
+    await held
+    // Answered while the retry's look-up is still held.
+    const other = server.ingest([view('ah-2'), view('ah-3')]).then((answer) => answer.body)
+    const heldBack = new Promise((resolve) => setTimeout(() => resolve('held back'), 5000))
+    expect(await Promise.race([other, heldBack])).toMatchObject({ accepted: 2 })
+    release()
+    expect((await retry).body).toMatchObject({ accepted: 0, duplicates: 1 })
+    expect((await server.get('/v1/streams/ahead')).body.totals.views).toBe(3)
+  } finally {
+    release()
+    await server.close()
+  }
+}, 30_000)
+
 /** A fresh migrated database holding 300 000 events accepted an hour before `now`, and its name. */
 async function filledDatabase(now: number) {
   const client = await embeddedDatabase()
