@@ -37,11 +37,7 @@ const RECENT_COMMITS = 16
 export interface Precheck {
   /** Commits whose ids were in the filters when they were asked. */
   seq: number
-  /**
-   * Per event: 1 when its event_id may have been seen (or the filters were not warm); after
-   * `lookAhead`, 2 when storage holds it, and 0 when storage did not and no commit could have
-   * stored it since.
-   */
+  /** Per event: 1 when its event_id may have been seen (or the filters were not warm). */
   maybeId: Uint8Array
   /** Per event: 1 when it is an order_paid whose order_id may have been seen. */
   maybeOrder: Uint8Array
@@ -250,37 +246,6 @@ export class Deduplicator {
   }
 
   /**
-   * Asks storage, ahead of their commit, about the event_ids the prechecks of these requests
-   * found maybe seen (a commit with such an id used to make this look-up itself, between its
-   * turn and its INSERT: ~10–25 ms of every request in it). Each precheck's `maybeId` is then
-   * 2 for an id storage holds, and 0 for one it does not hold that `inflight` (the commits
-   * whose INSERT may be running as the look-up starts) does not hold either. Nothing else can
-   * store it later without `whyDuplicate` seeing that: any other commit is remembered after
-   * the precheck, so among the commits it checks ids against.
-   * Until the filters are warm (every id maybe seen) the commits look up, as before.
-   */
-  async lookAhead(
-    requests: readonly { events: readonly EventRow[]; precheck: Precheck }[],
-    inflight: readonly CommitIds[],
-    client: ClickHouseClient = this.client,
-  ): Promise<void> {
-    if (!this.warm) return
-    const maybe = new Set<string>()
-    for (const { events, precheck } of requests)
-      for (let i = 0; i < events.length; i++) if (precheck.maybeId[i] === 1) maybe.add(events[i]!.event_id)
-    if (maybe.size === 0) return
-    const stored = await this.lookup(client, 'event_id', [...maybe])
-    for (const { events, precheck } of requests) {
-      for (let i = 0; i < events.length; i++) {
-        if (precheck.maybeId[i] !== 1) continue
-        const id = events[i]!.event_id
-        if (stored.has(id)) precheck.maybeId[i] = 2
-        else if (!inflight.some((commit) => commit.ids.has(id))) precheck.maybeId[i] = 0
-      }
-    }
-  }
-
-  /**
    * For every event of the batch that must not be counted again, why: its event_id was
    * accepted already (or comes earlier in the batch), or its order_id was counted already
    * (the same). With a precheck (of exactly these events, its `seq` the oldest of theirs),
@@ -317,9 +282,7 @@ export class Deduplicator {
         continue
       }
       firstOfId.set(id, i)
-      // (found in storage by `lookAhead`: stored ids stay stored)
-      if (precheck?.maybeId[i] === 2) duplicate[i] = 'event_id'
-      else if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
+      if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
     }
     const storedIds = await this.lookup(client, 'event_id', maybeIds)
     const firstOfOrder = new Set<string>()

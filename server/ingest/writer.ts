@@ -113,10 +113,6 @@ interface PendingRequest {
   /** When it joined the queue (performance.now()). */
   queuedAt: number
   precheck: Precheck
-  /** Its maybe-seen event_ids are being looked up ahead of its commit (see `lookAhead`). */
-  lookingUp?: boolean
-  /** Taken by a commit: no look-ahead for it starts any more. */
-  taken?: boolean
   quarantine: QuarantineRow[]
   resolve: (outcome: CommitOutcome) => void
   reject: (error: Error) => void
@@ -126,11 +122,6 @@ export interface WriterOptions {
   client: ClickHouseClient
   /** The client the rollups of acknowledged commits are written on (see `RollupBacklog`). */
   rollupClient?: ClickHouseClient
-  /**
-   * The client queued requests' maybe-seen event_ids are looked up on, beside the commit in
-   * flight (see `lookAhead`); none = each commit looks up its own.
-   */
-  lookAheadClient?: ClickHouseClient
   /**
    * Further clients for commits to run on beside `client`'s, each its own engine session
    * (see `GroupCommitWriter`); none = one commit at a time.
@@ -170,12 +161,6 @@ export class GroupCommitWriter {
   private queuedEvents = 0
   private timer: NodeJS.Timeout | undefined
   private readonly lanes: Lane[]
-  /** Queued requests with event_ids the filters found maybe seen, not looked up yet. */
-  private toLookUp: PendingRequest[] = []
-  /** The look-up ahead running (see `lookAhead`). */
-  private lookingAhead: Promise<void> | undefined
-  /** `dedup.lookups` already counted in the metric (commits and look-aheads both add to it). */
-  private lookupsCounted = 0
   /** A repair running alone (no commit in flight, none starts meanwhile). */
   private repairing: Promise<void> | undefined
   private closed = false
@@ -235,7 +220,6 @@ export class GroupCommitWriter {
       ...this.running(),
       ...(this.repairing ? [this.repairing] : []),
       ...(this.backlog.writing ? [this.backlog.writing] : []),
-      ...(this.lookingAhead ? [this.lookingAhead] : []),
     ])
   }
 
@@ -276,7 +260,7 @@ export class GroupCommitWriter {
     const rows = rowsOf(events, receivedAt)
     const precheck = this.options.dedup.precheck(events)
     return new Promise((resolve, reject) => {
-      const request: PendingRequest = {
+      this.queue.push({
         events,
         rows,
         receivedAt,
@@ -285,12 +269,7 @@ export class GroupCommitWriter {
         quarantine,
         resolve,
         reject,
-      }
-      this.queue.push(request)
-      if (this.options.lookAheadClient && precheck.maybeId.includes(1)) {
-        this.toLookUp.push(request)
-        this.lookAhead()
-      }
+      })
       this.queuedEvents += size
       if (this.queuedEvents >= this.options.config.flushMaxEvents) this.kick()
       else this.timer ??= setTimeout(() => this.kick(), this.options.config.flushMaxWaitMs)
@@ -311,7 +290,7 @@ export class GroupCommitWriter {
     this.closed = true
     this.kick()
     this.backlog.kick()
-    while (this.running().length > 0 || this.repairing || this.backlog.pending || this.lookingAhead) {
+    while (this.running().length > 0 || this.repairing || this.backlog.pending) {
       await this.settled()
       this.kick()
       this.backlog.kick()
@@ -360,41 +339,6 @@ export class GroupCommitWriter {
       for (const [stream, range] of debt.streams) widen(streams, stream, range.from, range.to)
     }
     this.options.onCommit({ watermark: this.nextWatermark(), streams, events })
-  }
-
-  /**
-   * Looks up the maybe-seen event_ids of the queued requests, all of them in one look-up,
-   * while the commit in flight runs: their commit then makes no look-up of its own for them
-   * (measured at half the sustained rate: 5–7 % of commits made one, of 10–25 ms, and the
-   * requests queued behind waited for it). One at a time: what comes meanwhile goes in the
-   * next. A look-up that fails changes nothing: the commit looks up, as it would have.
-   */
-  private lookAhead(): void {
-    if (this.lookingAhead) return
-    const requests = this.toLookUp.filter((request) => !request.taken)
-    this.toLookUp = []
-    if (requests.length === 0) return
-    // The commits whose INSERT may be running as the look-up reads (one that starts later
-    // is remembered after these requests' prechecks: their commit checks its ids).
-    const inflight = this.lanes.flatMap((lane) => (lane.held ? [lane.held] : []))
-    for (const request of requests) request.lookingUp = true
-    this.lookingAhead = this.options.dedup
-      .lookAhead(requests, inflight, this.options.lookAheadClient)
-      .catch(() => {})
-      .finally(() => {
-        for (const request of requests) request.lookingUp = false
-        this.countLookups()
-        this.lookingAhead = undefined
-        this.lookAhead()
-        // (they may be all that waits, and no commit runs to take them after it)
-        if (this.queue.length > 0) this.kick()
-      })
-  }
-
-  private countLookups(): void {
-    const { lookups } = this.options.dedup
-    this.options.instruments.dedupLookups.inc(undefined, lookups - this.lookupsCounted)
-    this.lookupsCounted = lookups
   }
 
   /** Starts a commit on every free lane while requests wait that it may take. */
@@ -449,15 +393,12 @@ export class GroupCommitWriter {
       else if (others.some((held) => sharesIds(next, held))) left.push(next)
       // (an order_paid whose rollups are not written is not yet where the look-up reads it)
       else if (this.backlog.holdsOrderOf(next.events)) left.push(next)
-      // (its look-up is running: the next commit takes it, and this one does not wait)
-      else if (next.lookingUp) left.push(next)
       else {
         batch.push(next)
         size += nextSize
       }
     }
     if (batch.length === 0) return false
-    for (const request of batch) request.taken = true
     this.queue = left
     this.queuedEvents -= size
     lane.events = size
@@ -485,8 +426,9 @@ export class GroupCommitWriter {
       if (!(await this.repairFirst(lane))) {
         throw new Error('the accepted orders of a failed commit are not restored yet')
       }
+      const lookupsBefore = dedup.lookups
       const duplicate = await dedup.whyDuplicate(events, batchPrecheck(batch, events.length), client)
-      this.countLookups()
+      instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()

@@ -40,8 +40,6 @@ declare module 'fastify' {
      * session of its own beside the commit lanes (over HTTP, `clickhouse`).
      */
     clickhouseRollups: ClickHouseClient
-    /** Where the dedup looks up ids ahead of their commit (embedded: a session of its own). */
-    clickhouseLookups: ClickHouseClient
     storage: StorageState
   }
 }
@@ -113,7 +111,6 @@ function buildClients(
   first: ClickHouseClient
   lanes: ClickHouseClient[]
   rollups: ClickHouseClient
-  lookups: ClickHouseClient
 } {
   if (config.clickhouseUrl !== undefined) {
     const client = createClient({
@@ -131,7 +128,6 @@ function buildClients(
       first: client,
       lanes: Array.from({ length: config.ingest.commitLanes }, () => client),
       rollups: client,
-      lookups: client,
     }
   }
   mkdirSync(config.dataDir, { recursive: true })
@@ -140,8 +136,7 @@ function buildClients(
     connection: asClientConnection(connection.first),
     clickhouse_settings: SETTINGS,
   })
-  // Each further commit lane, the rollups' writer and the look-ups ahead of commits, in an
-  // engine session of its own.
+  // Each further commit lane, and the rollups' writer, in an engine session of its own.
   const ownSession = () =>
     createClient({
       connection: asClientConnection(
@@ -156,7 +151,6 @@ function buildClients(
     first,
     lanes,
     rollups: ownSession(),
-    lookups: ownSession(),
   }
 }
 
@@ -212,7 +206,7 @@ async function ensureDatabase(config: Config, log: FastifyBaseLogger): Promise<v
 export default fp(
   async (app, opts: ClickhousePluginOptions) => {
     const { config } = opts
-    const { client, first, lanes, rollups, lookups } = buildClients(config, app.log, opts.faults)
+    const { client, first, lanes, rollups } = buildClients(config, app.log, opts.faults)
     let stopped = false
     const state: StorageState = {
       embedded: config.clickhouseUrl === undefined,
@@ -273,15 +267,12 @@ export default fp(
     app.decorate('clickhouseFirst', first)
     app.decorate('clickhouseCommitLanes', lanes)
     app.decorate('clickhouseRollups', rollups)
-    app.decorate('clickhouseLookups', lookups)
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
       stopLoweringMerges?.()
       // (each closed once, whatever another's close does)
-      await Promise.allSettled(
-        [...new Set([client, first, ...lanes, rollups, lookups])].map((c) => c.close()),
-      )
+      await Promise.allSettled([...new Set([client, first, ...lanes, rollups])].map((c) => c.close()))
     })
   },
   { name: 'clickhouse' },

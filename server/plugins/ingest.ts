@@ -38,7 +38,6 @@ export default fp(
       client: app.clickhouseCommitLanes[0]!,
       lanes: app.clickhouseCommitLanes.slice(1),
       rollupClient: app.clickhouseRollups,
-      lookAheadClient: app.clickhouseLookups,
       dedup,
       config: app.config.ingest,
       now: () => app.clock.now(),

@@ -3,13 +3,10 @@ import type { Connection } from 'chdb/connection'
 
 /**
  * A fault switch for tests: when `failNext` returns an Error for an operation, that
- * operation fails before reaching the engine; when `holdNext` returns a promise, the
- * operation waits for it before reaching the engine (a slow statement, for as long as a
- * test needs). Production never sets one.
+ * operation fails before reaching the engine. Production never sets one.
  */
 export interface FaultInjector {
   failNext(operation: 'query' | 'exec' | 'command' | 'insert', sql: string): Error | undefined
-  holdNext?(operation: 'query' | 'exec' | 'command' | 'insert', sql: string): Promise<void> | undefined
 }
 
 // A chDB connection is a session, and two things the HTTP interface scopes to a query
@@ -164,8 +161,6 @@ export function scopedConnection(
   ): Promise<R> => {
     const error = faults?.failNext(op, params.query)
     if (error) return Promise.reject(error)
-    const hold = faults?.holdNext?.(op, params.query)
-    if (hold) return hold.then(() => run(first, op, params, mode, start))
     const statement = inTurn(first, async () => {
       if (mode === 'none') return start(params)
       const before = [...session.settings.keys()]

@@ -10,7 +10,6 @@ import { logCapture } from '../helpers/log-capture.ts'
 import {
   closeEmbeddedClients,
   embeddedDatabase,
-  startTestServer,
   storeRows,
   TEST_KEY,
   testDataDir,
@@ -119,130 +118,6 @@ test('a precheck taken before a commit reached the filters still finds that comm
   expect([...now.maybeOrder]).toEqual([0, 0, 1, 0])
   expect(await dedup.whyDuplicate(later, now)).toEqual(['event_id', undefined, 'order_id', undefined])
 })
-
-test('ids looked up ahead of their commit: stored ones are duplicates, others cost the commit no look-up unless a commit in flight holds them', async () => {
-  const client = await embeddedDatabase()
-  await migrate(client, () => {})
-  const dedup = new Deduplicator(client, () => NOW, 4)
-  await dedup.warmUp()
-  const store = (events: EventRow[]) =>
-    storeRows(client, events.map((e) => eventRowLine(e, secondsText(NOW))).join('\n'))
-  // Three commits reach the filters: one stored, one whose INSERT failed, one in flight.
-  await dedup.remember(commitIds([row('c-stored')]))
-  await store([row('c-stored')])
-  await dedup.remember(commitIds([row('c-failed')]))
-  const inflight = commitIds([row('c-flight')])
-  await dedup.remember(inflight)
-
-  const later = [row('c-stored'), row('c-failed'), row('c-flight'), row('c-new')]
-  const precheck = dedup.precheck(later)
-  expect([...precheck.maybeId]).toEqual([1, 1, 1, 0])
-  let before = dedup.lookups
-  await dedup.lookAhead([{ events: later, precheck }], [inflight])
-  expect(dedup.lookups - before).toBe(1)
-  // Stored; not stored; not stored yet, but its commit may store it before this one's turn.
-  expect([...precheck.maybeId]).toEqual([2, 0, 1, 0])
-
-  // The commit in flight lands: the id it held is a duplicate, looked up at the commit.
-  await store([row('c-flight')])
-  before = dedup.lookups
-  expect(await dedup.whyDuplicate(later, precheck)).toEqual(['event_id', undefined, 'event_id', undefined])
-  expect(dedup.lookups - before).toBe(1)
-})
-
-test('a retry sent while its first commit is stored but not yet visible is looked up ahead, and still counts once', async () => {
-  // The first commit's INSERT is held before it reaches the engine: its ids are in the
-  // filters (remembered before the INSERT), not yet in storage, when the retry comes in.
-  let release = () => {}
-  let holding: () => void = () => {}
-  const held = new Promise<void>((resolve) => (holding = resolve))
-  let armed = true
-  const server = await startTestServer({
-    faults: {
-      failNext: () => undefined,
-      holdNext(op, sql) {
-        if (!armed || op !== 'exec' || !sql.startsWith('INSERT INTO events')) return undefined
-        armed = false
-        holding()
-        return new Promise<void>((resolve) => (release = resolve))
-      },
-    },
-  })
-  try {
-    const lookups = async () =>
-      Number(/^livewall_dedup_lookups_total (\d+)$/m.exec((await server.get('/metrics')).body)?.[1])
-    while (!/^livewall_dedup_warm 1$/m.test((await server.get('/metrics')).body))
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    const events = ['la-1', 'la-2'].map((id) => ({
-      event_id: id,
-      type: 'view_start',
-      stream_id: 'look-ahead',
-      ts: Date.now(),
-      viewer_id: id,
-    }))
-    const first = server.ingest(events)
-    await held
-    const before = await lookups()
-    const retry = server.ingest(events)
-    // The retry's look-ahead has run (storage: not there) before the first commit lands.
-    while ((await lookups()) === before) await new Promise((resolve) => setTimeout(resolve, 20))
-    release()
-    expect([(await first).body, (await retry).body]).toMatchObject([
-      { accepted: 2, duplicates: 0 },
-      { accepted: 0, duplicates: 2 },
-    ])
-    expect((await server.get('/v1/streams/look-ahead')).body.totals.views).toBe(2)
-  } finally {
-    release()
-    await server.close()
-  }
-}, 30_000)
-
-test('a request whose ids are being looked up ahead holds back no other request', async () => {
-  // One lane: a commit waiting for the look-up would hold every request behind it.
-  let release = () => {}
-  let holding: () => void = () => {}
-  const held = new Promise<void>((resolve) => (holding = resolve))
-  let armed = false
-  const server = await startTestServer({
-    env: { INGEST_COMMIT_LANES: '1' },
-    faults: {
-      failNext: () => undefined,
-      holdNext(op, sql) {
-        if (!armed || op !== 'query' || !sql.includes('SELECT DISTINCT event_id FROM events'))
-          return undefined
-        armed = false
-        holding()
-        return new Promise<void>((resolve) => (release = resolve))
-      },
-    },
-  })
-  try {
-    while (!/^livewall_dedup_warm 1$/m.test((await server.get('/metrics')).body))
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    const view = (id: string) => ({
-      event_id: id,
-      type: 'view_start',
-      stream_id: 'ahead',
-      ts: Date.now(),
-      viewer_id: id,
-    })
-    expect((await server.ingest([view('ah-1')])).body).toMatchObject({ accepted: 1 })
-    armed = true
-    const retry = server.ingest([view('ah-1')])
-    await held
-    // Answered while the retry's look-up is still held.
-    const other = server.ingest([view('ah-2'), view('ah-3')]).then((answer) => answer.body)
-    const heldBack = new Promise((resolve) => setTimeout(() => resolve('held back'), 5000))
-    expect(await Promise.race([other, heldBack])).toMatchObject({ accepted: 2 })
-    release()
-    expect((await retry).body).toMatchObject({ accepted: 0, duplicates: 1 })
-    expect((await server.get('/v1/streams/ahead')).body.totals.views).toBe(3)
-  } finally {
-    release()
-    await server.close()
-  }
-}, 30_000)
 
 /** A fresh migrated database holding 300 000 events accepted an hour before `now`, and its name. */
 async function filledDatabase(now: number) {
