@@ -99,8 +99,13 @@ export default fp(
       now: () => app.clock.now(),
     })
 
-    /** The timer's last read, which a `wall` command of one of its rooms may answer from. */
-    let lastRead: { at: number; read: WallRead; rooms: Set<string> } | undefined
+    /**
+     * The timer's last read, which a `wall` command of one of its rooms may answer from while
+     * no commit notice came after it started (`commits` then: the notices so far).
+     */
+    let lastRead: { at: number; read: WallRead; rooms: Set<string>; commits: number } | undefined
+    /** Commit notices so far. */
+    let commitsNoticed = 0
     let wallDirty = true
     let wallReadAt = 0
     let wallRunning = false
@@ -115,10 +120,11 @@ export default fp(
       wallRunning = true
       wallDirty = false
       wallReadAt = Date.now()
+      const commits = commitsNoticed
       try {
         // (the push of every open wall, once a second: before reads clients asked for)
         const read = await readWall(app.clickhouseFirst, balances, app.clock.now(), rooms.map(wallViewOf))
-        lastRead = { at: Date.now(), read, rooms: new Set(rooms) }
+        lastRead = { at: Date.now(), read, rooms: new Set(rooms), commits }
         const changed: [string, unknown][] = []
         for (const room of rooms) {
           const message = cutWall(read, wallViewOf(room))
@@ -142,6 +148,7 @@ export default fp(
     wallTimer.unref()
 
     const onCommit = (notice: Parameters<TickEngine['onCommit']>[0]) => {
+      commitsNoticed++
       wallDirty = true
       ticks.onCommit(notice)
     }
@@ -204,9 +211,13 @@ export default fp(
         // the room only what changed since. (A room with members keeps what they were sent.)
         // A screen's probe, a wall of screens reconnecting: answered from the last read when
         // it is under a second old and covered this room, not by a read each (all live streams).
-        // (never once a commit came after it: a producer's acknowledged events must show)
+        // (never once a commit came after it: a producer's acknowledged events must show. Not
+        // `wallDirty`, which the next read clears as it starts, while this read is still the last.)
         recentWall: (room) =>
-          lastRead && !wallDirty && Date.now() - lastRead.at < WALL_INTERVAL_MS && lastRead.rooms.has(room)
+          lastRead &&
+          lastRead.commits === commitsNoticed &&
+          Date.now() - lastRead.at < WALL_INTERVAL_MS &&
+          lastRead.rooms.has(room)
             ? lastRead.read
             : undefined,
         wallAnswered: (room, message) => {
