@@ -106,7 +106,8 @@ export default fp(
     let lastRead: { at: number; read: WallRead; rooms: Set<string>; commits: number } | undefined
     /** Commit notices so far. */
     let commitsNoticed = 0
-    let wallDirty = true
+    /** The notices counted when the timer's last read began (-1: none yet, or it failed). */
+    let readFrom = -1
     let wallReadAt = 0
     let wallRunning = false
     const lastWall = new Map<string, string>()
@@ -116,11 +117,12 @@ export default fp(
       const rooms = [...nsp.adapter.rooms.keys()].filter((r) => r.startsWith('wall:'))
       for (const room of lastWall.keys()) if (!rooms.includes(room)) lastWall.delete(room)
       if (wallRunning || rooms.length === 0) return
-      if (!wallDirty && Date.now() - wallReadAt < WALL_REFRESH_MS) return
+      // (nothing committed since the last read began: read again only to refresh)
+      if (readFrom === commitsNoticed && Date.now() - wallReadAt < WALL_REFRESH_MS) return
       wallRunning = true
-      wallDirty = false
-      wallReadAt = Date.now()
       const commits = commitsNoticed
+      readFrom = commits
+      wallReadAt = Date.now()
       try {
         // (the push of every open wall, once a second: before reads clients asked for)
         const read = await readWall(app.clickhouseFirst, balances, app.clock.now(), rooms.map(wallViewOf))
@@ -139,7 +141,7 @@ export default fp(
         for (const [room, message] of changed) delivery.wall(room, message)
         if (changed.length > 0) wallPushedAt = Date.now()
       } catch (err) {
-        wallDirty = true
+        readFrom = -1
         app.log.warn({ err }, 'wall read failed; retrying')
       } finally {
         wallRunning = false
@@ -149,7 +151,6 @@ export default fp(
 
     const onCommit = (notice: Parameters<TickEngine['onCommit']>[0]) => {
       commitsNoticed++
-      wallDirty = true
       ticks.onCommit(notice)
     }
     app.commits.on('commit', onCommit)
@@ -211,8 +212,9 @@ export default fp(
         // the room only what changed since. (A room with members keeps what they were sent.)
         // A screen's probe, a wall of screens reconnecting: answered from the last read when
         // it is under a second old and covered this room, not by a read each (all live streams).
-        // (never once a commit came after it: a producer's acknowledged events must show. Not
-        // `wallDirty`, which the next read clears as it starts, while this read is still the last.)
+        // (never once a commit came after it began: a producer's acknowledged events must
+        // show. Its own count, not `readFrom`: the next read moves that as it starts, while
+        // this read is still the last.)
         recentWall: (room) =>
           lastRead &&
           lastRead.commits === commitsNoticed &&
