@@ -139,6 +139,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 /** A clock the test moves by hand. */
+/**
+ * A whole UTC hour, `hours` before the real now: the start of a manual clock. Not a fixed
+ * date: the tables drop rows by the engine's own clock (event_ids after 2 days, accepted
+ * orders after 8), so a clock days behind it would see its ids vanish as they are written.
+ */
+export function wholeHourAgo(hours: number): number {
+  return (Math.floor(Date.now() / 3_600_000) - hours) * 3_600_000
+}
+
 export function manualClock(start: number): Clock & { set(ms: number): void; advance(ms: number): void } {
   let current = start
   return {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { METRICS } from '../../server/metrics/definitions.ts'
 import { readSources } from '../../server/metrics/details.ts'
-import { manualClock, startTestServer, type TestServer } from '../helpers/server.ts'
+import { manualClock, startTestServer, type TestServer, wholeHourAgo } from '../helpers/server.ts'
 
 // A small session whose every metric is worked out by hand below.
-const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+const T0 = wholeHourAgo(3)
 const at = (seconds: number) => T0 + Math.round(seconds * 1000)
 let n = 0
 const ev = (type: string, seconds: number, fields: Record<string, unknown> = {}) => ({
