@@ -250,11 +250,15 @@ export class Deduplicator {
    * accepted already (or comes earlier in the batch), or its order_id was counted already
    * (the same). With a precheck (of exactly these events, its `seq` the oldest of theirs),
    * the filters are not asked again: only the ids of commits added to them since are.
+   * `owed`: is this event_id stored in `events` and not yet in `event_ids`, where the
+   * look-up reads (the writer's rollups debts: they reach it with their rollups)? Asked
+   * before the look-up, so that an id leaving the debts meanwhile is in `event_ids` by then.
    */
   async whyDuplicate(
     events: readonly EventRow[],
     precheck?: Precheck,
     client: ClickHouseClient = this.client,
+    owed: (eventId: string) => boolean = () => false,
   ): Promise<(DuplicateReason | undefined)[]> {
     const since =
       precheck && (this.seq === precheck.seq || this.recent.some((c) => c.seq === precheck.seq + 1))
@@ -284,7 +288,11 @@ export class Deduplicator {
       firstOfId.set(id, i)
       if (maybeSeen(i, 'ids', id)) maybeIds.push(id)
     }
-    const storedIds = await this.lookup(client, 'event_id', maybeIds)
+    const owedIds: string[] = []
+    const askIds: string[] = []
+    for (const id of maybeIds) (owed(id) ? owedIds : askIds).push(id)
+    const storedIds = await this.lookup(client, 'event_id', askIds)
+    for (const id of owedIds) storedIds.add(id)
     const firstOfOrder = new Set<string>()
     const maybeOrders: string[] = []
     for (let i = 0; i < events.length; i++) {
@@ -361,11 +369,11 @@ export class Deduplicator {
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
       this.lookups++
       const chunk = ids.slice(i, i + LOOKUP_CHUNK)
-      // event_id: the events table through its projection ordered by event_id;
-      // order_id: the order_ids table, ordered by order_id.
+      // event_id: the event_ids table (migration 008); order_id: the order_ids view (006).
+      // Both ordered by the id.
       const query =
         column === 'event_id'
-          ? `SELECT DISTINCT event_id FROM events
+          ? `SELECT DISTINCT event_id FROM event_ids
              WHERE event_id IN {ids:Array(String)} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`
           : `SELECT DISTINCT order_id FROM order_ids
              WHERE order_id IN {ids:Array(String)} AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`

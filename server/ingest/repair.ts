@@ -195,18 +195,27 @@ const RESTORE_ORDERS = `
     AND received_at <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
   GROUP BY order_id, second`
 
+/** The accepted event_ids (`event_ids`, the event_id dedup look-up) of a commit's time span. */
+const RESTORE_IDS = `
+  INSERT INTO event_ids (event_id, received_at)
+  SELECT event_id, received_at
+  FROM events
+  WHERE stream_id IN {streams:Array(String)}
+    AND received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+    AND received_at <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`
+
 /**
- * Restores the accepted orders (grain 6, the order_id look-up) of the suspect commits'
- * span. The view writes all grains of a commit in one part, so where a commit's totals
- * are missing its orders are too; restoring them whatever the totals say keeps a repair
- * cut short from leaving them out. A second copy of an order is harmless (the look-up is
- * DISTINCT). Cheap: the noted streams' order_paid rows of the span.
+ * Restores what the dedup look-ups read of the suspect commits' span: their accepted orders
+ * (grain 6, the order_id look-up) and their event_ids (`event_ids`, the event_id look-up).
+ * Both are written with the rollups (migrations 007, 008), so a commit whose rollups are
+ * missing lacks them too; restoring them whatever the rollups say keeps a repair cut short
+ * from leaving them out. A second copy of an id is harmless (the look-ups are DISTINCT).
+ * Cheap: the noted streams' rows of the span.
  */
-export async function restoreOrders(client: ClickHouseClient, suspect: SuspectCommit): Promise<void> {
-  await client.command({
-    query: RESTORE_ORDERS,
-    query_params: { streams: suspect.streams, from: suspect.from, to: suspect.to },
-  })
+export async function restoreLookups(client: ClickHouseClient, suspect: SuspectCommit): Promise<void> {
+  const query_params = { streams: suspect.streams, from: suspect.from, to: suspect.to }
+  await client.command({ query: RESTORE_ORDERS, query_params })
+  await client.command({ query: RESTORE_IDS, query_params })
 }
 
 /**

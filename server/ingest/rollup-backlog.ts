@@ -17,6 +17,11 @@ export interface RollupDebt {
   events: number
   /** Per stream, the ts range of its events (for the live push's notice). */
   streams: Map<string, { from: number; to: number }>
+  /**
+   * The event_ids it stored: the event_id look-up reads them once its rollups are written
+   * (migration 008); until then a request repeating one is told so from here (`owedIds`).
+   */
+  ids: Set<string>
   /** The order_ids it stored (not those of its duplicates): a request repeating one waits. */
   orders: Set<string>
   /** Kept in the journal until its rollups are written. */
@@ -103,6 +108,17 @@ export class RollupBacklog {
   }
 
   /**
+   * Is this event_id stored by a debt owed now (being written or not)? What the event_id
+   * look-up cannot see yet. Asked before that look-up: a debt whose write ends meanwhile
+   * has put its ids where the look-up reads (a failed write is the writer's to catch).
+   */
+  owedIds(): (eventId: string) => boolean {
+    const debts = this.debts()
+    if (debts.length === 0) return () => false
+    return (eventId) => debts.some((debt) => debt.ids.has(eventId))
+  }
+
+  /**
    * Does a request repeat an order of a debt? The order look-up reads accepted orders from
    * the rollups, so such a request waits for them: this has them written now, and tells the
    * host (`released`) when a write has ended.
@@ -113,6 +129,8 @@ export class RollupBacklog {
     for (const event of events) {
       if (event.type !== 'order_paid') continue
       if (!debts.some((debt) => debt.orders.has(event.order_id))) continue
+      // (a retry of a debt's own order_paid is a duplicate by its event_id, known from here)
+      if (debts.some((debt) => debt.ids.has(event.event_id))) continue
       this.ordersHeld = true
       this.hurry = true
       this.kick()

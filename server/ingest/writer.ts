@@ -8,7 +8,7 @@ import {
   type CommitJournal,
   joinSuspects,
   rebuildRollups,
-  restoreOrders,
+  restoreLookups,
   type SuspectCommit,
 } from './repair.ts'
 import { RollupBacklog, type RollupDebt } from './rollup-backlog.ts'
@@ -168,8 +168,13 @@ export class GroupCommitWriter {
   private readonly gates: (() => Promise<void>)[] = []
   /** Commits that may have stored their events and not their rollups: repaired before the next. */
   private suspect: SuspectCommit | undefined
-  /** Their accepted orders are not restored yet: no commit may run until they are. */
-  private ordersPending: boolean
+  /**
+   * Their accepted orders and event_ids are not restored where the dedup look-ups read them
+   * (`restoreLookups`): no commit may run until they are.
+   */
+  private lookupsPending: boolean
+  /** Times `lookupsPending` was set: a commit whose look-up ran across one looks up again. */
+  private lookupsLost = 0
   /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
   private rebuildNotBefore = 0
   /** Acknowledged commits whose rollups are not written yet. */
@@ -187,7 +192,7 @@ export class GroupCommitWriter {
     const { suspect, problem } = options.journal.read()
     if (problem) options.onRepair({ streams: [], error: new Error(problem) })
     this.suspect = suspect
-    this.ordersPending = suspect !== undefined
+    this.lookupsPending = suspect !== undefined
   }
 
   /**
@@ -318,7 +323,8 @@ export class GroupCommitWriter {
   private rollupsWritten(debts: RollupDebt[], failure?: { error: unknown }): void {
     if (failure) {
       for (const debt of debts) this.suspect = joinSuspects(this.suspect, debt.suspect)
-      this.ordersPending = true
+      this.lookupsLost++
+      this.lookupsPending = true
       this.rebuildNotBefore = 0
       this.options.instruments.commitErrors.inc()
       this.options.onError(failure.error)
@@ -421,14 +427,22 @@ export class GroupCommitWriter {
     const quarantine = batch.flatMap((r) => r.quarantine)
     let remembered: Promise<void> | undefined
     try {
-      // Not before the repair has restored a half-landed commit's accepted orders: the
-      // order_id look-up would miss them and count a repeated order again.
-      if (!(await this.repairFirst(lane))) {
-        throw new Error('the accepted orders of a failed commit are not restored yet')
+      const precheck = batchPrecheck(batch, events.length)
+      let duplicate: Awaited<ReturnType<typeof dedup.whyDuplicate>>
+      for (;;) {
+        // Not before the repair has restored a half-landed commit's accepted orders and
+        // event_ids: the look-ups would miss them and count a repeated event again.
+        if (!(await this.repairFirst(lane))) {
+          throw new Error('the accepted orders and event_ids of a failed commit are not restored yet')
+        }
+        const lost = this.lookupsLost
+        const lookupsBefore = dedup.lookups
+        duplicate = await dedup.whyDuplicate(events, precheck, client, this.backlog.owedIds())
+        instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
+        // A rollups write that failed meanwhile took its debts' ids out of memory before
+        // they reached the look-ups' tables: ask again once they are restored.
+        if (this.lookupsLost === lost) break
       }
-      const lookupsBefore = dedup.lookups
-      const duplicate = await dedup.whyDuplicate(events, batchPrecheck(batch, events.length), client)
-      instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
       const chunks: string[] = []
       const fresh: EventRow[] = []
       const streams = new Map<string, { from: number; to: number }>()
@@ -500,13 +514,16 @@ export class GroupCommitWriter {
             rows,
             events: fresh.length,
             streams,
+            // (the batch's ids when all were stored, the usual case: built once in `drain`)
+            ids: fresh.length === events.length ? lane.held!.ids : new Set(fresh.map((e) => e.event_id)),
             orders: acceptedOrders(fresh),
             suspect,
             at: performance.now(),
           })
         } catch (error) {
           this.suspect = joinSuspects(this.suspect, suspect)
-          this.ordersPending = true
+          this.lookupsLost++
+          this.lookupsPending = true
           this.rebuildNotBefore = 0
           throw error
         } finally {
@@ -559,7 +576,7 @@ export class GroupCommitWriter {
   /**
    * Repairs the suspect, if there is one, before `lane` commits (or now, for no lane):
    * alone, once no other lane's INSERT is running (a rebuild beside an INSERT into its
-   * streams would race it). False when the accepted orders could not be restored.
+   * streams would race it). False when the accepted orders and event_ids could not be restored.
    */
   private async repairFirst(lane?: Lane): Promise<boolean> {
     for (;;) {
@@ -596,17 +613,17 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Restores the suspect commits' accepted orders, then rebuilds their streams' rollups
+   * Restores the suspect commits' accepted orders and event_ids, then rebuilds their streams' rollups
    * where they lack events. False when the orders could not be restored (no commit may
    * run); a rebuild that fails is logged and tried again before a later commit (not
    * sooner than REBUILD_RETRY_MS: it may be large), and commits go on meanwhile.
    */
   private async repair(suspect: SuspectCommit): Promise<boolean> {
     // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
-    if (this.ordersPending) {
+    if (this.lookupsPending) {
       try {
-        await restoreOrders(this.options.client, suspect)
-        this.ordersPending = false
+        await restoreLookups(this.options.client, suspect)
+        this.lookupsPending = false
       } catch (error) {
         this.options.onRepair({ streams: [], error })
         return false

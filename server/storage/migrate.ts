@@ -125,9 +125,13 @@ const NEVER_CONCURRENT = 1_000_000_000
  * https://clickhouse.com/docs/operations/settings/merge-tree-settings#old_parts_lifetime
  */
 export const TABLE_TUNING: { setting: string; value: number; tables: string[] }[] = [
-  { setting: 'merge_selector_base', value: 20, tables: ['events', 'rollups'] },
-  { setting: 'concurrent_part_removal_threshold', value: NEVER_CONCURRENT, tables: ['events', 'rollups'] },
-  { setting: 'old_parts_lifetime', value: 120, tables: ['events', 'rollups', 'quarantine'] },
+  { setting: 'merge_selector_base', value: 20, tables: ['events', 'rollups', 'event_ids'] },
+  {
+    setting: 'concurrent_part_removal_threshold',
+    value: NEVER_CONCURRENT,
+    tables: ['events', 'rollups', 'event_ids'],
+  },
+  { setting: 'old_parts_lifetime', value: 120, tables: ['events', 'rollups', 'event_ids', 'quarantine'] },
 ]
 
 async function tuneTables(client: ClickHouseClient, log: (msg: string) => void): Promise<void> {

@@ -10,9 +10,9 @@ import { readMarkers, readProducts, readSources } from '../../server/metrics/det
 import { readSeries } from '../../server/metrics/series.ts'
 import { listStreams } from '../../server/metrics/streams.ts'
 import { MIGRATIONS_DIR, MigrationError, migrate } from '../../server/storage/migrate.ts'
-import { closeEmbeddedClients, embeddedDatabase } from '../helpers/server.ts'
+import { closeEmbeddedClients, embeddedDatabase, wholeHourAgo } from '../helpers/server.ts'
 
-const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+const T0 = wholeHourAgo(3)
 const dirs: string[] = []
 
 /** A migrations folder holding the real files whose number is at most `upTo`. */
@@ -157,7 +157,7 @@ describe('migrations', () => {
         await (
           await c.query({
             query:
-              "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rollups', 'quarantine') ORDER BY name",
+              "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rollups', 'event_ids', 'quarantine') ORDER BY name",
             format: 'JSONEachRow',
           })
         ).json<{ name: string; engine_full: string }>()
@@ -170,6 +170,7 @@ describe('migrations', () => {
       ])
     // chDB (ClickHouse 26) knows every setting.
     expect(await engines(client)).toEqual([
+      ['event_ids', true, true],
       ['events', true, true],
       ['quarantine', false, true],
       ['rollups', true, true],
@@ -193,10 +194,13 @@ describe('migrations', () => {
     expect(logged.filter((l) => l.includes('left at its default'))).toEqual([
       'events: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'rollups: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'event_ids: merge_selector_base left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'events: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'rollups: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'event_ids: concurrent_part_removal_threshold left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'events: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'rollups: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
+      'event_ids: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
       'quarantine: old_parts_lifetime left at its default (Not enough privileges (ALTER MODIFY SETTING))',
     ])
   })

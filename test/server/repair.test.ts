@@ -15,13 +15,14 @@ import {
   storeRows,
   type TestServer,
   testDataDir,
+  wholeHourAgo,
 } from '../helpers/server.ts'
 
 // A commit's events are stored, and answered, before their rollups are written (migration
 // 007): the rollups' write can fail, or the process can die between the two. These tests
 // make that state on purpose and check that the metrics count every stored event once again.
 
-const T0 = Date.UTC(2026, 10, 20, 10, 0, 0)
+const T0 = wholeHourAgo(3)
 const at = (seconds: number) => T0 + Math.round(seconds * 1000)
 const clock = manualClock(at(120))
 
@@ -250,6 +251,11 @@ test('rollups whose write fails after the 200 are rebuilt, and a repeated order 
   // Its order, under a new event_id: known from the restored orders.
   const repeatOrder = { ...late.halfLanded[2]!, event_id: 'l-new-event' }
   expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  // Its events, retried: known from the restored event_ids.
+  expect((await s.ingest([...late.landed, ...late.halfLanded])).body).toMatchObject({
+    accepted: 0,
+    duplicates: 8,
+  })
   expect((await s.get('/v1/streams/rp-late')).body.totals).toMatchObject({ orders: 2, gmv: 25 })
   expect(s.app.registry.render()).toMatch(/^livewall_ingest_commit_errors_total 1$/m)
 }, 60_000)
@@ -308,6 +314,36 @@ test('rollups refused at shutdown leave their commit in the journal, and the nex
   expect(await reads(s, 'rp-shut')).toBe(await reads(s, 'rp-control4'))
   const repeatOrder = { ...shut.halfLanded[2]!, event_id: 'z-new-event' }
   expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect((await s.ingest(shut.halfLanded)).body).toMatchObject({ accepted: 0, duplicates: 4 })
+}, 60_000)
+
+test("a retry while the first commit's rollups are still owed is answered at once, and counts once", async () => {
+  await server?.close()
+  server = await startTestServer({ clock })
+  const s = server
+  // The first rollups' write held until the retry is answered (or 10 s), as by a busy engine.
+  const rollups = s.app.clickhouseRollups
+  const exec = rollups.exec.bind(rollups)
+  let release!: () => void
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+    setTimeout(resolve, 10_000)
+  })
+  let held = 0
+  rollups.exec = async (params) => {
+    if (held++ === 0) await released
+    return exec(params)
+  }
+  const { landed, halfLanded } = session('rp-owed-ids', 'r')
+  expect((await s.ingest([...landed, ...halfLanded])).status).toBe(200)
+  // Its event_ids are stored, and not yet where the event_id look-up reads them: the
+  // writer knows them from the rollups it owes, without waiting for their write.
+  const retry = await s.ingest([...halfLanded, { ...landed[1]!, event_id: 'r-fresh' }])
+  const writesBeforeTheAnswer = held
+  release()
+  expect(retry.body).toMatchObject({ accepted: 1, duplicates: 4 })
+  expect(writesBeforeTheAnswer).toBe(1)
+  expect((await s.get('/v1/streams/rp-owed-ids')).body.totals).toMatchObject({ views: 3, orders: 2, gmv: 25 })
 }, 60_000)
 
 test('a repair cut short after its rebuild still restores the accepted orders next time', async () => {
