@@ -3,6 +3,9 @@ import { SeenFilter } from '../../server/ingest/seen-filter.ts'
 
 const filter = (memoryBytes: number, now: () => number = () => 0) =>
   new SeenFilter({ windowMs: 24 * 3_600_000, generations: 5, memoryBytes, now })
+/** A filter whose generations change only with time: to fill one generation on purpose. */
+const timeSliced = (memoryBytes: number, now: () => number = () => 0) =>
+  new SeenFilter({ windowMs: 24 * 3_600_000, generations: 5, memoryBytes, now, rotateAt: 1 })
 
 test('every id added is found; ids like a producer’s (run-1, run-2, …) give no false positive in a roomy filter', () => {
   const f = filter(8 * 1024 * 1024)
@@ -14,7 +17,7 @@ test('every id added is found; ids like a producer’s (run-1, run-2, …) give 
 })
 
 test('at the README’s sizing (~9.6 bits per id) the false-positive rate stays near 1 %', () => {
-  const f = filter(5 * 256 * 1024)
+  const f = timeSliced(5 * 256 * 1024)
   const ids = Math.floor(f.bitsPerGeneration / 9.6)
   for (let i = 0; i < ids; i++) f.add(`ev-${i}`)
   let falsePositives = 0
@@ -78,7 +81,7 @@ function measuredFalsePositives(f: SeenFilter, probes: number, prefix: string): 
 }
 
 test('the estimated false-positive rate follows the measured one as a generation fills', () => {
-  const f = filter(5 * 256 * 1024)
+  const f = timeSliced(5 * 256 * 1024)
   expect(f.falsePositiveRate).toBe(0)
   let added = 0
   // ~10, ~25 and ~60 bits of the generation per id, then overfilled at ~5: from well under 1 % to ~15 %.
@@ -99,7 +102,7 @@ test('the estimated false-positive rate follows the measured one as a generation
 
 test('the estimate adds up the generations: an id is a false positive if any of them says yes', () => {
   let now = 0
-  const f = filter(5 * 256 * 1024, () => now)
+  const f = timeSliced(5 * 256 * 1024, () => now)
   const perGeneration = Math.floor(f.bitsPerGeneration / 8)
   for (let i = 0; i < perGeneration; i++) f.add(`first-${i}`)
   const one = f.falsePositiveRate
@@ -111,20 +114,20 @@ test('the estimate adds up the generations: an id is a false positive if any of 
 })
 
 test('memoryFactorFor says how much more memory brings the ids held now to a target rate', () => {
-  const small = filter(5 * 256 * 1024)
+  const small = timeSliced(5 * 256 * 1024)
   const ids = Math.floor(small.bitsPerGeneration / 4)
   for (let i = 0; i < ids; i++) small.add(`ev-${i}`)
   expect(small.falsePositiveRate).toBeGreaterThan(0.2)
   const factor = small.memoryFactorFor(0.01)
   expect(factor).toBeGreaterThan(2)
   // The same ids in a filter that much larger measure ~1 %.
-  const large = filter(Math.ceil(5 * 256 * 1024 * factor))
+  const large = timeSliced(Math.ceil(5 * 256 * 1024 * factor))
   for (let i = 0; i < ids; i++) large.add(`ev-${i}`)
   const measured = measuredFalsePositives(large, 200_000, 'fresh')
   expect(measured).toBeGreaterThan(0.007)
   expect(measured).toBeLessThan(0.013)
   expect(large.memoryFactorFor(0.01)).toBeLessThan(1.05)
-  expect(filter(1024 * 1024).memoryFactorFor(0.01)).toBe(1)
+  expect(timeSliced(1024 * 1024).memoryFactorFor(0.01)).toBe(1)
 })
 
 test('ids loaded at start with their time go to the generation they were accepted in, and are kept for their whole window', () => {
@@ -158,4 +161,67 @@ test('ids loaded at start with their time go to the generation they were accepte
       if (now < due) expect(f.mightContain(`h${loaded}-0`), `h${loaded} at +${hour} h`).toBe(true)
     }
   }
+})
+
+test('a burst goes on in new generations as each fills, while the ring has room: far fewer false positives than in one', () => {
+  const f = filter(1024 * 1024)
+  const one = timeSliced(1024 * 1024)
+  // ~12 bits of a generation per id: what 12 M ids make of the default memory's generations.
+  const ids = Math.floor(one.bitsPerGeneration / 12)
+  for (let from = 0; from < ids; from += 1000) {
+    const batch = Array.from({ length: Math.min(1000, ids - from) }, (_, i) => `burst-${from + i}`)
+    f.addMany(batch)
+    one.addMany(batch)
+  }
+  expect(one.generationsInUse).toBe(1)
+  expect(f.generationsInUse).toBeGreaterThanOrEqual(2)
+  for (let i = 0; i < ids; i += 97) expect(f.mightContain(`burst-${i}`)).toBe(true)
+  const measured = measuredFalsePositives(f, 200_000, 'fresh')
+  const measuredOne = measuredFalsePositives(one, 200_000, 'fresh')
+  console.log(
+    `${ids} ids: ${(measured * 100).toFixed(4)} % false positives in generations that fill in turn, ${(measuredOne * 100).toFixed(4)} % in one`,
+  )
+  expect(measuredOne).toBeGreaterThan(0.001)
+  expect(measured).toBeLessThan(measuredOne / 10)
+  expect(f.falsePositiveRate).toBeLessThan(one.falsePositiveRate / 10)
+})
+
+test('under bursts and lulls, every id is found for its whole window, and the ring never holds more than its generations', () => {
+  const HOUR = 3_600_000
+  const WINDOW = 24 * HOUR
+  let now = 0
+  // Generations full after ~50 000 ids (1e-5 false positives), so bursts fill the ring
+  // early and slices then merge neighbours; roomy enough that a forgotten id shows (a
+  // crowded filter would still answer yes for it, by chance).
+  const f = new SeenFilter({
+    windowMs: WINDOW,
+    generations: 5,
+    memoryBytes: 1024 * 1024,
+    rotateAt: 1e-5,
+    now: () => now,
+  })
+  let seed = 7
+  const random = () => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0
+    return seed / 2 ** 32
+  }
+  let added: { id: string; at: number }[] = []
+  let mostGenerations = 0
+  let early = 0
+  for (let step = 0; step < 600; step++) {
+    now += Math.floor(random() * 0.5 * HOUR)
+    // (rotated for the time first: a generation more after the ids is one they started)
+    const before = f.generationsInUse
+    const count = random() < 0.1 ? Math.floor(random() * 150_000) : Math.floor(random() * 300)
+    const batch = Array.from({ length: count }, (_, i) => `s${step}-${i}`)
+    for (let from = 0; from < count; from += 1000) f.addMany(batch.slice(from, from + 1000))
+    if (f.generationsInUse > before) early++
+    added = added.filter(({ at }) => now - at < WINDOW)
+    if (count > 0) added.push({ id: batch[0]!, at: now }, { id: batch[count - 1]!, at: now })
+    mostGenerations = Math.max(mostGenerations, f.generationsInUse)
+    for (const { id, at } of added) expect(f.mightContain(id), `${id} at +${(now - at) / HOUR} h`).toBe(true)
+  }
+  // (the run did what it is about: generations started early, and a full ring)
+  expect(early).toBeGreaterThan(5)
+  expect(mostGenerations).toBe(5)
 })
