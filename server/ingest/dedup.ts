@@ -8,7 +8,7 @@ export const ORDER_ID_WINDOW_MS = 8 * 24 * 3600 * 1000
 
 /**
  * Estimated false positives above which the filters hold more ids than their memory suits:
- * past the README's sizing (~1.4 % when a generation is full), so the traffic has outgrown
+ * past the README's sizing (~1.4 % when every generation holds its slice of the window), so the traffic has outgrown
  * INGEST_DEDUP_MEMORY_MB. (Look-ups start well before: a commit of 5 000 new ids makes one
  * from ~0.02 % on. Measured at 130 000 events/s with the default memory: ~25 look-ups a
  * second from the second minute, commits 58–60 ms instead of 41–44; BENCHMARKS.md, session 18.)
@@ -252,7 +252,8 @@ export class Deduplicator {
    * the filters are not asked again: only the ids of commits added to them since are.
    * `owed`: is this event_id stored in `events` and not yet in `event_ids`, where the
    * look-up reads (the writer's rollups debts: they reach it with their rollups)? Asked
-   * before the look-up, so that an id leaving the debts meanwhile is in `event_ids` by then.
+   * before the look-up: an id whose debt is written meanwhile is in `event_ids` by then
+   * (one whose write fails is the writer's to catch: it looks up again after the repair).
    */
   async whyDuplicate(
     events: readonly EventRow[],

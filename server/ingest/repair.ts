@@ -219,6 +219,45 @@ export async function restoreLookups(client: ClickHouseClient, suspect: SuspectC
 }
 
 /**
+ * How far before the newest id in `event_ids` an unreadable journal's suspect reaches
+ * (`suspectOfLostJournal`).
+ */
+export const LOST_JOURNAL_MARGIN_MS = 10 * 60 * 1000
+/** Ids are looked up for 24 h: with no id in `event_ids`, the suspect reaches that far back. */
+const LOOKUP_WINDOW_MS = 24 * 3600 * 1000
+
+/**
+ * What an unreadable journal may have held, found from storage: every stream with events
+ * received from LOST_JOURNAL_MARGIN_MS before the newest event_id in `event_ids` until
+ * `now`. Why that suffices: the commits that can lack their event_ids and orders are those
+ * whose rollups were not written, and a failed rollups write stops every later commit until
+ * its event_ids are restored, so they all came after the last rollups write that succeeded
+ * (seconds before it at most: two lanes, a gathered write). Costs one pass over the
+ * span's events; a rebuild then compares those streams as after any suspect.
+ */
+export async function suspectOfLostJournal(client: ClickHouseClient, now: number): Promise<SuspectCommit> {
+  const [newest] = await (
+    await client.query({
+      query: `SELECT toUnixTimestamp64Milli(max(received_at)) AS newest, count() AS n FROM event_ids
+              WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`,
+      query_params: { since: now - LOOKUP_WINDOW_MS },
+      format: 'JSONEachRow',
+    })
+  ).json<{ newest: number | string; n: number | string }>()
+  const from =
+    Number(newest?.n ?? 0) === 0 ? now - LOOKUP_WINDOW_MS : Number(newest!.newest) - LOST_JOURNAL_MARGIN_MS
+  const streams = await (
+    await client.query({
+      query: `SELECT DISTINCT stream_id FROM events
+              WHERE received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')`,
+      query_params: { from },
+      format: 'JSONCompactEachRow',
+    })
+  ).json<[string]>()
+  return { streams: streams.map(([stream]) => stream), from, to: now }
+}
+
+/**
  * Makes the rollups of suspect commits' streams agree with their raw events again:
  * compares each stream's totals as the rollups hold them with the same totals computed
  * from `events`; only streams that differ are rebuilt (their grains 1–5 deleted and

@@ -10,6 +10,7 @@ import {
   rebuildRollups,
   restoreLookups,
   type SuspectCommit,
+  suspectOfLostJournal,
 } from './repair.ts'
 import { RollupBacklog, type RollupDebt } from './rollup-backlog.ts'
 import { eventRowLine, INSERT_EVENTS_SQL, INSERT_ROLLUP_INPUT_SQL, secondsText } from './rows.ts'
@@ -175,6 +176,8 @@ export class GroupCommitWriter {
   private lookupsPending: boolean
   /** Times `lookupsPending` was set: a commit whose look-up ran across one looks up again. */
   private lookupsLost = 0
+  /** The journal could not be read at start: the suspect is found by the first repair. */
+  private journalLost: boolean
   /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
   private rebuildNotBefore = 0
   /** Acknowledged commits whose rollups are not written yet. */
@@ -191,8 +194,11 @@ export class GroupCommitWriter {
     this.lanes = [options.client, ...(options.lanes ?? [])].map((client) => ({ client, events: 0 }))
     const { suspect, problem } = options.journal.read()
     if (problem) options.onRepair({ streams: [], error: new Error(problem) })
-    this.suspect = suspect
-    this.lookupsPending = suspect !== undefined
+    // An unreadable journal may have held commits whose event_ids and orders never reached
+    // the look-ups: the repair finds what it may have held (`suspectOfLostJournal`).
+    this.journalLost = problem !== undefined
+    this.suspect = this.journalLost ? { streams: [], from: 0, to: 0 } : suspect
+    this.lookupsPending = this.suspect !== undefined
   }
 
   /**
@@ -317,7 +323,7 @@ export class GroupCommitWriter {
 
   /**
    * A rollups write ended. Written: the journal lets its commits go, and the live push hears
-   * of them. Failed: they become the writer's suspect, their orders restored and their
+   * of them. Failed: they become the writer's suspect, their orders and event_ids restored and their
    * streams rebuilt from `events` (at once, and before the next commit).
    */
   private rollupsWritten(debts: RollupDebt[], failure?: { error: unknown }): void {
@@ -430,12 +436,13 @@ export class GroupCommitWriter {
       const precheck = batchPrecheck(batch, events.length)
       let duplicate: Awaited<ReturnType<typeof dedup.whyDuplicate>>
       for (;;) {
+        // (before the repair's answer: a write failing between it and the look-up is caught)
+        const lost = this.lookupsLost
         // Not before the repair has restored a half-landed commit's accepted orders and
         // event_ids: the look-ups would miss them and count a repeated event again.
         if (!(await this.repairFirst(lane))) {
           throw new Error('the accepted orders and event_ids of a failed commit are not restored yet')
         }
-        const lost = this.lookupsLost
         const lookupsBefore = dedup.lookups
         duplicate = await dedup.whyDuplicate(events, precheck, client, this.backlog.owedIds())
         instruments.dedupLookups.inc(undefined, dedup.lookups - lookupsBefore)
@@ -614,12 +621,22 @@ export class GroupCommitWriter {
 
   /**
    * Restores the suspect commits' accepted orders and event_ids, then rebuilds their streams' rollups
-   * where they lack events. False when the orders could not be restored (no commit may
+   * where they lack events. False when the orders and event_ids could not be restored (no commit may
    * run); a rebuild that fails is logged and tried again before a later commit (not
    * sooner than REBUILD_RETRY_MS: it may be large), and commits go on meanwhile.
    */
   private async repair(suspect: SuspectCommit): Promise<boolean> {
     // Nothing else runs meanwhile: commits wait for the repair (see `repairNow`, `commit`).
+    if (this.journalLost) {
+      try {
+        suspect = await suspectOfLostJournal(this.options.client, this.options.now())
+      } catch (error) {
+        this.options.onRepair({ streams: [], error })
+        return false
+      }
+      this.suspect = suspect
+      this.journalLost = false
+    }
     if (this.lookupsPending) {
       try {
         await restoreLookups(this.options.client, suspect)

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
@@ -150,6 +151,36 @@ test('after a commit that stored its events but not their rollups, a restart reb
   const repeatOrder = { ...broken.halfLanded[2]!, event_id: 'b-new-event' }
   expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
   expect((await s.get('/v1/streams/rp-broken')).body.totals).toEqual(body.totals)
+}, 60_000)
+
+test('after a crash that left the journal unreadable, the commits since the last rollups write are repaired all the same', async () => {
+  await server?.close()
+  server = undefined
+  const database = `t_${process.pid}_repair_lost_journal`
+  server = await startTestServer({ clock, database })
+  const broken = session('rp-lost', 'q')
+  const control = session('rp-control5', 'u')
+  expect((await server.ingest(broken.landed)).status).toBe(200)
+  expect((await server.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
+  await server.close()
+  server = undefined
+
+  // The half-landed commit (stored, no rollups, so no event_ids either), and a journal
+  // that cannot be read: no list of what to repair.
+  direct = databaseClient(database)
+  await store(direct, broken.halfLanded, { rollups: false })
+  const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
+  writeFileSync(journalFile, '{"streams": [')
+  clock.advance(1000)
+
+  server = await startTestServer({ clock, database })
+  const s = server
+  await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
+  // Its retry is known, event by event, and its order under a new event_id.
+  expect((await s.ingest(broken.halfLanded)).body).toMatchObject({ accepted: 0, duplicates: 4 })
+  const repeatOrder = { ...broken.halfLanded[2]!, event_id: 'q-new-event' }
+  expect((await s.ingest([repeatOrder])).body).toMatchObject({ accepted: 0, duplicates: 1 })
+  expect(await reads(s, 'rp-lost')).toBe(await reads(s, 'rp-control5'))
 }, 60_000)
 
 test('a commit whose INSERT fails after the events landed is repaired; commits wait only for its orders', async () => {
