@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { EVENT_ID_WINDOW_MS } from './dedup.ts'
 
 /**
  * A commit that may have stored its events without their rollups: its INSERT into `events`
@@ -222,9 +223,7 @@ export async function restoreLookups(client: ClickHouseClient, suspect: SuspectC
  * How far before the newest id in `event_ids` an unreadable journal's suspect reaches
  * (`suspectOfLostJournal`).
  */
-export const LOST_JOURNAL_MARGIN_MS = 10 * 60 * 1000
-/** Ids are looked up for 24 h: with no id in `event_ids`, the suspect reaches that far back. */
-const LOOKUP_WINDOW_MS = 24 * 3600 * 1000
+const LOST_JOURNAL_MARGIN_MS = 10 * 60 * 1000
 
 /**
  * What an unreadable journal may have held, found from storage: every stream with events
@@ -240,12 +239,12 @@ export async function suspectOfLostJournal(client: ClickHouseClient, now: number
     await client.query({
       query: `SELECT toUnixTimestamp64Milli(max(received_at)) AS newest, count() AS n FROM event_ids
               WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')`,
-      query_params: { since: now - LOOKUP_WINDOW_MS },
+      query_params: { since: now - EVENT_ID_WINDOW_MS },
       format: 'JSONEachRow',
     })
   ).json<{ newest: number | string; n: number | string }>()
   const from =
-    Number(newest?.n ?? 0) === 0 ? now - LOOKUP_WINDOW_MS : Number(newest!.newest) - LOST_JOURNAL_MARGIN_MS
+    Number(newest?.n ?? 0) === 0 ? now - EVENT_ID_WINDOW_MS : Number(newest!.newest) - LOST_JOURNAL_MARGIN_MS
   const streams = await (
     await client.query({
       query: `SELECT DISTINCT stream_id FROM events

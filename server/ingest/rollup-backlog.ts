@@ -126,11 +126,12 @@ export class RollupBacklog {
   holdsOrderOf(events: readonly EventRow[]): boolean {
     const debts = this.debts()
     if (debts.length === 0) return false
+    const owed = this.owedIds()
     for (const event of events) {
       if (event.type !== 'order_paid') continue
       if (!debts.some((debt) => debt.orders.has(event.order_id))) continue
       // (a retry of a debt's own order_paid is a duplicate by its event_id, known from here)
-      if (debts.some((debt) => debt.ids.has(event.event_id))) continue
+      if (owed(event.event_id)) continue
       this.ordersHeld = true
       this.hurry = true
       this.kick()

@@ -170,12 +170,13 @@ export class GroupCommitWriter {
   /** Commits that may have stored their events and not their rollups: repaired before the next. */
   private suspect: SuspectCommit | undefined
   /**
-   * Their accepted orders and event_ids are not restored where the dedup look-ups read them
-   * (`restoreLookups`): no commit may run until they are.
+   * Times a commit may have stored events whose accepted orders and event_ids did not reach
+   * where the dedup look-ups read them (`halfLanded`): a commit whose look-up ran across
+   * one looks up again.
    */
-  private lookupsPending: boolean
-  /** Times `lookupsPending` was set: a commit whose look-up ran across one looks up again. */
   private lookupsLost = 0
+  /** `lookupsLost` when the last restore of those began: no commit may run while they differ. */
+  private lookupsRestored = 0
   /** The journal could not be read at start: the suspect is found by the first repair. */
   private journalLost: boolean
   /** A rebuild that failed is tried again before the first commit after this (epoch ms). */
@@ -197,8 +198,19 @@ export class GroupCommitWriter {
     // An unreadable journal may have held commits whose event_ids and orders never reached
     // the look-ups: the repair finds what it may have held (`suspectOfLostJournal`).
     this.journalLost = problem !== undefined
-    this.suspect = this.journalLost ? { streams: [], from: 0, to: 0 } : suspect
-    this.lookupsPending = this.suspect !== undefined
+    if (this.journalLost) this.halfLanded({ streams: [], from: 0, to: 0 })
+    else if (suspect) this.halfLanded(suspect)
+  }
+
+  /**
+   * A commit that may have stored its events without their rollups, and so without what
+   * the dedup look-ups read (a failed INSERT or rollups write, or the journal at start):
+   * repaired before the next commit, its orders and event_ids restored first.
+   */
+  private halfLanded(suspect: SuspectCommit): void {
+    this.suspect = joinSuspects(this.suspect, suspect)
+    this.lookupsLost++
+    this.rebuildNotBefore = 0
   }
 
   /**
@@ -328,10 +340,7 @@ export class GroupCommitWriter {
    */
   private rollupsWritten(debts: RollupDebt[], failure?: { error: unknown }): void {
     if (failure) {
-      for (const debt of debts) this.suspect = joinSuspects(this.suspect, debt.suspect)
-      this.lookupsLost++
-      this.lookupsPending = true
-      this.rebuildNotBefore = 0
+      for (const debt of debts) this.halfLanded(debt.suspect)
       this.options.instruments.commitErrors.inc()
       this.options.onError(failure.error)
       this.forget()
@@ -528,10 +537,7 @@ export class GroupCommitWriter {
             at: performance.now(),
           })
         } catch (error) {
-          this.suspect = joinSuspects(this.suspect, suspect)
-          this.lookupsLost++
-          this.lookupsPending = true
-          this.rebuildNotBefore = 0
+          this.halfLanded(suspect)
           throw error
         } finally {
           lane.suspect = undefined
@@ -637,10 +643,11 @@ export class GroupCommitWriter {
       this.suspect = suspect
       this.journalLost = false
     }
-    if (this.lookupsPending) {
+    if (this.lookupsRestored !== this.lookupsLost) {
+      const lost = this.lookupsLost
       try {
         await restoreLookups(this.options.client, suspect)
-        this.lookupsPending = false
+        this.lookupsRestored = lost
       } catch (error) {
         this.options.onRepair({ streams: [], error })
         return false

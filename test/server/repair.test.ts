@@ -110,27 +110,41 @@ async function reads(s: TestServer, stream: string): Promise<string> {
   return JSON.stringify(parts.map((p) => p.body)).replaceAll(stream, '<stream>')
 }
 
-test('after a commit that stored its events but not their rollups, a restart rebuilds them and the metrics count each event once', async () => {
-  const database = `t_${process.pid}_repair`
+/**
+ * The state a crash leaves: `broken`'s first commit and `control` whole, then `broken`'s
+ * half-landed commit stored in `events` without its rollups (so without what the dedup
+ * look-ups read), the journal as `journal` leaves it, and a new server on the same
+ * database once it has repaired (its journal cleared).
+ */
+async function restartAfterHalfLanded(
+  database: string,
+  broken: ReturnType<typeof session>,
+  control: ReturnType<typeof session>,
+  journal: (file: string) => void,
+): Promise<TestServer> {
   server = await startTestServer({ clock, database })
-  const broken = session('rp-broken', 'b')
-  const control = session('rp-control', 'c')
   expect((await server.ingest(broken.landed)).status).toBe(200)
   expect((await server.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
   await server.close()
   server = undefined
-
-  // The half-landed commit: its rows reach `events` and the process dies before their
-  // rollups are written; the journal lists it, as the writer does until they are.
   direct = databaseClient(database)
-  const receivedAt = at(100)
   await store(direct, broken.halfLanded, { rollups: false })
   const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  writeJournal(journalFile, { streams: ['rp-broken'], from: receivedAt, to: receivedAt })
-
+  journal(journalFile)
+  // A moment later (the dedup warm-up reads what was received before its start).
+  clock.advance(1000)
   server = await startTestServer({ clock, database })
-  const s = server
   await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
+  return server
+}
+
+test('after a commit that stored its events but not their rollups, a restart rebuilds them and the metrics count each event once', async () => {
+  const broken = session('rp-broken', 'b')
+  const control = session('rp-control', 'c')
+  // The journal lists the half-landed commit, as the writer does until its rollups are written.
+  const s = await restartAfterHalfLanded(`t_${process.pid}_repair`, broken, control, (file) =>
+    writeJournal(file, { streams: ['rp-broken'], from: at(100), to: at(100) }),
+  )
 
   // The same events through the normal path and through the repair read the same.
   expect(await reads(s, 'rp-broken')).toBe(await reads(s, 'rp-control'))
@@ -156,26 +170,12 @@ test('after a commit that stored its events but not their rollups, a restart reb
 test('after a crash that left the journal unreadable, the commits since the last rollups write are repaired all the same', async () => {
   await server?.close()
   server = undefined
-  const database = `t_${process.pid}_repair_lost_journal`
-  server = await startTestServer({ clock, database })
   const broken = session('rp-lost', 'q')
   const control = session('rp-control5', 'u')
-  expect((await server.ingest(broken.landed)).status).toBe(200)
-  expect((await server.ingest([...control.landed, ...control.halfLanded])).status).toBe(200)
-  await server.close()
-  server = undefined
-
-  // The half-landed commit (stored, no rollups, so no event_ids either), and a journal
-  // that cannot be read: no list of what to repair.
-  direct = databaseClient(database)
-  await store(direct, broken.halfLanded, { rollups: false })
-  const journalFile = path.join(testDataDir(), `commit-journal-${database}.json`)
-  writeFileSync(journalFile, '{"streams": [')
-  clock.advance(1000)
-
-  server = await startTestServer({ clock, database })
-  const s = server
-  await expect.poll(() => new CommitJournal(journalFile).read(), { timeout: 20_000 }).toEqual({})
+  // A journal that cannot be read: no list of what to repair.
+  const s = await restartAfterHalfLanded(`t_${process.pid}_repair_lost_journal`, broken, control, (file) =>
+    writeFileSync(file, '{"streams": ['),
+  )
   // Its retry is known, event by event, and its order under a new event_id.
   expect((await s.ingest(broken.halfLanded)).body).toMatchObject({ accepted: 0, duplicates: 4 })
   const repeatOrder = { ...broken.halfLanded[2]!, event_id: 'q-new-event' }
