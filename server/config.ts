@@ -15,10 +15,11 @@ export interface Config {
   /** ClickHouse server only: a query or insert that takes longer fails (and ingest answers 503). */
   clickhouseRequestTimeoutMs: number
   /**
-   * Embedded only: the nice value of the engine's merge threads (0, the default = as the
-   * process's); see server/storage/merge-priority.ts for the trade.
+   * Embedded only: the nice value of the engine's merge threads while merges keep up (0 =
+   * the process's own); unset, DEFAULT_MERGE_NICE where the process can give it back, else
+   * 0. See server/storage/merge-priority.ts for the trade.
    */
-  mergeNice: number
+  mergeNice: number | undefined
   database: string
   dataDir: string
   currency: string
@@ -243,7 +244,10 @@ export function loadConfig(env: Env = process.env): Config {
     clickhouseUser: env.CLICKHOUSE_USER || undefined,
     clickhousePassword: env.CLICKHOUSE_PASSWORD || undefined,
     clickhouseRequestTimeoutMs: int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    mergeNice: int('LIVEWALL_MERGE_NICE', 0, 0, 19),
+    mergeNice:
+      env.LIVEWALL_MERGE_NICE === undefined || env.LIVEWALL_MERGE_NICE === ''
+        ? undefined
+        : int('LIVEWALL_MERGE_NICE', 0, 0, 19),
     database,
     dataDir: dataDirOf(env),
     currency,

@@ -42,6 +42,9 @@ interface Sample {
   commits: number
   commitSeconds: number
   lookups: number
+  /** The server's adaptive merge priority: parts in one partition, and 1 while merges are lowered. */
+  parts: number
+  lowered: number
   user: number
   system: number
   at: number
@@ -70,6 +73,8 @@ async function main() {
         commits: metric(text, 'livewall_ingest_commit_seconds_count'),
         commitSeconds: metric(text, 'livewall_ingest_commit_seconds_sum'),
         lookups: metric(text, 'livewall_dedup_lookups_total'),
+        parts: metric(text, 'livewall_storage_max_parts_per_partition'),
+        lowered: metric(text, 'livewall_merges_lowered'),
         ...cpu,
         at: performance.now(),
       }
@@ -85,7 +90,7 @@ async function main() {
     const t0 = performance.now()
     let last = await sample()
     console.log(
-      '\n| minute | ack p50 ms | ack p99 ms | not 200 | commits/s | mean commit ms | dedup look-ups/s | server CPU user | system |\n|---|---|---|---|---|---|---|---|---|',
+      '\n| minute | ack p50 ms | ack p99 ms | not 200 | commits/s | mean commit ms | dedup look-ups/s | server CPU user | system | parts per partition | merges lowered |\n|---|---|---|---|---|---|---|---|---|---|---|',
     )
     for (let i = 0; performance.now() - t0 < MINUTES * 60_000; i++) {
       const wait = t0 + i * interval - performance.now()
@@ -114,6 +119,8 @@ async function main() {
         ((now.lookups - last.lookups) / seconds).toFixed(1),
         `${((now.user - last.user) / seconds).toFixed(2)} cores`,
         `${((now.system - last.system) / seconds).toFixed(2)} cores`,
+        Number.isNaN(now.parts) ? '—' : String(now.parts),
+        Number.isNaN(now.lowered) ? '—' : now.lowered ? 'yes' : 'no',
       ]
       rows.push(`| ${row.join(' | ')} |`)
       console.log(rows.at(-1))

@@ -10,12 +10,17 @@ import {
   type LogParams,
 } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { type FaultInjector, scopedConnection } from '../storage/connection.ts'
 import { dataDirOwner } from '../storage/data-dir.ts'
-import { lowerMergePriority } from '../storage/merge-priority.ts'
+import {
+  canRestorePriority,
+  DEFAULT_MERGE_NICE,
+  lowerMergePriority,
+  MAX_PARTS_PER_PARTITION_SQL,
+} from '../storage/merge-priority.ts'
 import { migrate } from '../storage/migrate.ts'
 import { isStorageUnreachable } from '../storage/unreachable.ts'
 
@@ -255,13 +260,9 @@ export default fp(
       state.whenReady.catch((err) => app.log.error({ err }, 'storage preparation failed'))
     }
 
-    // Merges below commits and reads (embedded: the engine's threads are this process's).
-    const stopLoweringMerges =
-      state.embedded && config.mergeNice > 0
-        ? lowerMergePriority(config.mergeNice, (err) =>
-            app.log.warn({ err }, 'could not set the priority of the engine merge threads'),
-          )
-        : undefined
+    // Merges below commits and reads (embedded: the engine's threads are this process's),
+    // while they keep up.
+    const stopLoweringMerges = state.embedded ? mergesBelowCommits(app, config, client) : undefined
 
     app.decorate('clickhouse', client)
     app.decorate('clickhouseFirst', first)
@@ -277,3 +278,57 @@ export default fp(
   },
   { name: 'clickhouse' },
 )
+
+/**
+ * Lowers the engine's merge threads (see merge-priority.ts): by default where the process
+ * can give them their priority back when merges fall behind, and then only until they do;
+ * for good where it cannot, and only if LIVEWALL_MERGE_NICE asks.
+ */
+function mergesBelowCommits(app: FastifyInstance, config: Config, client: ClickHouseClient) {
+  const adaptive = canRestorePriority()
+  const nice = config.mergeNice ?? (adaptive ? DEFAULT_MERGE_NICE : 0)
+  if (nice === 0) {
+    if (config.mergeNice === undefined)
+      app.log.info(
+        'merge threads at the process priority: lowering them needs CAP_SYS_NICE to give it back when merges fall behind (LIVEWALL_MERGE_NICE)',
+      )
+    return undefined
+  }
+  if (!adaptive)
+    app.log.warn(
+      `merge threads at nice ${nice} for good (LIVEWALL_MERGE_NICE): without CAP_SYS_NICE they cannot be given their priority back when merges fall behind`,
+    )
+  let lowered = 1
+  let parts = Number.NaN
+  app.registry.gauge(
+    'livewall_merges_lowered',
+    '1 while the engine merge threads run below commits (LIVEWALL_MERGE_NICE), 0 while merges catch up',
+    () => lowered,
+  )
+  app.registry.gauge(
+    'livewall_storage_max_parts_per_partition',
+    'the most active parts in one partition of any table, as last read (adaptive merge priority only)',
+    () => parts,
+  )
+  return lowerMergePriority({
+    nice,
+    adaptive,
+    partCount: async () => {
+      const rows = await (
+        await client.query({ query: MAX_PARTS_PER_PARTITION_SQL, format: 'JSONEachRow' })
+      ).json<{ parts: number | string }>()
+      parts = Number(rows[0]?.parts ?? 0)
+      return parts
+    },
+    onChange: (change) => {
+      lowered = change.lowered ? 1 : 0
+      app.log.warn(
+        change.lowered
+          ? `merges caught up (${change.parts} parts in a partition): merge threads back at nice ${nice}`
+          : `merges fall behind (${change.parts} parts in a partition): merge threads at the process priority until they catch up`,
+      )
+    },
+    onError: (err) =>
+      app.log.warn({ err }, 'merge thread priority: could not set it, or read the part count'),
+  })
+}

@@ -47,7 +47,10 @@ test('numbers are decimal digits and CLICKHOUSE_URL an http(s) URL, each refused
   expect(() => loadConfig({ ...base, LIVEWALL_MERGE_NICE: '20' })).toThrow(
     'LIVEWALL_MERGE_NICE must be an integer from 0 to 19, got "20"',
   )
-  expect(loadConfig(base).mergeNice).toBe(0)
+  // (unset: the server decides, see merge-priority.ts; 0 asks for no lowering)
+  expect(loadConfig(base).mergeNice).toBeUndefined()
+  expect(loadConfig({ ...base, LIVEWALL_MERGE_NICE: '0' }).mergeNice).toBe(0)
+  expect(loadConfig({ ...base, LIVEWALL_MERGE_NICE: '12' }).mergeNice).toBe(12)
   // `localhost:8123` parses, as a URL of scheme "localhost:".
   expect(() => loadConfig({ ...base, CLICKHOUSE_URL: 'localhost:8123' })).toThrow(
     'CLICKHOUSE_URL must start with http:// or https://, got "localhost:8123"',
