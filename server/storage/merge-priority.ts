@@ -128,7 +128,18 @@ export function lowerMergePriority(options: MergePriorityOptions): () => void {
   }
   // Whether merges keep up, from the part count (hysteresis: back down to half to lower again).
   let unread = false
+  let looking = false
   const look = async () => {
+    // (one look at a time: a part count slower than the interval must not pile up)
+    if (looking) return
+    looking = true
+    try {
+      await lookOnce()
+    } finally {
+      looking = false
+    }
+  }
+  const lookOnce = async () => {
     if (adaptive) {
       try {
         const parts = await partCount()
