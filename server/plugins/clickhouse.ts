@@ -262,7 +262,7 @@ export default fp(
 
     // Merges below commits and reads (embedded: the engine's threads are this process's),
     // while they keep up.
-    const stopLoweringMerges = state.embedded ? mergesBelowCommits(app, config, client) : undefined
+    const mergePriority = state.embedded ? mergesBelowCommits(app, config, client) : undefined
 
     app.decorate('clickhouse', client)
     app.decorate('clickhouseFirst', first)
@@ -271,7 +271,7 @@ export default fp(
     app.decorate('storage', state)
     app.addHook('onClose', async () => {
       stopped = true
-      stopLoweringMerges?.()
+      mergePriority?.stop()
       // (each closed once, whatever another's close does)
       await Promise.allSettled([...new Set([client, first, ...lanes, rollups])].map((c) => c.close()))
     })
@@ -298,37 +298,33 @@ function mergesBelowCommits(app: FastifyInstance, config: Config, client: ClickH
     app.log.warn(
       `merge threads at nice ${nice} for good (LIVEWALL_MERGE_NICE): without CAP_SYS_NICE they cannot be given their priority back when merges fall behind`,
     )
-  let lowered = 1
-  let parts = Number.NaN
-  app.registry.gauge(
-    'livewall_merges_lowered',
-    '1 while the engine merge threads run below commits (LIVEWALL_MERGE_NICE), 0 while merges catch up',
-    () => lowered,
-  )
-  app.registry.gauge(
-    'livewall_storage_max_parts_per_partition',
-    'the most active parts in one partition of any table, as last read (adaptive merge priority only)',
-    () => parts,
-  )
-  return lowerMergePriority({
+  const priority = lowerMergePriority({
     nice,
     adaptive,
     partCount: async () => {
       const rows = await (
         await client.query({ query: MAX_PARTS_PER_PARTITION_SQL, format: 'JSONEachRow' })
       ).json<{ parts: number | string }>()
-      parts = Number(rows[0]?.parts ?? 0)
-      return parts
+      return Number(rows[0]?.parts ?? 0)
     },
-    onChange: (change) => {
-      lowered = change.lowered ? 1 : 0
+    onChange: (change) =>
       app.log.warn(
         change.lowered
           ? `merges caught up (${change.parts} parts in a partition): merge threads back at nice ${nice}`
           : `merges fall behind (${change.parts} parts in a partition): merge threads at the process priority until they catch up`,
-      )
-    },
+      ),
     onError: (err) =>
       app.log.warn({ err }, 'merge thread priority: could not set it, or read the part count'),
   })
+  app.registry.gauge(
+    'livewall_merges_lowered',
+    '1 while the engine merge threads run below commits (LIVEWALL_MERGE_NICE), 0 while merges catch up',
+    () => (priority.lowered ? 1 : 0),
+  )
+  app.registry.gauge(
+    'livewall_storage_max_parts_per_partition',
+    'the most active parts in one partition of any table, as last read (adaptive merge priority only)',
+    () => priority.parts,
+  )
+  return priority
 }

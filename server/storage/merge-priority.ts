@@ -64,10 +64,19 @@ export interface MergePriorityOptions {
   everyMs?: number
 }
 
+/** What `lowerMergePriority` is doing, and its end. */
+export interface MergePriority {
+  /** Merge threads are at `nice` now (false while merges catch up). */
+  readonly lowered: boolean
+  /** The part count as last read (NaN before the first, or when not `adaptive`). */
+  readonly parts: number
+  /** Stops; `adaptive`, gives the threads back the process's priority. */
+  stop(): void
+}
+
 /**
  * Runs the embedded engine's merge threads at `nice` (Linux; elsewhere nothing happens)
- * while merges keep up, until the returned function is called (which, `adaptive`, gives
- * them back the process's priority).
+ * while merges keep up, until `stop` is called.
  *
  * Why: merges are background work that can wait a moment; acknowledgements cannot. On a
  * small machine a merge of a few large parts takes a whole core for seconds, and a commit
@@ -84,25 +93,29 @@ export interface MergePriorityOptions {
  * another name, as a pool thread may take other work, gets its priority back, which needs
  * the same privilege: without it such a thread stays low, said once in the log).
  */
-export function lowerMergePriority(options: MergePriorityOptions): () => void {
+export function lowerMergePriority(options: MergePriorityOptions): MergePriority {
   const { nice, adaptive, partCount, onChange, onError } = options
   // Thread id -> the nice value set on it (absent: the process's own, 0).
   const set = new Map<string, number>()
   let lowered = true
+  let parts = Number.NaN
   let stopped = false
   let failed = false
   const apply = (task: string, value: number) => {
     try {
       setPriority(Number(task), value)
-      if (value === 0) set.delete(task)
-      else set.set(task, value)
     } catch (error) {
       // (ended meanwhile, or not allowed: said once, the others would fail the same way)
       if (!failed && (error as NodeJS.ErrnoException).code !== 'ESRCH') {
         failed = true
         onError(error)
       }
+      // (a lowering is tried again at the next look; a thread that cannot be given its
+      // priority back is let go, not tried every 2 s)
+      if (value !== 0) return
     }
+    if (value === 0) set.delete(task)
+    else set.set(task, value)
   }
   const scan = () => {
     let tasks: string[]
@@ -142,7 +155,7 @@ export function lowerMergePriority(options: MergePriorityOptions): () => void {
   const lookOnce = async () => {
     if (adaptive) {
       try {
-        const parts = await partCount()
+        parts = await partCount()
         unread = false
         const next = lowered ? parts < MERGES_BEHIND_AT_PARTS : parts <= MERGES_BEHIND_AT_PARTS / 2
         if (next !== lowered && !stopped) {
@@ -167,5 +180,13 @@ export function lowerMergePriority(options: MergePriorityOptions): () => void {
     if (adaptive) for (const task of [...set.keys()]) apply(task, 0)
   }
   scan()
-  return stop
+  return {
+    get lowered() {
+      return lowered
+    },
+    get parts() {
+      return parts
+    },
+    stop,
+  }
 }

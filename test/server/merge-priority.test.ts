@@ -77,7 +77,7 @@ test.runIf(process.platform === 'linux' && canRestorePriority())(
     let parts = 10
     const changes: { lowered: boolean; parts: number }[] = []
     const errors: unknown[] = []
-    const stop = lowerMergePriority({
+    const priority = lowerMergePriority({
       nice: 7,
       adaptive: true,
       partCount: async () => parts,
@@ -103,7 +103,7 @@ test.runIf(process.platform === 'linux' && canRestorePriority())(
       ])
       expect(errors).toEqual([])
     } finally {
-      stop()
+      priority.stop()
       // (give the threads back to the next test file's server)
       parts = MERGES_BEHIND_AT_PARTS
       await own.close()
